@@ -1,0 +1,3 @@
+"""Run ComfyUI batch files as pytest tests. The pytest plugin is ``comfy_plugin.plugin``."""
+
+__version__ = "0.1.0"

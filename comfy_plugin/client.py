@@ -1,0 +1,390 @@
+"""ComfyUI's HTTP + WebSocket API. No pytest here.
+
+Submit, wait and fetch are separate calls, so a caller can queue prompts ahead of the
+test that waits for them. One background thread reads the socket and files each message
+under its prompt id; a waiter that misses its messages (socket dropped and reconnected)
+recovers the result from ``/history``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import websocket
+
+from .errors import (
+    ComfyError,
+    ExecutionFailed,
+    ExecutionFailure,
+    ExecutionInterrupted,
+    NodeError,
+    OutputError,
+    PromptRejected,
+    PromptTimeout,
+    ServerUnavailable,
+)
+
+START_HINT = (
+    "start ComfyUI (python main.py --listen 127.0.0.1 --port 8188), point the harness at a "
+    "running one with --comfy-url URL, or let it start one with --comfy-launch PATH/TO/ComfyUI"
+)
+#: How long a dropped socket may take to reconnect before the server counts as gone.
+RECONNECT_WINDOW_S = 3.0
+#: How often a waiter asks /history in case the socket missed the prompt's end.
+HISTORY_POLL_S = 2.0
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file an output node produced, as /history lists it (names are untrusted)."""
+
+    node_id: str
+    kind: str  # the output key: images, gifs, audio, video, ...
+    filename: str
+    subfolder: str
+    type: str
+
+
+@dataclass
+class PromptResult:
+    prompt_id: str
+    files: list[OutputFile]
+    texts: list[tuple[str, str]]  # (node id, text) for text outputs
+    cached_nodes: list[str]
+    status: str
+    execution_s: float | None  # from the server's own timestamps
+
+
+@dataclass
+class _Watch:
+    """What the socket told us about one prompt."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: ComfyError | None = None
+    cached_nodes: list[str] = field(default_factory=list)
+    started: bool = False
+
+
+Listener = Callable[[str, str, dict[str, Any]], None]
+
+
+class ComfyClient:
+    def __init__(self, url: str, headers: Mapping[str, str] | None = None, http_timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ServerUnavailable(url, "not an http(s) URL", "use a URL such as http://127.0.0.1:8188")
+        ws_scheme = "wss" if parts.scheme == "https" else "ws"
+        self.client_id = uuid.uuid4().hex
+        self.ws_url = f"{ws_scheme}://{parts.netloc}{parts.path}/ws?clientId={self.client_id}"
+        self.headers = dict(headers or {})
+        self.http_timeout = http_timeout
+        self.listeners: list[Listener] = []
+        self._watches: dict[str, _Watch] = {}
+        self._lock = threading.Lock()
+        self._ws: websocket.WebSocket | None = None
+        self._reader: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._gone: ServerUnavailable | None = None
+
+    # -- HTTP -----------------------------------------------------------------
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(self.headers))
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=self.http_timeout) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except (urllib.error.URLError, ConnectionError, socket.timeout, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ServerUnavailable(self.url, f"cannot connect ({reason})", START_HINT) from None
+
+    def get_json(self, path: str) -> Any:
+        status, raw = self._request("GET", path)
+        if status != 200:
+            raise ComfyError(f"GET {self.url}{path} answered HTTP {status}: {raw[:300].decode('utf-8', 'replace')}")
+        return json.loads(raw)
+
+    def post_json(self, path: str, body: Any) -> tuple[int, Any]:
+        status, raw = self._request("POST", path, body)
+        try:
+            return status, json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            return status, raw.decode("utf-8", "replace")
+
+    def system_stats(self) -> dict[str, Any]:
+        return self.get_json("/system_stats")
+
+    def object_info(self) -> dict[str, Any]:
+        return self.get_json("/object_info")
+
+    def free(self) -> None:
+        """Unload models and clear the result cache, so identical prompts run again."""
+        self.post_json("/free", {"unload_models": True, "free_memory": True})
+
+    def interrupt(self, prompt_id: str) -> None:
+        self.post_json("/interrupt", {"prompt_id": prompt_id})
+
+    def delete_queued(self, prompt_ids: list[str]) -> None:
+        self.post_json("/queue", {"delete": prompt_ids})
+
+    def history(self, prompt_id: str) -> dict[str, Any] | None:
+        """The finished prompt's history entry, or None while it is pending or unknown."""
+        entry = self.get_json(f"/history/{urllib.parse.quote(prompt_id)}")
+        return entry.get(prompt_id) if isinstance(entry, dict) else None
+
+    def download(self, file: OutputFile) -> bytes:
+        query = urllib.parse.urlencode({"filename": file.filename, "subfolder": file.subfolder, "type": file.type})
+        status, raw = self._request("GET", f"/view?{query}")
+        if status != 200:
+            raise OutputError(f"GET /view for {file.filename!r} answered HTTP {status}")
+        return raw
+
+    # -- submit / wait ----------------------------------------------------------
+
+    def submit(self, workflow: Mapping[str, Any], prompt_id: str | None = None) -> str:
+        """Queue a prompt; returns its id. The socket is open before, so no message is missed."""
+        self._check_gone()
+        self._ensure_socket()
+        prompt_id = prompt_id or str(uuid.uuid4())
+        with self._lock:
+            self._watches[prompt_id] = _Watch()
+        body = {"prompt": workflow, "client_id": self.client_id, "prompt_id": prompt_id}
+        try:
+            status, answer = self.post_json("/prompt", body)
+        except ComfyError:
+            self._forget(prompt_id)
+            raise
+        if status != 200:
+            self._forget(prompt_id)
+            raise rejection(status, answer, workflow)
+        return prompt_id
+
+    def wait(self, prompt_id: str, timeout: float) -> PromptResult:
+        """Block until the prompt finished; raise its failure. Polls /history as a backstop."""
+        watch = self._watches.get(prompt_id)
+        if watch is None:
+            raise ComfyError(f"prompt {prompt_id} was not submitted by this client")
+        deadline = time.monotonic() + timeout
+        next_poll = time.monotonic() + HISTORY_POLL_S
+        entry = None
+        try:
+            while True:
+                if watch.done.wait(0.2):
+                    if watch.error is not None:
+                        raise watch.error
+                    entry = self._history_after_done(prompt_id)
+                    break
+                self._check_gone()
+                now = time.monotonic()
+                if now >= next_poll:
+                    next_poll = now + HISTORY_POLL_S
+                    entry = self.history(prompt_id)
+                    if entry is not None and entry.get("status", {}).get("completed") is not None:
+                        failure = failure_from_history(entry)
+                        if failure is not None:
+                            raise failure
+                        break
+                if now >= deadline:
+                    raise PromptTimeout(f"no result within {timeout:g} s (prompt {prompt_id})")
+        finally:
+            self._forget(prompt_id)
+        return result_from_history(prompt_id, entry, watch.cached_nodes)
+
+    def _history_after_done(self, prompt_id: str) -> dict[str, Any]:
+        # ``executing: null`` follows the history write, but retry briefly to be safe.
+        for _ in range(50):
+            entry = self.history(prompt_id)
+            if entry is not None:
+                return entry
+            time.sleep(0.1)
+        raise ComfyError(f"prompt {prompt_id} finished but /history has no entry for it")
+
+    def _forget(self, prompt_id: str) -> None:
+        with self._lock:
+            self._watches.pop(prompt_id, None)
+
+    def _check_gone(self) -> None:
+        if self._gone is not None:
+            raise self._gone
+
+    # -- socket -------------------------------------------------------------------
+
+    def _connect(self) -> websocket.WebSocket:
+        headers = [f"{k}: {v}" for k, v in self.headers.items()]
+        ws = websocket.create_connection(self.ws_url, timeout=self.http_timeout, header=headers)
+        ws.settimeout(0.5)
+        return ws
+
+    def _ensure_socket(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                return
+            try:
+                self._ws = self._connect()
+            except (OSError, websocket.WebSocketException) as exc:
+                raise ServerUnavailable(self.url, f"cannot open the WebSocket ({exc})", START_HINT) from None
+            self._reader = threading.Thread(target=self._read_loop, name="comfy-ws", daemon=True)
+            self._reader.start()
+
+    def _read_loop(self) -> None:
+        while not self._closing.is_set():
+            ws = self._ws
+            try:
+                message = ws.recv() if ws is not None else None
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (OSError, websocket.WebSocketException):
+                message = None
+            if message is None or message == "":
+                if self._closing.is_set() or not self._reconnect():
+                    return
+                continue
+            if isinstance(message, str):
+                self._dispatch(message)
+
+    def _reconnect(self) -> bool:
+        """Reconnect after a drop; when the server stays away, fail every waiter at once."""
+        deadline = time.monotonic() + RECONNECT_WINDOW_S
+        while not self._closing.is_set() and time.monotonic() < deadline:
+            try:
+                self._ws = self._connect()
+                return True
+            except (OSError, websocket.WebSocketException):
+                time.sleep(0.25)
+        if self._closing.is_set():
+            return False
+        self._gone = ServerUnavailable(
+            self.url, "the server went away during the run (the connection closed and it does not answer)", START_HINT
+        )
+        with self._lock:
+            for watch in self._watches.values():
+                watch.error = watch.error or self._gone
+                watch.done.set()
+        return False
+
+    def _dispatch(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+            kind, data = message["type"], message.get("data") or {}
+        except (ValueError, KeyError, TypeError):
+            return  # not a message of the protocol: ignore it rather than crash the reader
+        prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
+        if not prompt_id:
+            return
+        for listener in list(self.listeners):
+            listener(prompt_id, kind, data)
+        watch = self._watches.get(prompt_id)
+        if watch is None:
+            return
+        if kind == "execution_start":
+            watch.started = True
+        elif kind == "execution_cached":
+            watch.cached_nodes = [str(n) for n in data.get("nodes", [])]
+        elif kind == "execution_error":
+            watch.error = ExecutionFailed(failure_from_message(data))
+            watch.done.set()
+        elif kind == "execution_interrupted":
+            watch.error = ExecutionInterrupted(f"prompt {prompt_id} was interrupted on the server")
+            watch.done.set()
+        elif kind == "executing" and data.get("node") is None:
+            watch.done.set()
+
+    def close(self) -> None:
+        self._closing.set()
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                ws.close()
+            except (OSError, websocket.WebSocketException):
+                pass
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+
+
+# -- turning server answers into data ------------------------------------------------
+
+
+def rejection(status: int, answer: Any, workflow: Mapping[str, Any]) -> PromptRejected:
+    """A readable PromptRejected from POST /prompt's error answer, keeping every detail."""
+    if not isinstance(answer, dict):
+        return PromptRejected("", f"HTTP {status}: {str(answer)[:500]}", [])
+    error = answer.get("error") if isinstance(answer.get("error"), dict) else {"message": str(answer.get("error", ""))}
+    nodes: list[NodeError] = []
+    for node_id, info in (answer.get("node_errors") or {}).items():
+        node = workflow.get(node_id, {}) if isinstance(workflow, Mapping) else {}
+        title = node.get("_meta", {}).get("title", "") if isinstance(node, dict) else ""
+        for err in info.get("errors", []):
+            extra = err.get("extra_info") or {}
+            nodes.append(NodeError(
+                node_id=str(node_id),
+                class_type=str(info.get("class_type", node.get("class_type", "?") if isinstance(node, dict) else "?")),
+                title=title,
+                input_name=str(extra.get("input_name", "")),
+                message=str(err.get("message", "")),
+                details=str(err.get("details", "")),
+                error_type=str(err.get("type", "")),
+                received=extra.get("received_value"),
+            ))
+    message = str(error.get("message", "")) or f"HTTP {status}"
+    details = str(error.get("details", ""))
+    if details and details not in message:
+        message += f": {details}"
+    return PromptRejected(str(error.get("type", "")), message, nodes)
+
+
+def failure_from_message(data: Mapping[str, Any]) -> ExecutionFailure:
+    return ExecutionFailure(
+        node_id=str(data.get("node_id", "?")),
+        node_type=str(data.get("node_type", "?")),
+        exception_type=str(data.get("exception_type", "?")),
+        exception_message=str(data.get("exception_message", "")),
+        traceback=list(data.get("traceback") or []),
+    )
+
+
+def failure_from_history(entry: Mapping[str, Any]) -> ComfyError | None:
+    status = entry.get("status", {})
+    if status.get("status_str") != "error":
+        return None
+    for kind, data in status.get("messages", []):
+        if kind == "execution_error":
+            return ExecutionFailed(failure_from_message(data))
+        if kind == "execution_interrupted":
+            return ExecutionInterrupted("the prompt was interrupted on the server")
+    return ComfyError("the prompt ended with an error (no details in /history)")
+
+
+def result_from_history(prompt_id: str, entry: Mapping[str, Any], cached_nodes: list[str]) -> PromptResult:
+    files: list[OutputFile] = []
+    texts: list[tuple[str, str]] = []
+    for node_id, output in (entry.get("outputs") or {}).items():
+        for kind, items in output.items():
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("filename"), str):
+                    files.append(OutputFile(str(node_id), kind, item["filename"],
+                                            str(item.get("subfolder", "")), str(item.get("type", "output"))))
+                elif isinstance(item, str) and kind == "text":
+                    texts.append((str(node_id), item))
+    status = entry.get("status", {})
+    times = {kind: data.get("timestamp") for kind, data in status.get("messages", []) if isinstance(data, dict)}
+    start, end = times.get("execution_start"), times.get("execution_success")
+    execution_s = (end - start) / 1000.0 if isinstance(start, (int, float)) and isinstance(end, (int, float)) else None
+    if not cached_nodes:
+        for kind, data in status.get("messages", []):
+            if kind == "execution_cached" and isinstance(data, dict):
+                cached_nodes = [str(n) for n in data.get("nodes", [])]
+    return PromptResult(prompt_id, files, texts, cached_nodes, str(status.get("status_str", "")), execution_s)

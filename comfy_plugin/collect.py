@@ -1,0 +1,145 @@
+"""The pytest side: a batch file is a ``pytest.File``, each prompt a ``pytest.Item``.
+
+This is the only place that renders the harness's exceptions, once, as plain text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import runner
+from .batch import Batch, PromptSpec, load_batch
+from .errors import BatchFileError, ComfyError, ModelMissing, ServerUnavailable
+from .session import ComfySession, PromptRecord
+
+SESSION_KEY = pytest.StashKey[ComfySession]()
+
+
+def comfy_session(config: pytest.Config) -> ComfySession:
+    return config.stash[SESSION_KEY]
+
+
+class BatchFile(pytest.File):
+    """One batch JSON file. A broken file yields one failing item, so the rest still run."""
+
+    def collect(self):
+        shown_as = self.nodeid or self.path.name
+        try:
+            batch = load_batch(self.path, shown_as, self.config.invocation_params.dir)
+        except BatchFileError as exc:
+            yield BrokenBatchItem.from_parent(self, name="batch", error=exc)
+            return
+        for spec in batch.prompts:
+            yield PromptItem.from_parent(self, name=spec.id, batch=batch, spec=spec)
+
+
+class BrokenBatchItem(pytest.Item):
+    """Stands for a batch file that cannot be read: fails with the file's error."""
+
+    def __init__(self, *, error: BatchFileError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, BatchFileError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+class PromptItem(pytest.Item):
+    """One prompt: queued on ComfyUI, its outputs saved."""
+
+    def __init__(self, *, batch: Batch, spec: PromptSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+        self.spec = spec
+        self.add_marker("comfy")
+        for tag in spec.tags:
+            self.add_marker(tag)
+        if spec.skip:
+            self.add_marker(pytest.mark.skip(reason=spec.skip))
+        if spec.xfail:
+            self.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=False))
+        self.drawn_seed: int | None = None
+
+    def runtest(self) -> None:
+        session = comfy_session(self.config)
+        try:
+            self._run(session)
+        except ServerUnavailable as exc:
+            session.note_failure(exc)
+            raise
+
+    def _run(self, session: ComfySession) -> None:
+        try:
+            run = runner.start(session, self.batch, self.spec)
+        except ModelMissing as exc:
+            pytest.skip(str(exc))
+        self.drawn_seed = run.prepared.drawn_seed
+        self._record_start(run)
+        outcome = runner.finish(session, run, self.config.invocation_params.dir)
+        saved = [o.path for o in outcome.outputs if o.path is not None]
+        session.records.append(PromptRecord(self.nodeid, run.prompt_id, self.drawn_seed, saved,
+                                            outcome.result.execution_s))
+        self.user_properties.append(("images", " ".join(str(p) for p in saved)))
+        lines = [f"prompt_id: {run.prompt_id}"]
+        lines += [f"{o.file.kind}: {o.path or o.file.filename} {_size(o.size)}".rstrip() for o in outcome.outputs]
+        if outcome.result.cached_nodes:
+            lines.append(f"served from cache: nodes {', '.join(outcome.result.cached_nodes)}")
+        self.add_report_section("call", "comfy", "\n".join(lines))
+
+    def _record_start(self, run: runner.PromptRun) -> None:
+        self.user_properties.append(("prompt_id", run.prompt_id))
+        for key in ("seed", "noise_seed"):
+            if key in run.prepared.values:
+                self.user_properties.append((key, str(run.prepared.values[key])))
+
+    def repr_failure(self, excinfo, style=None):
+        exc = excinfo.value
+        if not isinstance(exc, ComfyError):
+            return super().repr_failure(excinfo, style)
+        session = comfy_session(self.config)
+        text = exc.short() if isinstance(exc, ServerUnavailable) and session.failure is not None else str(exc)
+        return text + self._rerun_hint()
+
+    def _rerun_hint(self) -> str:
+        if self.drawn_seed is None:
+            return ""
+        return (f"\nrandom seed drawn: {self.drawn_seed}; rerun exactly with:\n"
+                f"  pytest {shlex.quote(self.nodeid)} --comfy-seed {self.drawn_seed}")
+
+    def reportinfo(self):
+        # pytest shows the node id, with this domain (the failure headline) at its end.
+        return self.path, None, self.spec.id
+
+
+def _size(size: tuple[int, int] | None) -> str:
+    return f"({size[0]}x{size[1]})" if size else ""
+
+
+def is_batch_candidate(path: Path, named: bool, under_batch_dir: bool) -> bool:
+    """Named on the command line or under a batch folder: always a batch file (so a broken
+    one is reported), unless it is recognisably a workflow. Elsewhere only JSON holding
+    top-level ``parameters`` and ``prompts`` is."""
+    from .batch import read_json
+    from .workflow import is_workflow
+
+    try:
+        data = read_json(path, str(path))
+    except BatchFileError:
+        return named or under_batch_dir
+    if is_workflow(data):
+        return False
+    if named or under_batch_dir:
+        return True
+    return isinstance(data, dict) and "parameters" in data and "prompts" in data

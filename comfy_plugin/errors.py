@@ -1,0 +1,123 @@
+"""Exception types with structured fields.
+
+Every module raises these; only the pytest layer (collect.py) renders them, once, as
+plain text instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class ComfyError(Exception):
+    """Base class: ``str(err)`` is the full, human-readable message."""
+
+
+class BatchFileError(ComfyError):
+    """A batch file cannot be used as written."""
+
+    def __init__(self, path: str, message: str, place: str = "", hint: str = "") -> None:
+        self.path = path
+        self.place = place
+        self.message = message
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f"{self.path}: {self.place}" if self.place else str(self.path)
+        text = f"{where}: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class WorkflowError(BatchFileError):
+    """The workflow a batch file names is missing, unreadable or cannot be patched."""
+
+
+@dataclass
+class NodeError:
+    """One rejected input of one node, as ComfyUI's 400 response describes it."""
+
+    node_id: str
+    class_type: str
+    title: str
+    input_name: str
+    message: str
+    details: str = ""
+    error_type: str = ""
+    received: object = None
+
+    def render(self) -> str:
+        title = f" '{self.title}'" if self.title and self.title != self.class_type else ""
+        where = f"node {self.node_id} ({self.class_type}{title})"
+        if self.input_name:
+            where += f" input '{self.input_name}'"
+        text = f"{where}: {self.message}"
+        if self.details and self.details not in self.message:
+            text += f" ({self.details})"
+        return text
+
+
+class PromptRejected(ComfyError):
+    """ComfyUI answered POST /prompt with an error (usually 400 with node_errors)."""
+
+    def __init__(self, error_type: str, message: str, node_errors: list[NodeError]) -> None:
+        self.error_type = error_type
+        self.message = message
+        self.node_errors = node_errors
+        lines = [f"ComfyUI rejected the prompt: {message}" + (f" [{error_type}]" if error_type else "")]
+        lines += [f"  - {e.render()}" for e in node_errors]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class ExecutionFailure:
+    node_id: str
+    node_type: str
+    exception_type: str
+    exception_message: str
+    traceback: list[str] = field(default_factory=list)
+
+
+class ExecutionFailed(ComfyError):
+    """The prompt was accepted but a node raised while executing."""
+
+    def __init__(self, failure: ExecutionFailure) -> None:
+        self.failure = failure
+        f = failure
+        super().__init__(
+            f"node {f.node_id} ({f.node_type}) failed: {f.exception_type}: {f.exception_message.strip()}"
+        )
+
+
+class ExecutionInterrupted(ComfyError):
+    """The prompt was interrupted on the server (someone pressed cancel, or a timeout)."""
+
+
+class ServerUnavailable(ComfyError):
+    """ComfyUI cannot be reached, did not start, or went away during the run."""
+
+    def __init__(self, url: str, what: str, how_to_fix: str = "") -> None:
+        self.url = url
+        self.what = what
+        self.how_to_fix = how_to_fix
+        text = f"ComfyUI at {url}: {what}"
+        if how_to_fix:
+            text += f"\n  {how_to_fix}"
+        super().__init__(text)
+
+    def short(self) -> str:
+        return f"ComfyUI at {self.url} is not available (details in the session summary)"
+
+
+class PromptTimeout(ComfyError):
+    """No result arrived within the allowed time."""
+
+
+class OutputError(ComfyError):
+    """An output could not be downloaded or written."""
+
+
+class ModelMissing(ComfyError):
+    """The server lacks a model file or a node type the workflow needs; the prompt is skipped."""

@@ -1,0 +1,108 @@
+"""Start a ComfyUI for a test session and stop it afterwards.
+
+Each launch gets a free port and its own temporary base directory (inputs, outputs,
+user data), so sessions never share state; the log is kept in a file beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ServerUnavailable
+
+START_TIMEOUT_S = 180.0
+
+
+@dataclass
+class LaunchedServer:
+    url: str
+    process: subprocess.Popen
+    workdir: Path  # holds base/ (ComfyUI's base directory) and comfyui.log
+    log_path: Path
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.workdir / "base", ignore_errors=True)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host: str = "127.0.0.1",
+           timeout_s: float = START_TIMEOUT_S) -> LaunchedServer:
+    """Start ``python comfy_dir/main.py`` and wait until ``/system_stats`` answers."""
+    main = comfy_dir / "main.py"
+    if not main.is_file():
+        raise ServerUnavailable(str(comfy_dir), "no main.py in the folder given to --comfy-launch",
+                                "give ComfyUI's folder (the one holding main.py); "
+                                "in this repository run scripts/install-comfyui.sh first")
+    if not (shutil.which(python) or Path(python).is_file()):
+        raise ServerUnavailable(str(comfy_dir), f"the interpreter '{python}' does not exist",
+                                "name ComfyUI's Python with --comfy-python")
+    port = free_port(host)
+    url = f"http://{host}:{port}"
+    workdir = Path(tempfile.mkdtemp(prefix="comfy-session-"))
+    (workdir / "base").mkdir()
+    log_path = workdir / "comfyui.log"
+    args = shlex.split(extra_args) if isinstance(extra_args, str) else list(extra_args)
+    cmd = [python, str(main), "--listen", host, "--port", str(port),
+           "--base-directory", str(workdir / "base"), *args]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                   start_new_session=True)
+    server = LaunchedServer(url, process, workdir, log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerUnavailable(url, f"ComfyUI exited with code {process.returncode} while starting "
+                                    f"(log: {log_path})\n{server.log_tail()}",
+                                    f"command: {shlex.join(cmd)}")
+        if _answers(url):
+            return server
+        time.sleep(0.25)
+    server.stop()
+    raise ServerUnavailable(url, f"ComfyUI did not answer within {timeout_s:g} s (log: {log_path})\n{server.log_tail()}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/system_stats", timeout=2) as resp:
+            json.loads(resp.read())
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def default_python(rootdir: Path) -> str:
+    """The development install's interpreter when present, else this one."""
+    dev = rootdir / ".comfyui" / "venv" / "bin" / "python"
+    return str(dev) if dev.exists() else sys.executable

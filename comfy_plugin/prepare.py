@@ -1,0 +1,53 @@
+"""Turn one prompt of a batch into the workflow to queue: draw seeds, then patch.
+
+One value is drawn per prompt and used for each of its ``"random"`` keys, so
+``--comfy-seed N`` reproduces a failed run exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .batch import Batch, PromptSpec
+from .preflight import input_spec
+from .workflow import node_id_for, patch
+
+#: Exact in JSON and JavaScript, and accepted by every ComfyUI seed input.
+SEED_LIMIT = 2**53 - 1
+
+
+@dataclass(frozen=True)
+class PreparedPrompt:
+    workflow: dict[str, Any]
+    values: dict[str, Any]  # what was written, seeds resolved
+    drawn_seed: int | None  # the value that replaced "random", if any
+
+
+def seed_limit(batch: Batch, keys: list[str], object_info: Mapping[str, Any] | None) -> int:
+    """2^53-1, or less when a target input declares a smaller max."""
+    limit = SEED_LIMIT
+    for key in keys:
+        for target in batch.targets.get(key, ()):
+            try:
+                node = batch.workflow[node_id_for(batch.workflow, target)]
+            except KeyError:
+                continue
+            spec = input_spec(object_info or {}, node.get("class_type", ""), target.field)
+            if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict):
+                declared = spec[1].get("max")
+                if isinstance(declared, int) and declared < limit:
+                    limit = declared
+    return limit
+
+
+def prepare(batch: Batch, spec: PromptSpec, object_info: Mapping[str, Any] | None,
+            fixed_seed: int | None, rng: random.Random) -> PreparedPrompt:
+    keys = spec.random_keys()
+    drawn = None
+    values = dict(spec.values)
+    if keys:
+        drawn = fixed_seed if fixed_seed is not None else rng.randint(0, seed_limit(batch, keys, object_info))
+        values.update({k: drawn for k in keys})
+    return PreparedPrompt(patch(batch.workflow, batch.targets, values), values, drawn)

@@ -1,0 +1,92 @@
+"""Run one prompt end to end: prepare, preflight, submit, wait, download, save.
+
+Submitting and finishing are separate steps so that a scheduler can queue prompts ahead
+of the test that waits for them.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from .batch import Batch, PromptSpec
+from .client import ComfyClient, OutputFile, PromptResult
+from .errors import OutputError
+from .outputs import extension_of, output_name, timestamp, write_new
+from .prepare import PreparedPrompt, prepare
+from .preflight import check
+from .session import ComfySession
+
+
+@dataclass(frozen=True)
+class SavedOutput:
+    file: OutputFile
+    path: Path | None  # None when save_images.enabled is false
+    size: tuple[int, int] | None  # pixel size of still images
+
+
+@dataclass
+class PromptRun:
+    """A prompt on its way: prepared and submitted; ``finish`` waits and saves."""
+
+    batch: Batch
+    spec: PromptSpec
+    prepared: PreparedPrompt
+    prompt_id: str
+
+
+@dataclass(frozen=True)
+class PromptOutcome:
+    prompt_id: str
+    prepared: PreparedPrompt
+    result: PromptResult
+    outputs: list[SavedOutput]
+
+
+def start(session: ComfySession, batch: Batch, spec: PromptSpec) -> PromptRun:
+    client = session.client()
+    object_info = session.object_info()
+    prepared = prepare(batch, spec, object_info, session.settings.seed, session.rng)
+    check(prepared.workflow, object_info)
+    return PromptRun(batch, spec, prepared, client.submit(prepared.workflow))
+
+
+def finish(session: ComfySession, run: PromptRun, output_root: Path) -> PromptOutcome:
+    client = session.client()
+    result = client.wait(run.prompt_id, session.settings.timeout_s)
+    outputs = save_outputs(client, result, run.batch, run.spec, output_root)
+    return PromptOutcome(run.prompt_id, run.prepared, result, outputs)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size if not getattr(img, "is_animated", False) else None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: PromptSpec,
+                 output_root: Path) -> list[SavedOutput]:
+    """Download every output file and keep the bytes exactly as ComfyUI produced them."""
+    save = batch.save
+    directory = output_root / save.output_directory
+    stamp = timestamp()
+    saved = []
+    for index, file in enumerate(result.files):
+        data = client.download(file)
+        if not data:
+            raise OutputError(f"the server returned an empty file for {file.filename!r}")
+        path = None
+        if save.enabled:
+            name = output_name(save.filename_prefix, spec.id, stamp, index, extension_of(file.filename))
+            path = write_new(directory, name, data)
+        saved.append(SavedOutput(file, path, image_size(data) if file.kind == "images" else None))
+    if save.enabled:
+        for n, (node_id, text) in enumerate(result.texts):
+            name = output_name(save.filename_prefix, spec.id, stamp, len(result.files) + n, ".txt")
+            write_new(directory, name, text.encode("utf-8"))
+    return saved
