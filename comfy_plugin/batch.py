@@ -38,6 +38,7 @@ class PromptSpec:
     id: str
     index: int
     values: dict[str, Any]
+    line: int = 0  # 0-based line of the prompt in the batch file
     tags: tuple[str, ...] = ()
     skip: str | None = None
     xfail: str | None = None
@@ -58,6 +59,39 @@ class Batch:
     save: SaveSettings
     generic: dict[str, Any]
     prompts: list[PromptSpec] = field(default_factory=list)
+
+
+def prompt_lines(text: str) -> list[int]:
+    """0-based line of each element of the top-level ``prompts`` list, for report locations.
+
+    Walks the top level with the standard decoder; returns [] for anything unexpected."""
+    decoder = json.JSONDecoder()
+    ws = re.compile(r"[ \t\n\r]*")
+
+    def skip(pos: int, char: str = "") -> int:
+        pos = ws.match(text, pos).end()
+        if char and text.startswith(char, pos):
+            pos = ws.match(text, pos + 1).end()
+        return pos
+
+    try:
+        pos = skip(text.find("{") + 1)
+        while pos < len(text) and text[pos] != "}":
+            key, pos = decoder.raw_decode(text, pos)
+            pos = skip(pos, ":")
+            if key != "prompts":
+                _, pos = decoder.raw_decode(text, pos)
+                pos = skip(pos, ",")
+                continue
+            lines, pos = [], skip(pos + 1)
+            while text[pos] != "]":
+                lines.append(text.count("\n", 0, pos))
+                _, pos = decoder.raw_decode(text, pos)
+                pos = skip(pos, ",")
+            return lines
+    except (ValueError, IndexError):
+        pass
+    return []
 
 
 def read_json(path: Path, shown_as: str) -> Any:
@@ -145,6 +179,7 @@ def _reason(value: Any) -> str | None:
 
 def load_batch(path: Path, shown_as: str, cwd: Path) -> Batch:
     data = read_json(path, shown_as)
+    lines = prompt_lines(path.read_text(encoding="utf-8-sig")) if isinstance(data, dict) else []
     if not isinstance(data, dict):
         raise BatchFileError(shown_as, f"the top level must be an object with 'parameters' and 'prompts', found {type(data).__name__}")
     params = _object(data.get("parameters"), shown_as, "parameters") if "parameters" in data else None
@@ -189,6 +224,7 @@ def load_batch(path: Path, shown_as: str, cwd: Path) -> Batch:
             id=pid,
             index=i,
             values={**generic, **p},
+            line=lines[i] if i < len(lines) else 0,
             tags=tuple(tags) if isinstance(tags, list) else (str(tags),),
             skip=_reason(p.get("skip")),
             xfail=_reason(p.get("xfail")),

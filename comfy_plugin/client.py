@@ -37,6 +37,7 @@ START_HINT = (
     "start ComfyUI (python main.py --listen 127.0.0.1 --port 8188), point the harness at a "
     "running one with --comfy-url URL, or let it start one with --comfy-launch PATH/TO/ComfyUI"
 )
+GONE = "the server went away during the run"
 #: How long a dropped socket may take to reconnect before the server counts as gone.
 RECONNECT_WINDOW_S = 3.0
 #: How often a waiter asks /history in case the socket missed the prompt's end.
@@ -95,6 +96,7 @@ class ComfyClient:
         self._reader: threading.Thread | None = None
         self._closing = threading.Event()
         self._gone: ServerUnavailable | None = None
+        self._answered = False  # once the server has answered, a refusal means it went away
 
     # -- HTTP -----------------------------------------------------------------
 
@@ -105,12 +107,14 @@ class ComfyClient:
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=self.http_timeout) as resp:
+                self._answered = True
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
         except (urllib.error.URLError, ConnectionError, socket.timeout, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ServerUnavailable(self.url, f"cannot connect ({reason})", START_HINT) from None
+            what = GONE if self._answered else "cannot connect"
+            raise ServerUnavailable(self.url, f"{what} ({reason})", START_HINT) from None
 
     def get_json(self, path: str) -> Any:
         status, raw = self._request("GET", path)
@@ -267,9 +271,7 @@ class ComfyClient:
                 time.sleep(0.25)
         if self._closing.is_set():
             return False
-        self._gone = ServerUnavailable(
-            self.url, "the server went away during the run (the connection closed and it does not answer)", START_HINT
-        )
+        self._gone = ServerUnavailable(self.url, f"{GONE} (the connection closed and it does not answer)", START_HINT)
         with self._lock:
             for watch in self._watches.values():
                 watch.error = watch.error or self._gone

@@ -33,6 +33,7 @@ class BatchFile(pytest.File):
         except BatchFileError as exc:
             yield BrokenBatchItem.from_parent(self, name="batch", error=exc)
             return
+        register_tags(self.config, batch)
         for spec in batch.prompts:
             yield PromptItem.from_parent(self, name=spec.id, batch=batch, spec=spec)
 
@@ -53,7 +54,7 @@ class BrokenBatchItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, self.name
+        return self.path, 0, f"{self.error.path} (batch file)"
 
 
 class PromptItem(pytest.Item):
@@ -120,7 +121,14 @@ class PromptItem(pytest.Item):
 
     def reportinfo(self):
         # pytest shows the node id, with this domain (the failure headline) at its end.
-        return self.path, None, self.spec.id
+        return self.path, self.spec.line, self.spec.id
+
+
+def register_tags(config: pytest.Config, batch: Batch) -> None:
+    """Tags are markers; registering them keeps ``--strict-markers`` and -m working."""
+    known = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    for tag in sorted({t for spec in batch.prompts for t in spec.tags} - known):
+        config.addinivalue_line("markers", f"{tag}: tag from a batch file")
 
 
 def _size(size: tuple[int, int] | None) -> str:

@@ -54,13 +54,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        for mark in item.iter_markers():
-            if mark.name not in ("comfy", "skip", "xfail"):
-                config.addinivalue_line("markers", f"{mark.name}: tag from a batch file")
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:

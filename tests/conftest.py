@@ -1,0 +1,92 @@
+"""Fixtures for the test suite: one real ComfyUI per session, and pytester projects that
+drive batch files through the plugin against it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comfy_plugin.launcher import LaunchedServer, default_python, launch
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
+CPU_ARGS = ["--cpu", "--disable-all-custom-nodes"]
+
+
+def start_comfyui() -> LaunchedServer:
+    if not (COMFY_DIR / "main.py").exists():
+        pytest.fail(f"no ComfyUI at {COMFY_DIR}: run scripts/setup.sh (or make test) first", pytrace=False)
+    return launch(COMFY_DIR, default_python(ROOT), CPU_ARGS)
+
+
+@pytest.fixture(scope="session")
+def comfy_server() -> LaunchedServer:
+    """The real ComfyUI that the whole suite shares."""
+    server = start_comfyui()
+    yield server
+    server.stop()
+
+
+class Project:
+    """A pytester folder with the repository's workflows and batch files written by a test."""
+
+    def __init__(self, pytester: pytest.Pytester, url: str) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        self.url = url
+        shutil.copytree(ROOT / "workflows-files", self.path / "workflows-files")
+        (self.path / "batches").mkdir()
+
+    def batch(self, name: str, data: dict[str, Any] | str, folder: str = "batches") -> Path:
+        path = self.path / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2), encoding="utf-8")
+        return path
+
+    def copy_batch(self, name: str) -> Path:
+        return Path(shutil.copy(ROOT / "batches" / name, self.path / "batches" / name))
+
+    def run(self, *args: str, url: str | None = None) -> pytest.RunResult:
+        return self.pytester.runpytest("--comfy-url", url or self.url, "-p", "no:cacheprovider",
+                                       "-W", "ignore::pytest.PytestAssertRewriteWarning", *args)
+
+    def images(self, folder: str = "images") -> list[Path]:
+        root = self.path / folder
+        return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, comfy_server: LaunchedServer) -> Project:
+    return Project(pytester, comfy_server.url)
+
+
+@pytest.fixture
+def offline_project(pytester: pytest.Pytester) -> Project:
+    """A project whose server URL points at a closed port: for what must not need a server."""
+    from comfy_plugin.launcher import free_port
+
+    return Project(pytester, f"http://127.0.0.1:{free_port()}")
+
+
+def noise_batch(prompts: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
+    """A batch on workflows-files/noise-image-api.json (EmptyImage -> ImageAddNoise -> SaveImage)."""
+    parameters = {
+        "workflow_file": "../workflows-files/noise-image-api.json",
+        "workflow_items": {
+            "positive_prompt": "3,inputs,value",
+            "seed": "2,inputs,seed",
+            "width": "1,inputs,width",
+            "height": "1,inputs,height",
+            "batch_size": "1,inputs,batch_size",
+        },
+        "save_images": {"enabled": True, "output_directory": "./images/", "filename_prefix": "T"},
+        "generic_prompts": {"width": 32, "height": 24},
+    }
+    parameters.update(params)
+    return {"parameters": parameters, "prompts": prompts}

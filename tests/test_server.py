@@ -1,0 +1,109 @@
+"""Server selection, launching, and a server that goes away in the middle of a run."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from comfy_plugin.launcher import default_python
+from comfy_plugin.options import DEFAULT_URL, resolve
+from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, noise_batch, start_comfyui
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/system_stats", timeout=2):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def test_ini_comfy_launch_starts_and_stops_a_server(offline_project: Project) -> None:
+    """What `pytest batches/` does in this repository: the ini names ComfyUI's folder."""
+    p = offline_project
+    p.pytester.makeini(
+        f"[pytest]\ncomfy_launch = {COMFY_DIR}\ncomfy_python = {default_python(ROOT)}\n"
+        f"comfy_launch_args = {' '.join(CPU_ARGS)}\n"
+    )
+    p.batch("one.json", noise_batch([{"positive_prompt": "launched", "seed": 2, "width": 40}]))
+    result = p.pytester.runpytest("batches/", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    match = re.search(r"ComfyUI launched at (http://127\.0\.0\.1:\d+) \(log: (\S+comfyui\.log)\)", out)
+    assert match, out
+    url, log = match.groups()
+    assert "Starting server" in open(log).read()
+    assert not answers(url), "the launched server must be stopped at the end of the session"
+    assert [f.name.split("_")[1] for f in p.images()] == ["launched"]
+
+
+def test_comfy_url_on_the_command_line_launches_nothing(offline_project: Project) -> None:
+    offline_project.pytester.makeini(f"[pytest]\ncomfy_launch = {COMFY_DIR}\n")
+    offline_project.batch("one.json", noise_batch([{"positive_prompt": "x", "seed": 2}]))
+    result = offline_project.run("batches/")
+    result.assert_outcomes(failed=1)
+    assert "launching" not in result.stdout.str()
+    result.stdout.fnmatch_lines([f"*ComfyUI at {offline_project.url}: cannot connect*"])
+
+
+def test_launch_of_a_folder_without_main_py_is_one_clear_error(offline_project: Project, tmp_path) -> None:
+    offline_project.batch("one.json", noise_batch([{"positive_prompt": "x", "seed": 2}, {"seed": 3}]))
+    result = offline_project.pytester.runpytest("batches/", "--comfy-launch", str(tmp_path), "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert out.count("no main.py in the folder given to --comfy-launch") == 1
+    assert "Traceback" not in out
+
+
+def test_server_stopped_mid_run_fails_the_rest_at_once(pytester: pytest.Pytester) -> None:
+    """The second prompt is in flight (a large image) when the server is killed."""
+    server = start_comfyui()
+    try:
+        project = Project(pytester, server.url)
+        pytester.makeconftest(
+            "import os, signal, threading\n"
+            "def pytest_runtest_call(item):\n"
+            "    if item.name == 'big':\n"
+            f"        threading.Timer(1.0, os.kill, ({server.process.pid}, signal.SIGKILL)).start()\n"
+        )
+        project.batch("run.json", noise_batch([
+            {"id": "small", "seed": 1},
+            {"id": "big", "seed": 2, "width": 4096, "height": 4096, "batch_size": 4},
+            {"id": "after-1", "seed": 3},
+            {"id": "after-2", "seed": 4},
+        ]))
+        result = project.run("batches/", "--junitxml=r.xml")
+        server.process.wait(10)
+    finally:
+        server.stop()
+    result.assert_outcomes(passed=1, failed=3)
+    out = result.stdout.str()
+    assert out.count(f"ComfyUI at {server.url} is not available (details in the session summary)") == 3
+    assert out.count("start ComfyUI") == 1
+    assert f"ComfyUI at {server.url}: the server went away during the run" in out
+    times = {m[0]: float(m[1]) for m in re.findall(r'name="([\w-]+)" time="([\d.]+)"', (pytester.path / "r.xml").read_text())}
+    assert times["after-1"] < 1 and times["after-2"] < 1, times
+
+
+def test_option_precedence(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeini("[pytest]\ncomfy_url = http://ini:1\ncomfy_timeout = 30\ncomfy_launch = ComfyUI\n")
+    settings = resolve(pytester.parseconfig())
+    assert settings.url == "http://ini:1"
+    assert settings.timeout_s == 30
+    assert settings.launch == pytester.path / "ComfyUI"
+
+    monkeypatch.setenv("COMFY_URL", "http://env:2")
+    settings = resolve(pytester.parseconfig())
+    assert (settings.url, settings.launch) == ("http://env:2", None), "environment beats ini; a URL launches nothing"
+
+    settings = resolve(pytester.parseconfig("--comfy-url", "http://cli:3", "--comfy-timeout", "5"))
+    assert (settings.url, settings.launch, settings.timeout_s) == ("http://cli:3", None, 5)
+
+    monkeypatch.delenv("COMFY_URL")
+    pytester.makeini("[pytest]\n")
+    assert resolve(pytester.parseconfig()).url == DEFAULT_URL
+    with pytest.raises(pytest.UsageError, match="exclude each other"):
+        resolve(pytester.parseconfig("--comfy-url", "http://a:1", "--comfy-launch", "x"))

@@ -1,0 +1,258 @@
+"""workflow.py: recognising, loading, addressing and patching API-format workflows."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from comfy_plugin.errors import WorkflowError
+from comfy_plugin.workflow import (
+    Target,
+    is_api_workflow,
+    is_ui_workflow,
+    is_workflow,
+    load_workflow,
+    node_id_for,
+    parse_target,
+    parse_targets,
+    patch,
+)
+
+WORKFLOW = {
+    "3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20, "model": ["4", 0]},
+          "_meta": {"title": "KSampler"}},
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "model.safetensors"},
+          "_meta": {"title": "Load Checkpoint"}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]},
+          "_meta": {"title": "Positive"}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]},
+          "_meta": {"title": "Negative"}},
+    "21:20": {"class_type": "KSamplerAdvanced", "inputs": {"noise_seed": 0},
+              "_meta": {"title": "Refiner"}},
+}
+
+UI_WORKFLOW = {
+    "last_node_id": 9,
+    "last_link_id": 9,
+    "nodes": [{"id": 3, "type": "KSampler", "widgets_values": [1, "fixed", 20]}],
+    "links": [[1, 4, 0, 3, 0, "MODEL"]],
+    "version": 0.4,
+}
+
+
+# -- parse_target / parse_targets ------------------------------------------------------
+
+
+def test_parse_target_plain():
+    assert parse_target("6,inputs,text") == Target("6", "inputs", "text")
+
+
+def test_parse_target_tolerates_spaces_and_colon_in_node_id():
+    t = parse_target("21:20, inputs, text")
+    assert (t.node, t.section, t.field, t.by_title) == ("21:20", "inputs", "text", False)
+
+
+def test_parse_target_surrounding_whitespace():
+    assert parse_target("  3 ,  inputs ,seed  ") == Target("3", "inputs", "seed")
+
+
+@pytest.mark.parametrize("spec", ["6,inputs", "6", "6,inputs,text,extra", "6,,text", ",inputs,text",
+                                  "6,inputs,", "6, ,text", ""])
+def test_parse_target_malformed_strings(spec):
+    with pytest.raises(ValueError) as info:
+        parse_target(spec)
+    assert "node_id,inputs,field_name" in str(info.value)
+    assert f"'{spec}'" in str(info.value)
+
+
+def test_parse_target_object_form():
+    t = parse_target({"node": "Positive", "input": "text"})
+    assert t == Target("Positive", "inputs", "text", by_title=True)
+    assert str(t) == "node titled 'Positive', input 'text'"
+
+
+@pytest.mark.parametrize("spec", [{"node": "Positive"}, {"input": "text"}, {"node": "", "input": "text"},
+                                  {"node": 6, "input": "text"}, {"node": "Positive", "input": None}])
+def test_parse_target_object_form_incomplete(spec):
+    with pytest.raises(ValueError, match="needs string 'node'"):
+        parse_target(spec)
+
+
+@pytest.mark.parametrize("spec", [6, None, 3.5, True])
+def test_parse_target_wrong_type(spec):
+    with pytest.raises(ValueError, match="neither"):
+        parse_target(spec)
+
+
+def test_target_str_round_trips():
+    assert str(parse_target("21:20, inputs, text")) == "21:20,inputs,text"
+
+
+def test_parse_targets_single_and_list():
+    assert parse_targets("3,inputs,seed") == [Target("3", "inputs", "seed")]
+    assert parse_targets(["3,inputs,seed", {"node": "Refiner", "input": "noise_seed"}]) == [
+        Target("3", "inputs", "seed"),
+        Target("Refiner", "inputs", "noise_seed", by_title=True),
+    ]
+
+
+def test_parse_targets_empty_list_rejected():
+    with pytest.raises(ValueError, match="empty list"):
+        parse_targets([])
+
+
+def test_parse_targets_list_with_bad_entry():
+    with pytest.raises(ValueError):
+        parse_targets(["3,inputs,seed", "bad"])
+
+
+# -- recognising formats ---------------------------------------------------------------
+
+
+def test_is_api_workflow():
+    assert is_api_workflow(WORKFLOW)
+    assert not is_api_workflow({})
+    assert not is_api_workflow([])
+    assert not is_api_workflow({"1": {"inputs": {}}})  # no class_type
+    assert not is_api_workflow({"1": "KSampler"})
+    assert not is_api_workflow({**WORKFLOW, "extra": {"inputs": {}}})
+    assert not is_api_workflow(UI_WORKFLOW)
+
+
+def test_is_ui_workflow():
+    assert is_ui_workflow(UI_WORKFLOW)
+    assert not is_ui_workflow(WORKFLOW)
+    assert not is_ui_workflow({"nodes": []})  # needs links too
+    assert not is_ui_workflow([{"nodes": [], "links": []}])
+    assert is_workflow(UI_WORKFLOW) and is_workflow(WORKFLOW) and not is_workflow({"a": 1})
+
+
+# -- load_workflow ---------------------------------------------------------------------
+
+
+def test_load_workflow_api(tmp_path):
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(WORKFLOW), encoding="utf-8")
+    assert load_workflow(path, "b.json") == WORKFLOW
+
+
+def test_load_workflow_ui_format_hints_api_export(tmp_path):
+    path = tmp_path / "ui.json"
+    path.write_text(json.dumps(UI_WORKFLOW), encoding="utf-8")
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path, "batches/b.json")
+    err = info.value
+    assert "Export (API)" in err.hint
+    assert "API format" in err.hint
+    assert "not in API format" in err.message
+    assert err.path == "batches/b.json"
+    assert err.place == "parameters.workflow_file"
+    text = str(err)
+    assert text.startswith("batches/b.json: parameters.workflow_file: ")
+    assert "hint: " in text and "Export (API)" in text
+
+
+def test_load_workflow_not_a_workflow(tmp_path):
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps({"foo": 1}), encoding="utf-8")
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path, "b.json")
+    assert "not an API-format ComfyUI workflow" in info.value.message
+
+
+def test_load_workflow_invalid_json_reports_line_and_column(tmp_path):
+    path = tmp_path / "wf.json"
+    # the stray comma on line 3 makes "}" at line 4, column 1 unexpected
+    path.write_text('{\n  "3": {"class_type": "KSampler",\n          "inputs": {}},\n}\n', encoding="utf-8")
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path, "b.json")
+    msg = info.value.message
+    assert "is not valid JSON" in msg
+    assert "line 4, column 1" in msg
+    assert str(path) in msg
+
+
+def test_load_workflow_missing_file(tmp_path):
+    path = tmp_path / "nope.json"
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path, "b.json")
+    assert "cannot read workflow" in info.value.message
+    assert str(path) in info.value.message
+
+
+# -- node_id_for / patch ---------------------------------------------------------------
+
+
+def test_node_id_for_by_id_and_title():
+    assert node_id_for(WORKFLOW, Target("21:20", "inputs", "noise_seed")) == "21:20"
+    assert node_id_for(WORKFLOW, Target("Negative", "inputs", "text", by_title=True)) == "7"
+    # an id works in the object form too
+    assert node_id_for(WORKFLOW, Target("6", "inputs", "text", by_title=True)) == "6"
+    with pytest.raises(KeyError):
+        node_id_for(WORKFLOW, Target("99", "inputs", "text"))
+    with pytest.raises(KeyError):
+        node_id_for(WORKFLOW, Target("Positive", "inputs", "text"))  # a title is not an id
+    with pytest.raises(KeyError):
+        node_id_for(WORKFLOW, Target("No Such Title", "inputs", "text", by_title=True))
+
+
+def test_node_id_for_ambiguous_title():
+    wf = copy.deepcopy(WORKFLOW)
+    wf["7"]["_meta"]["title"] = "Positive"
+    with pytest.raises(KeyError):
+        node_id_for(wf, Target("Positive", "inputs", "text", by_title=True))
+
+
+def test_patch_writes_several_targets_and_by_title():
+    original = copy.deepcopy(WORKFLOW)
+    targets = {
+        "positive_prompt": [Target("6", "inputs", "text")],
+        "negative_prompt": [Target("Negative", "inputs", "text", by_title=True)],
+        "seed": [Target("3", "inputs", "seed"), Target("21:20", "inputs", "noise_seed")],
+        "steps": parse_targets("3, inputs, steps"),
+    }
+    values = {"positive_prompt": "a cat", "negative_prompt": "blurry", "seed": 42, "steps": 8}
+    out = patch(WORKFLOW, targets, values)
+    assert out["6"]["inputs"]["text"] == "a cat"
+    assert out["7"]["inputs"]["text"] == "blurry"
+    assert out["3"]["inputs"]["seed"] == 42
+    assert out["21:20"]["inputs"]["noise_seed"] == 42
+    assert out["3"]["inputs"]["steps"] == 8
+    # untouched inputs kept
+    assert out["3"]["inputs"]["model"] == ["4", 0]
+    assert out["4"] == WORKFLOW["4"]
+    # the original is unchanged
+    assert WORKFLOW == original
+
+
+def test_patch_returns_a_deep_copy():
+    original = copy.deepcopy(WORKFLOW)
+    out = patch(WORKFLOW, {}, {})
+    assert out == WORKFLOW
+    out["3"]["inputs"]["model"].append("x")
+    out["6"]["_meta"]["title"] = "changed"
+    assert WORKFLOW == original
+    assert out["3"] is not WORKFLOW["3"]
+
+
+def test_patch_ignores_keys_without_targets():
+    targets = {"positive_prompt": [Target("6", "inputs", "text")]}
+    values = {"id": "my-id", "tags": ["slow"], "skip": True, "width": 1024, "positive_prompt": "x"}
+    out = patch(WORKFLOW, targets, values)
+    expected = copy.deepcopy(WORKFLOW)
+    expected["6"]["inputs"]["text"] = "x"
+    assert out == expected
+
+
+def test_patch_unknown_node_raises_keyerror():
+    with pytest.raises(KeyError):
+        patch(WORKFLOW, {"seed": [Target("99", "inputs", "seed")]}, {"seed": 1})
+
+
+def test_patch_creates_missing_section():
+    wf = {"1": {"class_type": "Note"}}
+    out = patch(wf, {"text": [Target("1", "inputs", "text")]}, {"text": "hi"})
+    assert out == {"1": {"class_type": "Note", "inputs": {"text": "hi"}}}
+    assert wf == {"1": {"class_type": "Note"}}
