@@ -94,6 +94,8 @@ class PromptItem(pytest.Item):
                                             outcome.result.execution_s))
         self.user_properties.append(("images", " ".join(str(p) for p in saved)))
         lines = [f"prompt_id: {run.prompt_id}"]
+        lines += [f"{key}: {run.prepared.values[key]}" + (" (drawn at random)" if key in self.spec.random_keys() else "")
+                  for key in ("seed", "noise_seed") if key in run.prepared.values]
         lines += [f"{o.file.kind}: {o.path or o.file.filename} {_size(o.size)}".rstrip() for o in outcome.outputs]
         if outcome.result.cached_nodes:
             lines.append(f"served from cache: nodes {', '.join(outcome.result.cached_nodes)}")

@@ -85,8 +85,11 @@ def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: 
             name = output_name(save.filename_prefix, spec.id, stamp, index, extension_of(file.filename))
             path = write_new(directory, name, data)
         saved.append(SavedOutput(file, path, image_size(data) if file.kind == "images" else None))
-    if save.enabled:
-        for n, (node_id, text) in enumerate(result.texts):
+    for n, (node_id, text) in enumerate(result.texts):
+        file = OutputFile(node_id, "text", f"text-{n}.txt", "", "text")
+        path = None
+        if save.enabled:
             name = output_name(save.filename_prefix, spec.id, stamp, len(result.files) + n, ".txt")
-            write_new(directory, name, text.encode("utf-8"))
+            path = write_new(directory, name, text.encode("utf-8"))
+        saved.append(SavedOutput(file, path, None))
     return saved
