@@ -70,7 +70,8 @@ def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host:
     port = free_port(host)
     url = f"http://{host}:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="comfy-session-"))
-    (workdir / "base").mkdir()
+    # ComfyUI lists base/custom_nodes at start-up unless custom nodes are disabled.
+    (workdir / "base" / "custom_nodes").mkdir(parents=True)
     log_path = workdir / "comfyui.log"
     args = shlex.split(extra_args) if isinstance(extra_args, str) else list(extra_args)
     cmd = [python, str(main), "--listen", host, "--port", str(port),

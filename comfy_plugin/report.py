@@ -11,6 +11,8 @@ def summary(tr, session: ComfySession) -> None:
     tr.write_sep("-", "ComfyUI")
     if session.server is not None:
         tr.write_line(f"server: {session.url} (launched; log: {session.server.log_path})")
+    elif session.settings.launch is not None:
+        tr.write_line(f"server: to be launched from {session.settings.launch}")
     else:
         tr.write_line(f"server: {session.url}")
     saved = [p for r in session.records for p in r.saved]
