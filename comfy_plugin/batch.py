@@ -6,6 +6,7 @@ file wrote them; ``"random"`` seeds are drawn later, when a prompt runs (see pre
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BatchFileError, WorkflowError
-from .workflow import Target, load_workflow, parse_targets
+from .workflow import Target, load_workflow, node_id_for, parse_targets
 
 #: Keys that the harness reads itself; they are never written into the workflow.
 HARNESS_KEYS = frozenset({"id", "name", "tags", "skip", "xfail"})
@@ -177,6 +178,18 @@ def _reason(value: Any) -> str | None:
     return value if isinstance(value, str) else "marked in the batch file"
 
 
+def check_target(workflow: dict[str, Any], target: Target, wf_path: Path, shown_as: str, place: str) -> None:
+    """The node a mapping names must exist in the workflow (a near miss is suggested)."""
+    try:
+        node_id_for(workflow, target)
+    except KeyError:
+        names = list(workflow) + [n.get("_meta", {}).get("title", "") for n in workflow.values()]
+        close = difflib.get_close_matches(target.node, [n for n in names if n], n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"the workflow's node ids: {', '.join(workflow)}"
+        what = "no node titled" if target.by_title else "no node with id"
+        raise BatchFileError(shown_as, f"{what} '{target.node}' in workflow {wf_path}", place, hint) from None
+
+
 def load_batch(path: Path, shown_as: str, cwd: Path) -> Batch:
     data = read_json(path, shown_as)
     lines = prompt_lines(path.read_text(encoding="utf-8-sig")) if isinstance(data, dict) else []
@@ -206,6 +219,8 @@ def load_batch(path: Path, shown_as: str, cwd: Path) -> Batch:
             targets[key] = parse_targets(spec)
         except ValueError as exc:
             raise BatchFileError(shown_as, str(exc), f"parameters.workflow_items.{key}")
+        for target in targets[key]:
+            check_target(workflow, target, wf_path, shown_as, f"parameters.workflow_items.{key}")
 
     save_raw = _object(params.get("save_images", {}), shown_as, "parameters.save_images")
     save = SaveSettings(

@@ -22,9 +22,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _say(config: pytest.Config):
+    """Write a line to the terminal now, even while a test's output is being captured."""
+
     def say(line: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        if capture is None:
+            reporter.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
             reporter.write_line(line)
     return say
 

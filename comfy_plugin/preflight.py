@@ -33,8 +33,17 @@ def input_spec(object_info: Mapping[str, Any], class_type: str, name: str) -> An
     return None
 
 
+#: Loader inputs whose values are model files even without a known extension.
+MODEL_INPUTS = frozenset({
+    "ckpt_name", "vae_name", "lora_name", "unet_name", "clip_name", "clip_name1", "clip_name2",
+    "clip_name3", "control_net_name", "model_name", "upscale_model_name", "style_model_name",
+    "gligen_name", "hypernetwork_name", "audio_encoder_name",
+})
+
+
 def is_model_input(name: str, value: Any) -> bool:
-    return isinstance(value, str) and (name.endswith("_name") or value.lower().endswith(MODEL_EXTENSIONS))
+    """A model file the server may simply lack (a skip), unlike a mistyped option (a failure)."""
+    return isinstance(value, str) and (name in MODEL_INPUTS or value.lower().endswith(MODEL_EXTENSIONS))
 
 
 def check(workflow: dict[str, Any], object_info: Mapping[str, Any]) -> None:

@@ -41,7 +41,7 @@ def is_workflow(data: Any) -> bool:
 def load_workflow(path: Path, shown_as: str) -> dict[str, Any]:
     """Read an API-format workflow; ``shown_as`` is how error messages name the batch file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkflowError(shown_as, f"cannot read workflow {path}: {exc}", "parameters.workflow_file")
     try:

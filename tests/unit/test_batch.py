@@ -211,7 +211,7 @@ def test_load_batch_workflow_next_to_batch_file_wins(layout):
 def test_load_batch_workflow_found_in_working_directory(layout):
     (layout / "batches" / "wf.json").unlink()
     (layout / "cwd" / "workflows-files").mkdir()
-    other = {"1": {"class_type": "FromCwd", "inputs": {}}}
+    other = {**WORKFLOW, "99": {"class_type": "FromCwd", "inputs": {}}}
     write(layout / "cwd" / "workflows-files" / "wf.json", other)
     batch = load(layout, batch_data(workflow_file="./workflows-files/wf.json"))
     assert batch.workflow == other
@@ -378,3 +378,39 @@ def test_load_batch_duplicate_ids_reported(layout):
     with pytest.raises(BatchFileError) as info:
         load(layout, data)
     assert info.value.place == "prompts[1]"
+
+
+def test_load_batch_generic_random_seed_applies_to_every_prompt(layout):
+    data = batch_data(generic_prompts={"seed": "random"})
+    data["prompts"] = [{"positive_prompt": "a"}, {"positive_prompt": "b", "seed": 3}]
+    a, b = load(layout, data).prompts
+    assert a.random_keys() == ["seed"]
+    assert b.random_keys() == [] and b.values["seed"] == 3
+
+
+@pytest.mark.parametrize("items", [
+    {"seed": "99,inputs,seed"},
+    {"seed": {"node": "No Such Title", "input": "seed"}},
+    {"seed": ["3,inputs,seed", "99,inputs,noise_seed"]},
+])
+def test_load_batch_target_node_missing_from_workflow(layout, items):
+    # A workflow_items entry naming a node the workflow lacks is the batch file's fault and
+    # can be seen without a server: it must be a BatchFileError naming the key, not a bare
+    # KeyError raised later by workflow.patch when the prompt runs.
+    with pytest.raises(BatchFileError) as info:
+        load(layout, batch_data(workflow_items=items))
+    assert "workflow_items.seed" in str(info.value)
+
+
+def test_load_batch_prompt_lines(layout):
+    text = ('{\n'
+            '  "parameters": {"workflow_file": "wf.json", "generic_prompts": {"x": [1, {"y": "]"}]}},\n'
+            '  "prompts": [\n'
+            '    {"positive_prompt": "a"},\n'
+            '\n'
+            '    {"positive_prompt": "b",\n'
+            '     "seed": 1}, {"positive_prompt": "c ] {"}\n'
+            '  ]\n'
+            '}\n')
+    batch = load(layout, text=text)
+    assert [(p.id, p.line) for p in batch.prompts] == [("a", 3), ("b", 5), ("c", 6)]

@@ -256,3 +256,11 @@ def test_patch_creates_missing_section():
     out = patch(wf, {"text": [Target("1", "inputs", "text")]}, {"text": "hi"})
     assert out == {"1": {"class_type": "Note", "inputs": {"text": "hi"}}}
     assert wf == {"1": {"class_type": "Note"}}
+
+
+def test_load_workflow_accepts_utf8_bom(tmp_path):
+    # Batch files with a UTF-8 BOM (Windows editors) are accepted (batch.read_json decodes
+    # utf-8-sig); the workflow file they name must be too.
+    path = tmp_path / "wf.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(WORKFLOW).encode("utf-8"))
+    assert load_workflow(path, "b.json") == WORKFLOW
