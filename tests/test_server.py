@@ -81,7 +81,7 @@ def test_server_stopped_mid_run_fails_the_rest_at_once(pytester: pytest.Pytester
         server.stop()
     result.assert_outcomes(passed=1, failed=3)
     out = result.stdout.str()
-    assert out.count(f"ComfyUI at {server.url} is not available (details in the session summary)") == 3
+    assert result.stdout.lines.count(f"ComfyUI at {server.url} is not available (details in the session summary)") == 3
     assert out.count("start ComfyUI") == 1
     assert f"ComfyUI at {server.url}: the server went away during the run" in out
     times = {m[0]: float(m[1]) for m in re.findall(r'name="([\w-]+)" time="([\d.]+)"', (pytester.path / "r.xml").read_text())}
