@@ -6,21 +6,22 @@ file wrote them; ``"random"`` seeds are drawn later, when a prompt runs (see pre
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BatchFileError, WorkflowError
+from jsonschema import Draft202012Validator
+
+from . import variables as variables_mod
+from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
+from .errors import BatchFileError, Problem, WorkflowError
+from .schema import Cache, make_validator, prompt_index, validate_cached
 from .workflow import Target, load_workflow, node_id_for, parse_targets
 
-#: Keys that the harness reads itself; they are never written into the workflow.
-HARNESS_KEYS = frozenset({"id", "name", "tags", "skip", "xfail"})
-#: The keys whose value ``"random"`` draws a seed (the two the seed's own script recognises).
-SEED_KEYS = frozenset({"seed", "noise_seed"})
-RANDOM = "random"
+__all__ = ["Batch", "PromptSpec", "SaveSettings", "load_batch", "HARNESS_KEYS", "RANDOM", "SEED_KEYS"]
+
 DEFAULT_OUTPUT_DIRECTORY = "./images/"
 DEFAULT_FILENAME_PREFIX = "CFYUI-BP"
 
@@ -34,7 +35,8 @@ class SaveSettings:
 
 @dataclass(frozen=True)
 class PromptSpec:
-    """One prompt: ``values`` is generic_prompts overlaid with the prompt's own keys."""
+    """One test: ``values`` is generic_prompts overlaid with the prompt's own keys (and, for a
+    prompt using variables, one combination of their values)."""
 
     id: str
     index: int
@@ -43,6 +45,10 @@ class PromptSpec:
     tags: tuple[str, ...] = ()
     skip: str | None = None
     xfail: str | None = None
+    timeout_s: float | None = None  # the prompt's, else the batch file's
+    variables: tuple[tuple[str, str], ...] = ()
+    local_images: tuple[tuple[str, Path], ...] = ()  # key -> local file to upload (LoadImage)
+    error: BatchFileError | None = None  # a problem of this prompt alone: the item fails with it
 
     def random_keys(self) -> list[str]:
         return [k for k in SEED_KEYS if self.values.get(k) == RANDOM]
@@ -95,21 +101,29 @@ def prompt_lines(text: str) -> list[int]:
     return []
 
 
-def read_json(path: Path, shown_as: str) -> Any:
-    """Parse a JSON file, reporting encoding and syntax errors with their position."""
+def read_text(path: Path, shown_as: str) -> tuple[str, bytes]:
+    """The file's text and bytes, reporting unreadable and non-UTF-8 files."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise BatchFileError(shown_as, f"cannot read the file: {exc.strerror or exc}")
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), raw
     except UnicodeDecodeError as exc:
         raise BatchFileError(shown_as, f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})",
                              hint="save the file as UTF-8")
+
+
+def parse_json(text: str, shown_as: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BatchFileError(shown_as, f"invalid JSON: {exc.msg}", f"line {exc.lineno}, column {exc.colno}")
+
+
+def read_json(path: Path, shown_as: str) -> Any:
+    """Parse a JSON file, reporting encoding and syntax errors with their position."""
+    return parse_json(read_text(path, shown_as)[0], shown_as)
 
 
 def resolve_relative(name: str, batch_path: Path, cwd: Path) -> tuple[Path, list[Path]]:
@@ -165,12 +179,6 @@ def prompt_ids(prompts: list[dict[str, Any]], shown_as: str) -> list[str]:
     return ids
 
 
-def _object(value: Any, shown_as: str, place: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BatchFileError(shown_as, f"must be an object, found {type(value).__name__}", place)
-    return value
-
-
 def _reason(value: Any) -> str | None:
     """``skip``/``xfail``: true, or a string giving the reason."""
     if value is None or value is False:
@@ -178,35 +186,57 @@ def _reason(value: Any) -> str | None:
     return value if isinstance(value, str) else "marked in the batch file"
 
 
-def check_target(workflow: dict[str, Any], target: Target, wf_path: Path, shown_as: str, place: str) -> None:
-    """The node a mapping names must exist in the workflow (a near miss is suggested)."""
-    try:
-        node_id_for(workflow, target)
-    except KeyError:
-        names = list(workflow) + [n.get("_meta", {}).get("title", "") for n in workflow.values()]
-        close = difflib.get_close_matches(target.node, [n for n in names if n], n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"the workflow's node ids: {', '.join(workflow)}"
-        what = "no node titled" if target.by_title else "no node with id"
-        raise BatchFileError(shown_as, f"{what} '{target.node}' in workflow {wf_path}", place, hint) from None
+def _image_keys(workflow: dict[str, Any], targets: dict[str, list[Target]]) -> set[str]:
+    """Keys written to a LoadImage's ``image``: a local file there is uploaded first."""
+
+    keys = set()
+    for key, ts in targets.items():
+        for t in ts:
+            try:
+                node = workflow[node_id_for(workflow, t)]
+            except KeyError:
+                continue
+            if node.get("class_type") == "LoadImage" and t.field == "image":
+                keys.add(key)
+    return keys
 
 
-def load_batch(path: Path, shown_as: str, cwd: Path) -> Batch:
-    data = read_json(path, shown_as)
-    lines = prompt_lines(path.read_text(encoding="utf-8-sig")) if isinstance(data, dict) else []
+def _local_images(values: dict[str, Any], keys: set[str], path: Path, cwd: Path,
+                  place: str) -> tuple[list[tuple[str, Path]], list[Problem]]:
+    found, problems = [], []
+    for key in sorted(keys & set(values)):
+        value = values[key]
+        if not isinstance(value, str):
+            continue
+        local, looked = resolve_relative(value, path, cwd)
+        if local.is_file():
+            found.append((key, local))
+        elif value.startswith(("./", "../", "/", ".\\", "..\\")):
+            problems.append(Problem(f"{place}.{key}", f"image file '{value}' not found; looked at "
+                                    + " and ".join(str(p) for p in looked)))
+    return found, problems
+
+
+def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Validator | None = None,
+               cache: Cache | None = None) -> Batch:
+    """Read and check a batch file. Structural problems raise BatchFileError (the whole file
+    fails); a problem inside one prompt is kept on that prompt's spec (only it fails).
+    ``cache`` (pytest's) remembers schema validation by file digest."""
+    text, raw = read_text(path, shown_as)
+    data = parse_json(text, shown_as)
     if not isinstance(data, dict):
-        raise BatchFileError(shown_as, f"the top level must be an object with 'parameters' and 'prompts', found {type(data).__name__}")
-    params = _object(data.get("parameters"), shown_as, "parameters") if "parameters" in data else None
-    if params is None:
-        raise BatchFileError(shown_as, "missing 'parameters'", hint="see the batch format in README.md")
-    prompts = data.get("prompts")
-    if not isinstance(prompts, list):
-        raise BatchFileError(shown_as, "'prompts' must be a list of objects", "prompts")
-    if not prompts:
-        raise BatchFileError(shown_as, "'prompts' is empty: nothing to run", "prompts")
+        raise BatchFileError(shown_as, "the top level must be an object with 'parameters' and 'prompts', "
+                             f"found {type(data).__name__}", hint="see the batch format in README.md")
+    structural: list[Problem] = []
+    per_prompt: dict[int, list[Problem]] = {}
+    for error_path, problem in validate_cached(validator or make_validator(), data, raw, cache):
+        index = prompt_index(error_path)
+        (structural if index is None else per_prompt.setdefault(index, [])).append(problem)
+    if structural:
+        raise BatchFileError(shown_as, problems=structural)
 
-    wf_name = params.get("workflow_file")
-    if not isinstance(wf_name, str) or not wf_name:
-        raise BatchFileError(shown_as, "missing 'workflow_file'", "parameters.workflow_file")
+    params = data["parameters"]
+    wf_name = params["workflow_file"]
     wf_path, looked = resolve_relative(wf_name, path, cwd)
     if not wf_path.exists():
         raise WorkflowError(shown_as, f"workflow file '{wf_name}' not found; looked at "
@@ -214,34 +244,74 @@ def load_batch(path: Path, shown_as: str, cwd: Path) -> Batch:
     workflow = load_workflow(wf_path, shown_as)
 
     targets: dict[str, list[Target]] = {}
-    for key, spec in _object(params.get("workflow_items", {}), shown_as, "parameters.workflow_items").items():
+    for key, spec in params.get("workflow_items", {}).items():
+        place = f"parameters.workflow_items.{key}"
         try:
             targets[key] = parse_targets(spec)
         except ValueError as exc:
-            raise BatchFileError(shown_as, str(exc), f"parameters.workflow_items.{key}")
+            structural.append(Problem(place, str(exc)))
+            continue
         for target in targets[key]:
-            check_target(workflow, target, wf_path, shown_as, f"parameters.workflow_items.{key}")
+            structural += check_target(workflow, target, place)
+    generic = params.get("generic_prompts", {})
+    structural += check_keys(generic, targets, "parameters.generic_prompts")
+    structural += check_values(workflow, targets, generic, "parameters.generic_prompts")
+    declared, problems = variables_mod.load_declared(data.get("variables", {}),
+                                                     lambda name: resolve_relative(name, path, cwd))
+    structural += problems
+    if structural:
+        raise BatchFileError(shown_as, problems=structural)
 
-    save_raw = _object(params.get("save_images", {}), shown_as, "parameters.save_images")
+    save_raw = params.get("save_images", {})
     save = SaveSettings(
         enabled=bool(save_raw.get("enabled", True)),
         output_directory=str(save_raw.get("output_directory", DEFAULT_OUTPUT_DIRECTORY)),
         filename_prefix=str(save_raw.get("filename_prefix", DEFAULT_FILENAME_PREFIX)),
     )
-    generic = _object(params.get("generic_prompts", {}), shown_as, "parameters.generic_prompts")
-
-    for i, p in enumerate(prompts):
-        _object(p, shown_as, f"prompts[{i}]")
-    specs = []
-    for i, (pid, p) in enumerate(zip(prompt_ids(prompts, shown_as), prompts)):
+    prompts = [p if isinstance(p, dict) else {} for p in data["prompts"]]
+    lines = prompt_lines(text)
+    image_keys = _image_keys(workflow, targets)
+    specs: list[PromptSpec] = []
+    for i, (base_id, p) in enumerate(zip(prompt_ids(prompts, shown_as), prompts)):
+        place = f"prompts[{i}]"
+        own = per_prompt.get(i, []) + check_keys(p, targets, place)
         tags = p.get("tags", [])
-        specs.append(PromptSpec(
-            id=pid,
-            index=i,
-            values={**generic, **p},
-            line=lines[i] if i < len(lines) else 0,
-            tags=tuple(tags) if isinstance(tags, list) else (str(tags),),
-            skip=_reason(p.get("skip")),
-            xfail=_reason(p.get("xfail")),
-        ))
+        timeout = p.get("timeout", params.get("timeout"))
+        combos = list(variables_mod.expand({**generic, **p}, declared))
+        taken: set[str] = set()
+        for assignment, values in combos:
+            reported = {problem.place for problem in own}
+            problems = own + [q for q in check_values(workflow, targets, values, place) if q.place not in reported]
+            local, image_problems = _local_images(values, image_keys, path, cwd, place)
+            problems += image_problems
+            specs.append(PromptSpec(
+                id=_variant_id(base_id, assignment, taken),
+                index=i,
+                values=values,
+                line=lines[i] if i < len(lines) else 0,
+                tags=(tags,) if isinstance(tags, str) else tuple(t for t in tags if isinstance(t, str)),
+                skip=_reason(p.get("skip")),
+                xfail=_reason(p.get("xfail")),
+                timeout_s=float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None,
+                variables=tuple(assignment.items()),
+                local_images=tuple(local),
+                error=BatchFileError(shown_as, problems=_unique(problems)) if problems else None,
+            ))
     return Batch(path, shown_as, wf_path, workflow, targets, save, generic, specs)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _variant_id(base: str, assignment: dict[str, str], taken: set[str]) -> str:
+    """``a-cat[standing-smiling]``: the values of the prompt's variables, readable and unique."""
+    if not assignment:
+        return base
+    label = "-".join(slugify(v, 24) or "x" for v in assignment.values())
+    candidate, n = f"{base}[{label}]", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}[{label}-{n}]"
+    taken.add(candidate)
+    return candidate

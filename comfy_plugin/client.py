@@ -145,6 +145,33 @@ class ComfyClient:
     def delete_queued(self, prompt_ids: list[str]) -> None:
         self.post_json("/queue", {"delete": prompt_ids})
 
+    def upload_image(self, data: bytes, filename: str) -> str:
+        """Upload an input image (``/upload/image``); returns the name a LoadImage takes."""
+        boundary = uuid.uuid4().hex
+        body = b"".join([
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"overwrite\"\r\n\r\ntrue\r\n".encode(),
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n".encode(),
+            data,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ])
+        req = urllib.request.Request(self.url + "/upload/image", data=body, method="POST", headers=dict(self.headers))
+        req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.http_timeout) as resp:
+                answer = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise ComfyError(f"uploading {filename} failed: HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ServerUnavailable(self.url, f"{GONE if self._answered else 'cannot connect'} ({exc})", START_HINT) from None
+        name = str(answer.get("name", filename))
+        return f"{answer['subfolder']}/{name}" if answer.get("subfolder") else name
+
+    def queued_ids(self) -> set[str]:
+        """Ids of the prompts running or pending on the server (``GET /queue``)."""
+        queue = self.get_json("/queue")
+        return {str(entry[1]) for key in ("queue_running", "queue_pending") for entry in queue.get(key, [])}
+
     def history(self, prompt_id: str) -> dict[str, Any] | None:
         """The finished prompt's history entry, or None while it is pending or unknown."""
         entry = self.get_json(f"/history/{urllib.parse.quote(prompt_id)}")

@@ -10,17 +10,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from . import runner
 from .batch import Batch, PromptSpec, load_batch
-from .errors import BatchFileError, ComfyError, ModelMissing, ServerUnavailable
+from .errors import BatchFileError, ComfyError, ModelMissing, PreflightError, ServerUnavailable
+from .pipeline import Pipeline, Upcoming
+from .schema import make_validator
 from .session import ComfySession, PromptRecord
 
 SESSION_KEY = pytest.StashKey[ComfySession]()
+VALIDATOR_KEY = pytest.StashKey[Draft202012Validator]()
+PIPELINE_KEY = pytest.StashKey[Pipeline]()
+ORDER_KEY = pytest.StashKey[dict]()  # node id -> position in the session's final item list
+NEXT_KEY = pytest.StashKey[object]()  # the item pytest runs next (all a pytest-xdist worker knows)
 
 
 def comfy_session(config: pytest.Config) -> ComfySession:
     return config.stash[SESSION_KEY]
+
+
+def batch_validator(config: pytest.Config) -> Draft202012Validator:
+    """The schema validator, built once per session."""
+    if VALIDATOR_KEY not in config.stash:
+        config.stash[VALIDATOR_KEY] = make_validator()
+    return config.stash[VALIDATOR_KEY]
 
 
 class BatchFile(pytest.File):
@@ -29,7 +43,8 @@ class BatchFile(pytest.File):
     def collect(self):
         shown_as = self.nodeid or self.path.name
         try:
-            batch = load_batch(self.path, shown_as, self.config.invocation_params.dir)
+            batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, batch_validator(self.config),
+                               getattr(self.config, "cache", None))
         except BatchFileError as exc:
             yield BrokenBatchItem.from_parent(self, name="batch", error=exc)
             return
@@ -67,13 +82,17 @@ class PromptItem(pytest.Item):
         self.add_marker("comfy")
         for tag in spec.tags:
             self.add_marker(tag)
+        self.drawn_seed: int | None = None
+        if spec.error is not None:
+            return  # a prompt written wrongly fails, whatever its skip or xfail says
         if spec.skip:
             self.add_marker(pytest.mark.skip(reason=spec.skip))
         if spec.xfail:
             self.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=False))
-        self.drawn_seed: int | None = None
 
     def runtest(self) -> None:
+        if self.spec.error is not None:
+            raise self.spec.error  # found by reading the file: no server time spent
         session = comfy_session(self.config)
         try:
             self._run(session)
@@ -83,8 +102,10 @@ class PromptItem(pytest.Item):
 
     def _run(self, session: ComfySession) -> None:
         try:
-            run = runner.start(session, self.batch, self.spec)
+            run = self.config.stash[PIPELINE_KEY].take(self._job(), self._upcoming())
         except ModelMissing as exc:
+            if session.settings.missing == "fail":
+                raise
             pytest.skip(str(exc))
         self.drawn_seed = run.prepared.drawn_seed
         self._record_start(run)
@@ -101,6 +122,26 @@ class PromptItem(pytest.Item):
             lines.append(f"served from cache: nodes {', '.join(outcome.result.cached_nodes)}")
         self.add_report_section("call", "comfy", "\n".join(lines))
 
+    def _job(self) -> Upcoming:
+        return Upcoming(self.nodeid, self.batch, self.spec)
+
+    def _upcoming(self) -> list[Upcoming]:
+        """The prompts pytest will run next, to be queued ahead (only ``nextitem`` under xdist)."""
+        lookahead = self.config.stash[PIPELINE_KEY].lookahead
+        if lookahead <= 0:
+            return []
+        if hasattr(self.config, "workerinput"):
+            candidates = [self.stash.get(NEXT_KEY, None)]
+        else:
+            position = self.config.stash[ORDER_KEY].get(self.nodeid, -1)
+            candidates = self.session.items[position + 1: position + 1 + lookahead]
+        return [item._job() for item in candidates if isinstance(item, PromptItem) and item.runs_prompt()]
+
+    def runs_prompt(self) -> bool:
+        """Whether running this test queues its prompt (a skipped or broken one does not)."""
+        return self.spec.error is None and self.get_closest_marker("skip") is None \
+            and self.get_closest_marker("skipif") is None
+
     def _record_start(self, run: runner.PromptRun) -> None:
         self.user_properties.append(("prompt_id", run.prompt_id))
         for key in ("seed", "noise_seed"):
@@ -111,6 +152,8 @@ class PromptItem(pytest.Item):
         exc = excinfo.value
         if not isinstance(exc, ComfyError):
             return super().repr_failure(excinfo, style)
+        if isinstance(exc, PreflightError):
+            return f"{self.batch.shown_as}: prompts[{self.spec.index}]: {exc}" + self._rerun_hint()
         session = comfy_session(self.config)
         text = exc.short() if isinstance(exc, ServerUnavailable) and session.failure is not None else str(exc)
         return text + self._rerun_hint()

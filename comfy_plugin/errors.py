@@ -13,22 +13,43 @@ class ComfyError(Exception):
     """Base class: ``str(err)`` is the full, human-readable message."""
 
 
-class BatchFileError(ComfyError):
-    """A batch file cannot be used as written."""
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a batch file: where (``prompts[3].seed``), what, and what to do."""
 
-    def __init__(self, path: str, message: str, place: str = "", hint: str = "") -> None:
+    place: str
+    message: str
+    hint: str = ""
+
+    def render(self, path: str) -> str:
+        where = f"{path}: {self.place}" if self.place else str(path)
+        text = f"{where}: {self.message}"
+        return text + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
+class BatchFileError(ComfyError):
+    """A batch file (or one prompt of it) cannot be used as written: one or more problems."""
+
+    def __init__(self, path: str, message: str = "", place: str = "", hint: str = "",
+                 problems: list[Problem] | None = None) -> None:
         self.path = path
-        self.place = place
-        self.message = message
-        self.hint = hint
+        self.problems = problems or [Problem(place, message, hint)]
         super().__init__(self.render())
 
+    @property
+    def place(self) -> str:
+        return self.problems[0].place
+
+    @property
+    def message(self) -> str:
+        return self.problems[0].message
+
+    @property
+    def hint(self) -> str:
+        return self.problems[0].hint
+
     def render(self) -> str:
-        where = f"{self.path}: {self.place}" if self.place else str(self.path)
-        text = f"{where}: {self.message}"
-        if self.hint:
-            text += f"\n  hint: {self.hint}"
-        return text
+        return "\n".join(p.render(self.path) for p in self.problems)
 
 
 class WorkflowError(BatchFileError):
@@ -117,6 +138,10 @@ class PromptTimeout(ComfyError):
 
 class OutputError(ComfyError):
     """An output could not be downloaded or written."""
+
+
+class PreflightError(ComfyError):
+    """The server's /object_info says a value of the prompt cannot work: fail before queueing."""
 
 
 class ModelMissing(ComfyError):

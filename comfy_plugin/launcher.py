@@ -57,8 +57,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host: str = "127.0.0.1",
-           timeout_s: float = START_TIMEOUT_S) -> LaunchedServer:
-    """Start ``python comfy_dir/main.py`` and wait until ``/system_stats`` answers."""
+           timeout_s: float = START_TIMEOUT_S, model_paths: Path | None = None) -> LaunchedServer:
+    """Start ``python comfy_dir/main.py`` and wait until ``/system_stats`` answers.
+
+    ``model_paths`` is an ``extra_model_paths.yaml`` (``--extra-model-paths-config``): models
+    live in a persistent folder, not in the session's temporary base directory."""
     main = comfy_dir / "main.py"
     if not main.is_file():
         raise ServerUnavailable(str(comfy_dir), "no main.py in the folder given to --comfy-launch",
@@ -67,6 +70,10 @@ def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host:
     if not (shutil.which(python) or Path(python).is_file()):
         raise ServerUnavailable(str(comfy_dir), f"the interpreter '{python}' does not exist",
                                 "name ComfyUI's Python with --comfy-python")
+    if model_paths is not None and not Path(model_paths).is_file():
+        raise ServerUnavailable(str(comfy_dir), f"the model paths file '{model_paths}' does not exist",
+                                "in this repository run scripts/setup.sh (it writes it with "
+                                "scripts/make_checkpoint.py), or name another with --comfy-model-paths")
     port = free_port(host)
     url = f"http://{host}:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="comfy-session-"))
@@ -76,6 +83,8 @@ def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host:
     args = shlex.split(extra_args) if isinstance(extra_args, str) else list(extra_args)
     cmd = [python, str(main), "--listen", host, "--port", str(port),
            "--base-directory", str(workdir / "base"), *args]
+    if model_paths is not None:
+        cmd += ["--extra-model-paths-config", str(Path(model_paths).resolve())]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -27,6 +27,7 @@ class Option:
     env: bool = True
     ini: bool = True
     convert: Callable[[str], Any] = str
+    repeat: bool = False  # may be given several times (several servers for pytest-xdist workers)
 
     @property
     def flag(self) -> str:
@@ -38,15 +39,22 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("comfy_url", "ComfyUI server to use; given on the command line, nothing is launched",
-           DEFAULT_URL, "URL"),
+    Option("comfy_url", "ComfyUI server to use; given on the command line, nothing is launched. "
+           "Repeat it (or separate URLs by spaces) to give each pytest-xdist worker its own server",
+           DEFAULT_URL, "URL", repeat=True),
     Option("comfy_launch", "start ComfyUI from this folder (the one holding main.py) for the session",
            None, "PATH"),
     Option("comfy_python", "interpreter that runs the launched ComfyUI (default: the development "
            "install's .comfyui/venv, else this Python)", None, "PATH"),
     Option("comfy_launch_args", "extra arguments for the launched ComfyUI, e.g. '--cpu'", "", "ARGS"),
+    Option("comfy_model_paths", "extra_model_paths.yaml for the launched ComfyUI "
+           "(--extra-model-paths-config): where it finds checkpoints", None, "PATH"),
     Option("comfy_seed", "use this value wherever a batch file says \"random\" (reruns a failure exactly)",
            None, "N", env=False, ini=False, convert=int),
+    Option("comfy_missing", "what to do with a prompt whose model or node type the server lacks: "
+           "skip (default) or fail", "skip", "skip|fail"),
+    Option("comfy_prefetch", "how many prompts to queue ahead of the running test (0: none)", 2, "N",
+           convert=int),
     Option("comfy_timeout", "seconds to wait for one prompt's result", DEFAULT_TIMEOUT_S, "SECONDS",
            convert=float),
 )
@@ -55,7 +63,8 @@ OPTIONS: tuple[Option, ...] = (
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("comfy", "ComfyUI batch files")
     for opt in OPTIONS:
-        group.addoption(opt.flag, dest=opt.name, default=None, metavar=opt.metavar, help=opt.help)
+        group.addoption(opt.flag, dest=opt.name, default=None, metavar=opt.metavar, help=opt.help,
+                        action="append" if opt.repeat else "store")
         if opt.ini:
             parser.addini(opt.name, opt.help, default=None)
     parser.addini("comfy_batch_dirs", "folders whose .json files are batch files", type="args",
@@ -64,13 +73,24 @@ def add_options(parser: pytest.Parser) -> None:
 
 @dataclass(frozen=True)
 class Settings:
-    url: str
+    urls: tuple[str, ...]
     launch: Path | None
     python: str | None
     launch_args: str
     seed: int | None
+    model_paths: Path | None
     timeout_s: float
+    missing: str
+    prefetch: int
     batch_dirs: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
+
+    def url_for_worker(self, worker: int) -> str:
+        """pytest-xdist worker N uses the N-th server, round robin."""
+        return self.urls[worker % len(self.urls)]
 
 
 def _layers(config: pytest.Config, opt: Option) -> tuple[Any, Any, Any]:
@@ -83,6 +103,19 @@ def _layers(config: pytest.Config, opt: Option) -> tuple[Any, Any, Any]:
 
 def _path(value: str | None, base: Path) -> Path | None:
     return None if value is None else (base / os.path.expanduser(value))
+
+
+def _urls(value: str | list[str] | None) -> list[str]:
+    """URLs from a repeated option or a space- or comma-separated string."""
+    parts = value if isinstance(value, list) else [value or ""]
+    return [u for part in parts for u in part.replace(",", " ").split()]
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        flag = "--" + name.replace("_", "-")
+        raise pytest.UsageError(f"{flag}: {value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def resolve(config: pytest.Config) -> Settings:
@@ -117,12 +150,17 @@ def resolve(config: pytest.Config) -> Settings:
 
     cli_py, env_py, ini_py = _layers(config, by_name["comfy_python"])
     python = cli_py or env_py or (str(_path(ini_py, ini_base)) if ini_py else None)
+    cli_mp, env_mp, ini_mp = _layers(config, by_name["comfy_model_paths"])
+    model_paths = _path(cli_mp or env_mp, invocation) if (cli_mp or env_mp) else _path(ini_mp, ini_base)
     return Settings(
-        url=str(value("comfy_url")),
+        urls=tuple(_urls(cli_url) or _urls(env_url) or _urls(config.getini("comfy_url")) or [DEFAULT_URL]),
         launch=launch,
         python=python,
         launch_args=str(value("comfy_launch_args")),
         seed=value("comfy_seed"),
+        model_paths=model_paths,
         timeout_s=float(value("comfy_timeout")),
+        prefetch=max(0, int(value("comfy_prefetch"))),
+        missing=_choice("comfy_missing", str(value("comfy_missing")), ("skip", "fail")),
         batch_dirs=tuple(config.getini("comfy_batch_dirs")),
     )

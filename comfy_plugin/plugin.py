@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from . import options, report
-from .collect import SESSION_KEY, BatchFile, comfy_session, is_batch_candidate
+from .collect import (NEXT_KEY, ORDER_KEY, PIPELINE_KEY, SESSION_KEY, BatchFile, PromptItem, comfy_session,
+                      is_batch_candidate)
+from .pipeline import Pipeline
 from .session import ComfySession
 
 
@@ -18,7 +20,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "comfy: a prompt of a ComfyUI batch file")
     settings = options.resolve(config)
-    config.stash[SESSION_KEY] = ComfySession(settings, config.rootpath, say=_say(config))
+    session = ComfySession(settings, config.rootpath, say=_say(config), worker=_worker_number(config))
+    config.stash[SESSION_KEY] = session
+    config.stash[PIPELINE_KEY] = Pipeline(session, settings.prefetch)
+    config.stash[ORDER_KEY] = {}
+
+
+def _worker_number(config: pytest.Config) -> int:
+    """pytest-xdist's worker id ``gw3`` -> 3; 0 in a plain session."""
+    worker_id = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    return int(worker_id[2:]) if worker_id[2:].isdigit() else 0
 
 
 def _say(config: pytest.Config):
@@ -60,6 +71,26 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if is_batch_candidate(file_path, named, _under_batch_dir(file_path, config)):
         return BatchFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remember the final order (after -k, -m, --lf), so prompts can be queued ahead."""
+    session.config.stash[ORDER_KEY] = {item.nodeid: i for i, item in enumerate(session.items)}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if isinstance(item, PromptItem):
+        item.stash[NEXT_KEY] = nextitem
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Prompts queued ahead for tests that did not run (-x, --maxfail, Ctrl-C) leave the server."""
+    pipeline = session.config.stash.get(PIPELINE_KEY, None)
+    if pipeline is not None:
+        cancelled = pipeline.cancel()
+        if cancelled:
+            comfy_session(session.config).cancelled += cancelled
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

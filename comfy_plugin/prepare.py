@@ -43,10 +43,11 @@ def seed_limit(batch: Batch, keys: list[str], object_info: Mapping[str, Any] | N
 
 
 def prepare(batch: Batch, spec: PromptSpec, object_info: Mapping[str, Any] | None,
-            fixed_seed: int | None, rng: random.Random) -> PreparedPrompt:
+            fixed_seed: int | None, rng: random.Random, overrides: Mapping[str, Any] | None = None) -> PreparedPrompt:
+    """``overrides`` replace values outright (server-side names of uploaded images)."""
     keys = spec.random_keys()
     drawn = None
-    values = dict(spec.values)
+    values = {**spec.values, **(overrides or {})}
     if keys:
         drawn = fixed_seed if fixed_seed is not None else rng.randint(0, seed_limit(batch, keys, object_info))
         values.update({k: drawn for k in keys})

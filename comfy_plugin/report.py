@@ -6,7 +6,7 @@ from .session import ComfySession
 
 
 def summary(tr, session: ComfySession) -> None:
-    if not session.records and session.failure is None:
+    if not session.records and session.failure is None and not session.cancelled:
         return
     tr.write_sep("-", "ComfyUI")
     if session.server is not None:
@@ -27,6 +27,9 @@ def summary(tr, session: ComfySession) -> None:
     busy = [r.execution_s for r in session.records if r.execution_s is not None]
     if busy:
         tr.write_line(f"server execution time: {sum(busy):.2f} s over {len(busy)} prompt(s)")
+    if session.cancelled:
+        tr.write_line(f"removed {len(session.cancelled)} prompt(s) queued ahead for tests that did not run: "
+                      + ", ".join(session.cancelled))
     if session.failure is not None:
         tr.write_line("")
         tr.write_line(str(session.failure), red=True, bold=True)

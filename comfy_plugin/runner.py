@@ -49,14 +49,16 @@ class PromptOutcome:
 def start(session: ComfySession, batch: Batch, spec: PromptSpec) -> PromptRun:
     client = session.client()
     object_info = session.object_info()
-    prepared = prepare(batch, spec, object_info, session.settings.seed, session.rng)
+    uploaded = {key: session.upload(local) for key, local in spec.local_images}
+    prepared = prepare(batch, spec, object_info, session.settings.seed, session.rng, uploaded)
     check(prepared.workflow, object_info)
     return PromptRun(batch, spec, prepared, client.submit(prepared.workflow))
 
 
 def finish(session: ComfySession, run: PromptRun, output_root: Path) -> PromptOutcome:
     client = session.client()
-    result = client.wait(run.prompt_id, session.settings.timeout_s)
+    timeout = run.spec.timeout_s if run.spec.timeout_s is not None else session.settings.timeout_s
+    result = client.wait(run.prompt_id, timeout)
     outputs = save_outputs(client, result, run.batch, run.spec, output_root)
     return PromptOutcome(run.prompt_id, run.prepared, result, outputs)
 

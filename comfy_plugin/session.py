@@ -7,6 +7,7 @@ the full message is printed once, in the summary.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +39,16 @@ class ComfySession:
     server: LaunchedServer | None = None
     failure: ServerUnavailable | None = None
     records: list[PromptRecord] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # prompt ids queued ahead, then removed
     _client: ComfyClient | None = None
     _object_info: dict[str, Any] | None = None
+    _uploads: dict[str, str] = field(default_factory=dict)  # content digest -> server-side name
+
+    worker: int = 0  # the pytest-xdist worker number (gw3 -> 3), 0 without xdist
 
     @property
     def url(self) -> str:
-        return self.server.url if self.server else self.settings.url
+        return self.server.url if self.server else self.settings.url_for_worker(self.worker)
 
     def client(self) -> ComfyClient:
         """The connected client, launching the server first when asked to."""
@@ -61,7 +66,8 @@ class ComfySession:
         if self.settings.launch is not None:
             python = self.settings.python or default_python(self.rootdir)
             self.say(f"launching ComfyUI from {self.settings.launch} ...")
-            self.server = launch(self.settings.launch, python, self.settings.launch_args)
+            self.server = launch(self.settings.launch, python, self.settings.launch_args,
+                                 model_paths=self.settings.model_paths)
             self.say(f"ComfyUI launched at {self.server.url} (log: {self.server.log_path})")
         client = ComfyClient(self.url)
         client.system_stats()
@@ -71,6 +77,14 @@ class ComfySession:
         if self._object_info is None:
             self._object_info = self.client().object_info()
         return self._object_info
+
+    def upload(self, path: Path) -> str:
+        """Upload a local input image once per content digest; returns its server-side name."""
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in self._uploads:
+            self._uploads[digest] = self.client().upload_image(data, f"comfy-plugin-{digest[:16]}{path.suffix.lower()}")
+        return self._uploads[digest]
 
     def note_failure(self, exc: ServerUnavailable) -> None:
         if self.failure is None:

@@ -28,7 +28,7 @@ def test_other_json_under_a_batch_folder_is_reported_not_skipped(offline_project
     offline_project.batch("settings.json", {"theme": "dark"})
     result = offline_project.run("-q")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*batches/settings.json: missing 'parameters'*"])
+    result.stdout.fnmatch_lines(["*batches/settings.json: missing required key 'parameters'*", "*batches/settings.json: theme: unknown key 'theme'*"])
 
 
 def test_json_named_on_the_command_line_is_a_batch_file(offline_project: Project) -> None:
@@ -105,4 +105,4 @@ def test_non_utf8_and_empty_prompts_are_reported(offline_project: Project) -> No
     result = offline_project.run("-q")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*batches/latin1.json: not UTF-8 text (byte *", "*hint: save the file as UTF-8"])
-    result.stdout.fnmatch_lines(["*batches/empty.json: prompts: 'prompts' is empty*"])
+    result.stdout.fnmatch_lines(["*batches/empty.json: prompts: the list is empty: nothing to run*"])

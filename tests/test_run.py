@@ -137,18 +137,40 @@ def test_missing_model_skips_with_its_name(project: Project) -> None:
 
 
 def test_rejected_prompt_shows_node_input_and_message(project: Project) -> None:
-    project.batch("bad.json", noise_batch([
-        {"id": "zero-width", "seed": 1, "width": 0},
+    """A link of the wrong type passes every offline check; ComfyUI's 400 is shown in full."""
+    batch = noise_batch([
+        {"id": "wrong-link", "seed": 1, "image_source": ["3", 0]},
         {"id": "fine", "seed": 1},
-    ]))
+    ])
+    batch["parameters"]["workflow_items"]["image_source"] = "2,inputs,image"
+    project.batch("bad.json", batch)
     result = project.run("batches/")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "*ComfyUI rejected the prompt: *",
-        "*node 1 (EmptyImage 'Canvas') input 'width': Value 0 smaller than min of 1*",
+        "ComfyUI rejected the prompt: Prompt outputs failed validation*",
+        "  - node 2 (ImageAddNoise 'Noise') input 'image': Return type mismatch between linked nodes*",
     ])
     assert "Traceback" not in result.stdout.str()
     assert "def runtest" not in result.stdout.str()
+
+
+def test_values_the_server_forbids_fail_before_queueing(project: Project) -> None:
+    batch = noise_batch([
+        {"id": "zero-width", "seed": 1, "width": 0},
+        {"id": "too-bright", "seed": 1, "color": 99999999},
+        {"id": "fine", "seed": 1},
+    ])
+    batch["parameters"]["workflow_items"]["color"] = "1,inputs,color"
+    project.batch("range.json", batch)
+    result = project.run("batches/", "--junitxml=r.xml")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "batches/range.json: prompts[0].width: 0 is less than the minimum of 1 (rule: minimum)",
+        "the server's /object_info forbids:",
+        "- node 1 (EmptyImage) input 'color': 99999999 is above the maximum 16777215",
+    ])
+    props = junit_properties(project.path / "r.xml")
+    assert "prompt_id" not in props["zero-width"] and "prompt_id" not in props["too-bright"], "nothing was queued"
 
 
 def test_execution_error_names_node_and_exception(project: Project) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -107,3 +108,31 @@ def test_option_precedence(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
     assert resolve(pytester.parseconfig()).url == DEFAULT_URL
     with pytest.raises(pytest.UsageError, match="exclude each other"):
         resolve(pytester.parseconfig("--comfy-url", "http://a:1", "--comfy-launch", "x"))
+
+
+def test_several_urls_are_shared_out_to_xdist_workers(pytester: pytest.Pytester) -> None:
+    servers = [start_comfyui(), start_comfyui()]
+    try:
+        project = Project(pytester, servers[0].url)
+        for name in ("left", "right"):
+            project.batch(f"{name}.json", noise_batch([{"id": f"{name}-{i}", "seed": i} for i in range(3)]))
+        result = pytester.runpytest("batches/", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+                                    "--comfy-url", servers[0].url, "--comfy-url", servers[1].url)
+        histories = []
+        for server in servers:
+            with urllib.request.urlopen(server.url + "/history") as r:
+                histories.append(json.loads(r.read()))
+    finally:
+        for server in servers:
+            server.stop()
+    result.assert_outcomes(passed=6)
+    assert [len(h) for h in histories] == [3, 3], "each worker used its own server"
+    assert len(project.images()) == 6
+
+
+def test_repeated_and_separated_urls(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = resolve(pytester.parseconfig("--comfy-url", "http://a:1", "--comfy-url", "http://b:2"))
+    assert settings.urls == ("http://a:1", "http://b:2")
+    assert [settings.url_for_worker(n) for n in range(3)] == ["http://a:1", "http://b:2", "http://a:1"]
+    monkeypatch.setenv("COMFY_URL", "http://c:3, http://d:4")
+    assert resolve(pytester.parseconfig()).urls == ("http://c:3", "http://d:4")

@@ -22,6 +22,7 @@ WORKFLOW = {
     "3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20}, "_meta": {"title": "KSampler"}},
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": ""}, "_meta": {"title": "Positive"}},
     "7": {"class_type": "CLIPTextEncode", "inputs": {"text": ""}, "_meta": {"title": "Negative"}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512, "batch_size": 1}},
 }
 
 
@@ -33,6 +34,8 @@ def batch_data(**params):
                 "positive_prompt": "6,inputs,text",
                 "negative_prompt": {"node": "Negative", "input": "text"},
                 "seed": "3, inputs, seed",
+                "width": "5,inputs,width",
+                "height": "5,inputs,height",
             },
             "generic_prompts": {"negative_prompt": "blurry ugly bad", "width": 1024, "height": 1024},
         },
@@ -189,6 +192,8 @@ def test_load_batch_targets(layout):
         "positive_prompt": [Target("6", "inputs", "text")],
         "negative_prompt": [Target("Negative", "inputs", "text", by_title=True)],
         "seed": [Target("3", "inputs", "seed")],
+        "width": [Target("5", "inputs", "width")],
+        "height": [Target("5", "inputs", "height")],
     }
 
 
@@ -197,7 +202,8 @@ def test_load_batch_bad_target_names_the_key(layout):
     with pytest.raises(BatchFileError) as info:
         load(layout, data)
     assert info.value.place == "parameters.workflow_items.seed"
-    assert "'3,inputs'" in info.value.message
+    assert '"3,inputs"' in info.value.message
+    assert "node_id,inputs,field_name" in info.value.message
 
 
 def test_load_batch_workflow_next_to_batch_file_wins(layout):
@@ -242,8 +248,12 @@ def test_load_batch_workflow_in_ui_format(layout):
     assert "Export (API)" in info.value.hint
 
 
-@pytest.mark.parametrize("workflow_file", [None, "", 3])
-def test_load_batch_workflow_file_missing_or_wrong_type(layout, workflow_file):
+@pytest.mark.parametrize("workflow_file, message", [
+    (None, "missing required key 'workflow_file'"),
+    ("", "must not be empty"),
+    (3, "must be a string, found an integer (3)"),
+])
+def test_load_batch_workflow_file_missing_or_wrong_type(layout, workflow_file, message):
     data = batch_data()
     if workflow_file is None:
         del data["parameters"]["workflow_file"]
@@ -251,7 +261,8 @@ def test_load_batch_workflow_file_missing_or_wrong_type(layout, workflow_file):
         data["parameters"]["workflow_file"] = workflow_file
     with pytest.raises(BatchFileError) as info:
         load(layout, data)
-    assert info.value.message == "missing 'workflow_file'"
+    assert info.value.message == message
+    assert info.value.place == ("parameters" if workflow_file is None else "parameters.workflow_file")
 
 
 def test_load_batch_not_utf8(layout):
@@ -283,14 +294,14 @@ def test_load_batch_top_level_list(layout):
 def test_load_batch_missing_parameters(layout):
     with pytest.raises(BatchFileError) as info:
         load(layout, {"prompts": [{"positive_prompt": "x"}]})
-    assert "missing 'parameters'" in info.value.message
+    assert "missing required key 'parameters'" in info.value.message
 
 
 def test_load_batch_parameters_not_object(layout):
     with pytest.raises(BatchFileError) as info:
         load(layout, {"parameters": [], "prompts": [{"positive_prompt": "x"}]})
     assert info.value.place == "parameters"
-    assert "must be an object, found list" in info.value.message
+    assert "must be an object, found a list" in info.value.message
 
 
 def test_load_batch_empty_prompts(layout):
@@ -307,16 +318,18 @@ def test_load_batch_prompts_not_a_list(layout):
     data["prompts"] = {"positive_prompt": "x"}
     with pytest.raises(BatchFileError) as info:
         load(layout, data)
-    assert "'prompts' must be a list" in info.value.message
+    assert info.value.place == "prompts"
+    assert "must be a list, found an object" in info.value.message
 
 
 def test_load_batch_prompt_not_an_object(layout):
     data = batch_data()
     data["prompts"].append("a string")
-    with pytest.raises(BatchFileError) as info:
-        load(layout, data)
-    assert info.value.place == "prompts[2]"
-    assert "found str" in info.value.message
+    batch = load(layout, data)
+    assert [p.error for p in batch.prompts[:2]] == [None, None], "only that prompt fails"
+    error = batch.prompts[2].error
+    assert error.place == "prompts[2]"
+    assert 'must be an object, found a string ("a string")' in error.message
 
 
 def test_load_batch_malformed_json_line_and_column(layout):
@@ -404,7 +417,7 @@ def test_load_batch_target_node_missing_from_workflow(layout, items):
 
 def test_load_batch_prompt_lines(layout):
     text = ('{\n'
-            '  "parameters": {"workflow_file": "wf.json", "generic_prompts": {"x": [1, {"y": "]"}]}},\n'
+            '  "parameters": {"workflow_file": "wf.json", "_comment": {"x": [1, {"y": "]"}]}},\n'
             '  "prompts": [\n'
             '    {"positive_prompt": "a"},\n'
             '\n'

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from comfy_plugin.batch import Batch, PromptSpec, SaveSettings
-from comfy_plugin.errors import ModelMissing
-from comfy_plugin.preflight import check, combo_options, input_spec, is_model_input
+from comfy_plugin.errors import ModelMissing, PreflightError
+from comfy_plugin.preflight import check, combo_options, input_spec, is_model_input, normalise
 from comfy_plugin.prepare import SEED_LIMIT, prepare, seed_limit
 from comfy_plugin.workflow import Target, parse_targets
 
@@ -200,6 +200,7 @@ def test_is_model_input():
 
 def test_check_passes_and_rewrites_windows_separator():
     wf = copy.deepcopy(WORKFLOW)
+    normalise(wf, OBJECT_INFO)
     check(wf, OBJECT_INFO)
     assert wf["4"]["inputs"]["ckpt_name"] == "SD1.5/model.ckpt"
     # nothing else changed
@@ -213,6 +214,7 @@ def test_check_rewrites_with_new_combo_shape():
     info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"] = [
         "COMBO", {"options": ["SD1.5/model.ckpt"]}]
     wf = copy.deepcopy(WORKFLOW)
+    normalise(wf, info)
     check(wf, info)
     assert wf["4"]["inputs"]["ckpt_name"] == "SD1.5/model.ckpt"
 
@@ -259,8 +261,11 @@ def test_check_missing_node_type_named():
 
 def test_check_bad_sampler_name_is_not_a_missing_model():
     # sampler_name ends in "_name" but is not a model file: a wrong value is the batch
-    # file's mistake and must fail (the server rejects it), not be skipped as "server lacks model".
+    # file's mistake and must fail with a suggestion, not be skipped as "server lacks model".
     wf = copy.deepcopy(WORKFLOW)
     wf["3"]["inputs"]["sampler_name"] = "euler_typo"
-    check(wf, OBJECT_INFO)
-    assert wf["3"]["inputs"]["sampler_name"] == "euler_typo"
+    normalise(wf, OBJECT_INFO)
+    with pytest.raises(PreflightError) as info:
+        check(wf, OBJECT_INFO)
+    assert "node 3 (KSampler) input 'sampler_name': 'euler_typo' is not one of the server's options" in str(info.value)
+    assert 'did you mean "euler"?' in str(info.value)

@@ -1,0 +1,77 @@
+"""``variables``: named value lists from files, expanded into one prompt per value.
+
+``"variables": {"poses": "./files/poses.txt"}`` makes each non-empty, stripped line of that
+file a value; a prompt whose strings contain ``$poses`` becomes one test per value (the
+Cartesian product when several variables appear). ``$$`` is a literal ``$``. Batches that
+declare no variables are left exactly as written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import Problem
+
+REFERENCE = re.compile(r"\$\$|\$([A-Za-z_]\w*)")
+
+
+def read_values(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+
+
+def used_names(values: dict[str, Any], declared: dict[str, list[str]]) -> list[str]:
+    """Declared variables referenced by the prompt's strings, in first-use order."""
+    names: list[str] = []
+    for value in values.values():
+        if isinstance(value, str):
+            for match in REFERENCE.finditer(value):
+                name = match.group(1)
+                if name in declared and name not in names:
+                    names.append(name)
+    return names
+
+
+def substitute(text: str, assignment: dict[str, str]) -> str:
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return assignment.get(match.group(1), match.group(0))
+
+    return REFERENCE.sub(replace, text)
+
+
+def expand(values: dict[str, Any], declared: dict[str, list[str]]) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
+    """(assignment, values) for each combination; one plain copy when nothing is used."""
+    if not declared:
+        yield {}, values
+        return
+    names = used_names(values, declared)
+    for combo in itertools.product(*(declared[n] for n in names)):
+        assignment = dict(zip(names, combo))
+        yield assignment, {k: substitute(v, assignment) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def load_declared(spec: dict[str, str], resolve) -> tuple[dict[str, list[str]], list[Problem]]:
+    """Read every variable file; ``resolve(name) -> (path, places looked at)``."""
+    declared: dict[str, list[str]] = {}
+    problems: list[Problem] = []
+    for name, file_name in spec.items():
+        path, looked = resolve(file_name)
+        place = f"variables.{name}"
+        if not path.is_file():
+            problems.append(Problem(place, f"variable file '{file_name}' not found; looked at "
+                                    + " and ".join(str(p) for p in looked)))
+            continue
+        try:
+            values = read_values(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(place, f"cannot read variable file {path}: {exc}", "save it as UTF-8 text"))
+            continue
+        if not values:
+            problems.append(Problem(place, f"variable file {path} has no values", "write one value per line"))
+            continue
+        declared[name] = values
+    return declared, problems

@@ -1,0 +1,65 @@
+"""Extensions of the seed format against the real server: variables, local input images,
+node titles and one value written into several inputs."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from conftest import Project, noise_batch
+
+
+def test_variables_expand_into_one_test_per_combination(project: Project, comfy_server) -> None:
+    (project.path / "vars").mkdir()
+    (project.path / "vars" / "animals.txt").write_text("cat\n\n  dog  \n")
+    (project.path / "vars" / "moods.txt").write_text("happy\nsad\n")
+    batch = noise_batch([{"positive_prompt": "a $mood $animal, price $$5", "seed": 1}])
+    batch["variables"] = {"animal": "./vars/animals.txt", "mood": "./vars/moods.txt"}
+    project.batch("vars.json", batch)
+    result = project.run("batches/", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines([
+        "batches/vars.json::a-mood-animal-price-5[[]happy-cat] PASSED*",
+        "batches/vars.json::a-mood-animal-price-5[[]happy-dog] PASSED*",
+        "batches/vars.json::a-mood-animal-price-5[[]sad-cat] PASSED*",
+        "batches/vars.json::a-mood-animal-price-5[[]sad-dog] PASSED*",
+    ])
+    server_names = {p.name for p in (comfy_server.workdir / "base" / "output").iterdir()}
+    for text in ("a happy cat, price $5", "a sad dog, price $5"):
+        assert any(name.startswith(f"noise_{text}_") for name in server_names), text
+    assert len(project.images()) == 4
+
+    result = project.run("batches/", "-k", "sad", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*2/4 tests collected (2 deselected)*"])
+
+
+def test_local_image_is_uploaded_once_and_used(project: Project, comfy_server) -> None:
+    (project.path / "inputs").mkdir()
+    Image.new("RGB", (16, 8), (255, 0, 0)).save(project.path / "inputs" / "red.png")
+    workflow = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}, "_meta": {"title": "Input picture"}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "inv"}},
+    }
+    project.batch("invert-api.json", workflow, folder="workflows-files")
+    project.batch("img2img.json", {
+        "parameters": {"workflow_file": "../workflows-files/invert-api.json",
+                       "workflow_items": {"image": {"node": "Input picture", "input": "image"}}},
+        "prompts": [{"id": "first", "image": "./inputs/red.png"}, {"id": "second", "image": "./inputs/red.png"}],
+    })
+    result = project.run("batches/")
+    result.assert_outcomes(passed=2)
+    for path in project.images():
+        with Image.open(path) as img:
+            assert img.size == (16, 8)
+            assert img.convert("RGB").getpixel((3, 3)) == (0, 255, 255)
+    uploads = [p for p in (comfy_server.workdir / "base" / "input").iterdir() if p.name.startswith("comfy-plugin-")]
+    assert len(uploads) == 1, "one upload per content digest"
+
+
+def test_one_value_into_several_inputs_by_title(project: Project) -> None:
+    batch = noise_batch([{"id": "square", "seed": 1, "side": 24}])
+    batch["parameters"]["workflow_items"]["side"] = [{"node": "Canvas", "input": "width"}, "1, inputs, height"]
+    project.batch("square.json", batch)
+    project.run("batches/").assert_outcomes(passed=1)
+    [image] = project.images()
+    assert Image.open(image).size == (24, 24)
