@@ -72,7 +72,7 @@ class _Watch:
     done: threading.Event = field(default_factory=threading.Event)
     error: ComfyError | None = None
     cached_nodes: list[str] = field(default_factory=list)
-    started: bool = False
+    started_at: float | None = None  # monotonic time of execution_start: timeouts count from it
 
 
 Listener = Callable[[str, str, dict[str, Any]], None]
@@ -167,10 +167,11 @@ class ComfyClient:
         name = str(answer.get("name", filename))
         return f"{answer['subfolder']}/{name}" if answer.get("subfolder") else name
 
-    def queued_ids(self) -> set[str]:
-        """Ids of the prompts running or pending on the server (``GET /queue``)."""
+    def queued_ids(self, running_only: bool = False) -> set[str]:
+        """Ids of the prompts running (and pending) on the server (``GET /queue``)."""
         queue = self.get_json("/queue")
-        return {str(entry[1]) for key in ("queue_running", "queue_pending") for entry in queue.get(key, [])}
+        keys = ("queue_running",) if running_only else ("queue_running", "queue_pending")
+        return {str(entry[1]) for key in keys for entry in queue.get(key, [])}
 
     def history(self, prompt_id: str) -> dict[str, Any] | None:
         """The finished prompt's history entry, or None while it is pending or unknown."""
@@ -205,11 +206,12 @@ class ComfyClient:
         return prompt_id
 
     def wait(self, prompt_id: str, timeout: float) -> PromptResult:
-        """Block until the prompt finished; raise its failure. Polls /history as a backstop."""
+        """Block until the prompt finished; raise its failure. ``timeout`` counts from the
+        prompt's execution start (time spent queued behind others does not count); on expiry
+        the prompt is interrupted. Polls /history and /queue as a backstop for a lost socket."""
         watch = self._watches.get(prompt_id)
         if watch is None:
             raise ComfyError(f"prompt {prompt_id} was not submitted by this client")
-        deadline = time.monotonic() + timeout
         next_poll = time.monotonic() + HISTORY_POLL_S
         entry = None
         try:
@@ -229,11 +231,25 @@ class ComfyClient:
                         if failure is not None:
                             raise failure
                         break
-                if now >= deadline:
-                    raise PromptTimeout(f"no result within {timeout:g} s (prompt {prompt_id})")
+                    if watch.started_at is None and prompt_id in self.queued_ids(running_only=True):
+                        watch.started_at = now  # the socket missed execution_start
+                if watch.started_at is not None and now - watch.started_at >= timeout:
+                    self.cancel([prompt_id])
+                    raise PromptTimeout(f"timed out: no result within {timeout:g} s of the prompt's execution "
+                                        f"start; the prompt was interrupted (prompt {prompt_id})")
         finally:
             self._forget(prompt_id)
         return result_from_history(prompt_id, entry, watch.cached_nodes)
+
+    def cancel(self, prompt_ids: list[str], wait_s: float = 30.0) -> None:
+        """Delete queued prompts and interrupt a running one, then wait until none of them is
+        on the server's queue (an interrupt acts at the next node or sampler step)."""
+        self.delete_queued(prompt_ids)
+        for prompt_id in prompt_ids:
+            self.interrupt(prompt_id)  # acts only on the prompt that is running
+        deadline = time.monotonic() + wait_s
+        while self.queued_ids() & set(prompt_ids) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _history_after_done(self, prompt_id: str) -> dict[str, Any]:
         # ``executing: null`` follows the history write, but retry briefly to be safe.
@@ -320,7 +336,7 @@ class ComfyClient:
         if watch is None:
             return
         if kind == "execution_start":
-            watch.started = True
+            watch.started_at = time.monotonic()
         elif kind == "execution_cached":
             watch.cached_nodes = [str(n) for n in data.get("nodes", [])]
         elif kind == "execution_error":

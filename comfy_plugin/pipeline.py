@@ -8,17 +8,12 @@ No pytest here: the pytest layer says which prompts come next.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from . import runner
 from .batch import Batch, PromptSpec
 from .errors import ComfyError
 from .session import ComfySession
-
-
-#: How long cancelling waits for an interrupted prompt to leave the server's queue.
-CANCEL_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,15 +57,8 @@ class Pipeline:
         ids = [run.prompt_id for run in self.started.values() if isinstance(run, runner.PromptRun)]
         self.started.clear()
         if ids and self.session.failure is None:
-            client = self.session.client()
             try:
-                client.delete_queued(ids)
-                for prompt_id in ids:
-                    client.interrupt(prompt_id)  # only acts on the one that is running
-                # An interrupt takes effect at the next node or sampler step: wait for it.
-                deadline = time.monotonic() + CANCEL_WAIT_S
-                while client.queued_ids() & set(ids) and time.monotonic() < deadline:
-                    time.sleep(0.1)
+                self.session.client().cancel(ids)
             except ComfyError:
                 pass  # the server is gone: nothing left to cancel
         return ids

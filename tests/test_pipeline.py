@@ -77,3 +77,37 @@ def test_prompts_queued_for_tests_that_do_not_run_are_removed(pytester: pytest.P
     assert all(status in (None, "error") for status in statuses.values()), statuses
     assert None in statuses.values(), "the pending one was deleted before it ran"
     assert project.images() == []
+
+
+def heavy_batch(prompts: list[dict]) -> dict:
+    """Blend workflow: a large blur keeps the server busy for seconds."""
+    batch = noise_batch(prompts)
+    batch["parameters"]["workflow_file"] = "../workflows-files/blend-subgraph-api.json"
+    batch["parameters"]["workflow_items"] = {
+        "seed": "21:11,inputs,seed", "width": "21:10,inputs,width", "height": "21:10,inputs,height",
+        "batch_size": "21:10,inputs,batch_size", "blur": "21:12,inputs,blur_radius",
+    }
+    return batch
+
+
+def test_timeout_counts_from_execution_start_and_interrupts(pytester: pytest.Pytester) -> None:
+    server = start_comfyui()
+    try:
+        project = Project(pytester, server.url)
+        project.batch("slow.json", heavy_batch([
+            {"id": "slow", "seed": 1, "width": 2048, "height": 2048, "blur": 31, "timeout": 0.5},
+            {"id": "queued-behind", "seed": 2, "width": 1536, "height": 1536, "blur": 31, "timeout": 30},
+            {"id": "quick", "seed": 3, "timeout": 2},
+        ]))
+        result = project.run("batches/")
+        with urllib.request.urlopen(server.url + "/queue") as r:
+            queue = json.loads(r.read())
+    finally:
+        server.stop()
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "timed out: no result within 0.5 s of the prompt's execution start; the prompt was interrupted*",
+        "*FAILED batches/slow.json::slow*",
+    ])
+    assert queue["queue_running"] == [] and queue["queue_pending"] == []
+    assert sorted(f.name.split("_")[1] for f in project.images()) == ["queued-behind", "quick"]
