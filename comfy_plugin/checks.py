@@ -54,9 +54,9 @@ def expected_type(current: Any) -> tuple[type, ...] | None:
     """What the workflow's current value says the input takes (None: a link or unknown)."""
     if isinstance(current, bool):
         return (bool,)
-    if isinstance(current, int):
-        return (int,)
-    if isinstance(current, float):
+    if isinstance(current, (int, float)):
+        # ComfyUI exports a FLOAT whose value is whole as an integer ("cfg": 8), so offline an
+        # integer in the workflow admits any number; the server's spec tells INT from FLOAT.
         return (int, float)
     if isinstance(current, str):
         return (str,)
@@ -64,7 +64,7 @@ def expected_type(current: Any) -> tuple[type, ...] | None:
 
 
 def _type_name(types: tuple[type, ...]) -> str:
-    return {(bool,): "a boolean", (int,): "an integer", (int, float): "a number", (str,): "a string"}[types]
+    return {(bool,): "a boolean", (int, float): "a number", (str,): "a string"}[types]
 
 
 def check_values(workflow: Mapping[str, Any], targets: Mapping[str, list[Target]], values: Mapping[str, Any],

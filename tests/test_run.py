@@ -166,7 +166,7 @@ def test_values_the_server_forbids_fail_before_queueing(project: Project) -> Non
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines([
         "batches/range.json: prompts[0].width: 0 is less than the minimum of 1 (rule: minimum)",
-        "the server's /object_info forbids:",
+        "batches/range.json: prompts[1]: the server's /object_info forbids:",
         "- node 1 (EmptyImage) input 'color': 99999999 is above the maximum 16777215",
     ])
     props = junit_properties(project.path / "r.xml")

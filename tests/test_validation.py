@@ -101,8 +101,11 @@ CATALOGUE: dict[str, tuple[Any, list[str]]] = {
     "width-not-integer": (with_prompt(width="wide"),
                           ['batches/width-not-integer.json: prompts[0].width: must be an integer, found a string ("wide")']),
     "float-into-int-input": (with_items({"radius": 2.5}, radius="2,inputs,seed"),
-                             ["batches/float-into-int-input.json: prompts[0].radius: 2.5 does not fit node 2 (ImageAddNoise) "
-                              "input 'seed', which takes an integer (the workflow holds 0)"]),
+                             ["batches/float-into-int-input.json: prompts[0]: the server's /object_info forbids:",
+                              "- node 2 (ImageAddNoise) input 'seed': 2.5 is not an integer"]),
+    "text-into-number-input": (with_items({"strength": "strong"}, strength="2,inputs,strength"),
+                               ["batches/text-into-number-input.json: prompts[0].strength: 'strong' does not fit node 2 "
+                                "(ImageAddNoise) input 'strength', which takes a number (the workflow holds 0.6)"]),
     "duplicate-ids": (top(prompts=[{"id": "twin", "seed": 1}, {"id": "twin", "seed": 2}]),
                       ["batches/duplicate-ids.json: prompts[1]: duplicate prompt id 'twin' (also prompts[0])",
                        "  hint: give each prompt a unique 'id'"]),
