@@ -12,3 +12,5 @@ if ! .venv/bin/python -c 'import comfy_plugin, xdist' 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 fi
 bash scripts/install-comfyui.sh >/dev/null
+# The SD1.5-shaped checkpoint with seeded random weights (a digest check when already made).
+.comfyui/venv/bin/python scripts/make_checkpoint.py

@@ -17,12 +17,16 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 CPU_ARGS = ["--cpu", "--disable-all-custom-nodes"]
+#: Points ComfyUI at .comfyui/models (tiny-sd15.safetensors); written by scripts/make_checkpoint.py.
+MODEL_PATHS = ROOT / ".comfyui" / "extra_model_paths.yaml"
 
 
-def start_comfyui() -> LaunchedServer:
+def start_comfyui(extra_args: tuple[str, ...] = ()) -> LaunchedServer:
     if not (COMFY_DIR / "main.py").exists():
         pytest.fail(f"no ComfyUI at {COMFY_DIR}: run scripts/setup.sh (or make test) first", pytrace=False)
-    return launch(COMFY_DIR, default_python(ROOT), CPU_ARGS)
+    if not MODEL_PATHS.is_file():
+        pytest.fail(f"no {MODEL_PATHS}: run scripts/setup.sh (or make test) first", pytrace=False)
+    return launch(COMFY_DIR, default_python(ROOT), [*CPU_ARGS, *extra_args], model_paths=MODEL_PATHS)
 
 
 @pytest.fixture(scope="session")
