@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Is the server ever idle because of the harness? The model-free graph on a CPU.
+
+N prompts of workflows-files/noise-image-api.json (EmptyImage -> ImageAddNoise -> SaveImage)
+at 1024x1024 with distinct seeds, driven three ways (see bench/busy.py): the queue-all floor,
+the seed's sequential loop with a Pillow re-save per image, and `pytest` with this plugin
+(downloading and saving every image). Target: pytest's span/busy <= 1.08 x the floor's.
+
+    .venv/bin/python bench/cpu_busy_ratio.py [--n 30] [--size 1024] [--url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from busy import COMFY_DIR, HEADER, ROOT, row, run_mode
+from comfy_plugin.client import ComfyClient
+from comfy_plugin.launcher import LaunchedServer, default_python, launch
+
+WORKFLOW = ROOT / "workflows-files" / "noise-image-api.json"
+ITEMS = {"positive_prompt": "3,inputs,value", "seed": "2,inputs,seed", "width": "1,inputs,width",
+         "height": "1,inputs,height"}
+
+
+def workflow(size: int, seed: int) -> dict:
+    wf = json.loads(WORKFLOW.read_text())
+    wf["1"]["inputs"].update(width=size, height=size)
+    wf["2"]["inputs"]["seed"] = seed
+    wf["3"]["inputs"]["value"] = f"bench {seed}"
+    return wf
+
+
+def prompt_values(wf: dict) -> dict:
+    size = wf["1"]["inputs"]["width"]
+    return {"positive_prompt": wf["3"]["inputs"]["value"], "seed": wf["2"]["inputs"]["seed"],
+            "width": size, "height": size}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=30, help="prompts per mode (default 30)")
+    parser.add_argument("--size", type=int, default=1024, help="width and height (default 1024)")
+    parser.add_argument("--modes", nargs="+", default=["queue-all", "seed-style", "pytest"],
+                        choices=["queue-all", "seed-style", "pytest"])
+    parser.add_argument("--url", default=None, help="use this ComfyUI; default: launch the development one")
+    args = parser.parse_args(argv)
+    server: LaunchedServer | None = None
+    if args.url is None:
+        server = launch(COMFY_DIR, default_python(ROOT), "--cpu --disable-all-custom-nodes")
+        print(f"launched ComfyUI at {server.url} (log: {server.log_path})")
+    url = args.url or server.url
+    client = ComfyClient(url)
+    try:
+        client.wait(client.submit(workflow(64, 1)), 600)  # warm-up, not counted
+        print(f"{args.n} prompts of {args.size}x{args.size} noise per mode")
+        print(HEADER)
+        seed = 10_000
+        floor = None
+        for mode in args.modes:
+            wfs = [workflow(args.size, seed + i) for i in range(args.n)]
+            seed += args.n
+            fig = run_mode(mode, url, client, wfs, ITEMS, prompt_values)
+            floor = fig.ratio if mode == "queue-all" else floor
+            print(row(fig) + (f"   = {fig.ratio / floor:.3f} x the floor" if floor and mode != "queue-all" else ""),
+                  flush=True)
+            time.sleep(1)
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
