@@ -8,8 +8,8 @@ recovers the result from ``/history``.
 
 from __future__ import annotations
 
+import http.client
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -28,6 +28,7 @@ from .errors import (
     ExecutionInterrupted,
     NodeError,
     OutputError,
+    PromptLost,
     PromptRejected,
     PromptTimeout,
     ServerUnavailable,
@@ -38,10 +39,16 @@ START_HINT = (
     "running one with --comfy-url URL, or let it start one with --comfy-launch PATH/TO/ComfyUI"
 )
 GONE = "the server went away during the run"
-#: How long a dropped socket may take to reconnect before the server counts as gone.
+#: How long a dropped socket may take to reconnect before the server counts as gone
+#: (unless HTTP still answers: then the socket keeps trying and waiters poll /history).
 RECONNECT_WINDOW_S = 3.0
 #: How often a waiter asks /history in case the socket missed the prompt's end.
 HISTORY_POLL_S = 2.0
+#: After a broken POST /prompt, how long to let the server finish validating it before
+#: asking whether it was queued (so a prompt is never queued twice).
+SUBMIT_SETTLE_S = 0.5
+#: Errors of a connection that was cut (not refused): the request is worth one more try.
+_CUT = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.HTTPException)
 
 
 @dataclass(frozen=True)
@@ -97,24 +104,36 @@ class ComfyClient:
         self._closing = threading.Event()
         self._gone: ServerUnavailable | None = None
         self._answered = False  # once the server has answered, a refusal means it went away
+        self.drops = 0  # counts socket drops and reconnects: each one sends waiters to /history
 
     # -- HTTP -----------------------------------------------------------------
 
-    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+    def _request(self, method: str, path: str, body: Any = None, retry: bool = True) -> tuple[int, bytes]:
+        """One HTTP request. A connection cut mid-request (reset, truncated answer) is tried
+        once more when ``retry``; a refused one is not (the server is not listening)."""
         data = None if body is None else json.dumps(body).encode("utf-8")
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(self.headers))
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=self.http_timeout) as resp:
-                self._answered = True
-                return resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except (urllib.error.URLError, ConnectionError, socket.timeout, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            what = GONE if self._answered else "cannot connect"
-            raise ServerUnavailable(self.url, f"{what} ({reason})", START_HINT) from None
+        for attempt in (1, 2):
+            req = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(self.headers))
+            if data is not None:
+                req.add_header("Content-Type", "application/json")
+            try:
+                with urllib.request.urlopen(req, timeout=self.http_timeout) as resp:
+                    raw = resp.read()
+                    self._answered = True
+                    return resp.status, raw
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read()
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                reason = getattr(exc, "reason", exc)
+                cut = isinstance(reason, _CUT)
+                if retry and attempt == 1 and cut:
+                    time.sleep(0.1)
+                    continue
+                what = f"{GONE if self._answered else 'cannot connect'} ({_describe(reason)})"
+                if cut:
+                    raise _ConnectionCut(self.url, what, START_HINT, reason=_describe(reason)) from None
+                raise ServerUnavailable(self.url, what, START_HINT) from None
+        raise AssertionError("unreachable")
 
     def get_json(self, path: str) -> Any:
         status, raw = self._request("GET", path)
@@ -122,8 +141,8 @@ class ComfyClient:
             raise ComfyError(f"GET {self.url}{path} answered HTTP {status}: {raw[:300].decode('utf-8', 'replace')}")
         return json.loads(raw)
 
-    def post_json(self, path: str, body: Any) -> tuple[int, Any]:
-        status, raw = self._request("POST", path, body)
+    def post_json(self, path: str, body: Any, retry: bool = True) -> tuple[int, Any]:
+        status, raw = self._request("POST", path, body, retry)
         try:
             return status, json.loads(raw) if raw else None
         except json.JSONDecodeError:
@@ -131,6 +150,18 @@ class ComfyClient:
 
     def system_stats(self) -> dict[str, Any]:
         return self.get_json("/system_stats")
+
+    def answers(self, timeout: float = 5.0) -> bool:
+        """Whether the server answers HTTP now (one try, no retry)."""
+        req = urllib.request.Request(self.url + "/system_stats", headers=dict(self.headers))
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                resp.read()
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered, even if not with 200
+        except (urllib.error.URLError, OSError, http.client.HTTPException):
+            return False
 
     def object_info(self) -> dict[str, Any]:
         return self.get_json("/object_info")
@@ -175,12 +206,20 @@ class ComfyClient:
 
     def history(self, prompt_id: str) -> dict[str, Any] | None:
         """The finished prompt's history entry, or None while it is pending or unknown."""
-        entry = self.get_json(f"/history/{urllib.parse.quote(prompt_id)}")
-        return entry.get(prompt_id) if isinstance(entry, dict) else None
+        answer = self.get_json(f"/history/{urllib.parse.quote(prompt_id)}")
+        entry = answer.get(prompt_id) if isinstance(answer, dict) else None
+        return entry if isinstance(entry, dict) else None
 
     def download(self, file: OutputFile) -> bytes:
+        """The file's bytes, complete: a download cut short is tried once more, and one that
+        breaks off twice while the server still answers is an OutputError (nothing is saved)."""
         query = urllib.parse.urlencode({"filename": file.filename, "subfolder": file.subfolder, "type": file.type})
-        status, raw = self._request("GET", f"/view?{query}")
+        try:
+            status, raw = self._request("GET", f"/view?{query}")
+        except _ConnectionCut as exc:
+            if not self.answers():
+                raise
+            raise OutputError(f"downloading {file.filename!r} broke off twice ({exc.reason}); nothing was saved") from None
         if status != 200:
             raise OutputError(f"GET /view for {file.filename!r} answered HTTP {status}")
         return raw
@@ -196,7 +235,15 @@ class ComfyClient:
             self._watches[prompt_id] = _Watch()
         body = {"prompt": workflow, "client_id": self.client_id, "prompt_id": prompt_id}
         try:
-            status, answer = self.post_json("/prompt", body)
+            try:
+                status, answer = self.post_json("/prompt", body, retry=False)
+            except _ConnectionCut:
+                # The connection broke: the server may have queued the prompt anyway. Ask it
+                # (by the id we chose) before sending again, so a prompt never runs twice.
+                time.sleep(SUBMIT_SETTLE_S)
+                if self.known_to_server(prompt_id):
+                    return prompt_id
+                status, answer = self.post_json("/prompt", body, retry=False)
         except ComfyError:
             self._forget(prompt_id)
             raise
@@ -205,6 +252,14 @@ class ComfyClient:
             raise rejection(status, answer, workflow)
         return prompt_id
 
+    def known_to_server(self, prompt_id: str) -> bool:
+        """Whether the server has the prompt: queued, running or finished."""
+        return prompt_id in self.queued_ids() or self.history(prompt_id) is not None
+
+    def knows(self, prompt_id: str) -> bool:
+        """Whether this client submitted the prompt and nobody has waited for it yet."""
+        return prompt_id in self._watches
+
     def wait(self, prompt_id: str, timeout: float) -> PromptResult:
         """Block until the prompt finished; raise its failure. ``timeout`` counts from the
         prompt's execution start (time spent queued behind others does not count); on expiry
@@ -212,7 +267,9 @@ class ComfyClient:
         watch = self._watches.get(prompt_id)
         if watch is None:
             raise ComfyError(f"prompt {prompt_id} was not submitted by this client")
-        next_poll = time.monotonic() + HISTORY_POLL_S
+        # With the socket down (reconnecting), ask /history at once rather than in 2 s.
+        next_poll = time.monotonic() + (HISTORY_POLL_S if self._ws is not None else 0.0)
+        drops = self.drops
         entry = None
         try:
             while True:
@@ -223,13 +280,12 @@ class ComfyClient:
                     break
                 self._check_gone()
                 now = time.monotonic()
+                if self.drops != drops:  # the socket dropped or came back: messages may be lost
+                    drops, next_poll = self.drops, now
                 if now >= next_poll:
                     next_poll = now + HISTORY_POLL_S
-                    entry = self.history(prompt_id)
-                    if entry is not None and entry.get("status", {}).get("completed") is not None:
-                        failure = failure_from_history(entry)
-                        if failure is not None:
-                            raise failure
+                    entry = self._poll(prompt_id)
+                    if entry is not None:
                         break
                     if watch.started_at is None and prompt_id in self.queued_ids(running_only=True):
                         watch.started_at = now  # the socket missed execution_start
@@ -240,6 +296,27 @@ class ComfyClient:
         finally:
             self._forget(prompt_id)
         return result_from_history(prompt_id, entry, watch.cached_nodes)
+
+    def _poll(self, prompt_id: str) -> dict[str, Any] | None:
+        """The backstop: the finished prompt's history entry (its failure raised), or None
+        while it is queued or running. A prompt in neither place is lost (the server
+        restarted, or it was removed from the queue): waiting longer would never end."""
+        entry = self._finished(prompt_id)
+        if entry is not None or prompt_id in self.queued_ids():
+            return entry
+        entry = self._finished(prompt_id)  # it may have finished after /history was asked
+        if entry is not None:
+            return entry
+        raise PromptLost(f"prompt {prompt_id} is no longer on the server at {self.url}: not queued, not running "
+                         "and not in /history (the server restarted, or the prompt was removed from its queue)")
+
+    def _finished(self, prompt_id: str) -> dict[str, Any] | None:
+        """The history entry (ComfyUI writes one when a prompt ends), its failure raised."""
+        entry = self.history(prompt_id)
+        failure = failure_from_history(entry) if entry is not None else None
+        if failure is not None:
+            raise failure
+        return entry
 
     def cancel(self, prompt_ids: list[str], wait_s: float = 30.0) -> None:
         """Delete queued prompts and interrupt a running one, then wait until none of them is
@@ -270,9 +347,9 @@ class ComfyClient:
 
     # -- socket -------------------------------------------------------------------
 
-    def _connect(self) -> websocket.WebSocket:
+    def _connect(self, timeout: float | None = None) -> websocket.WebSocket:
         headers = [f"{k}: {v}" for k, v in self.headers.items()]
-        ws = websocket.create_connection(self.ws_url, timeout=self.http_timeout, header=headers)
+        ws = websocket.create_connection(self.ws_url, timeout=timeout or self.http_timeout, header=headers)
         ws.settimeout(0.5)
         return ws
 
@@ -283,7 +360,7 @@ class ComfyClient:
             try:
                 self._ws = self._connect()
             except (OSError, websocket.WebSocketException) as exc:
-                raise ServerUnavailable(self.url, f"cannot open the WebSocket ({exc})", START_HINT) from None
+                raise ServerUnavailable(self.url, f"cannot open the WebSocket ({_describe(exc)})", START_HINT) from None
             self._reader = threading.Thread(target=self._read_loop, name="comfy-ws", daemon=True)
             self._reader.start()
 
@@ -301,17 +378,38 @@ class ComfyClient:
                     return
                 continue
             if isinstance(message, str):
-                self._dispatch(message)
+                try:
+                    self._dispatch(message)
+                except Exception:  # noqa: BLE001 - a malformed message must not stop the reader
+                    pass
 
     def _reconnect(self) -> bool:
-        """Reconnect after a drop; when the server stays away, fail every waiter at once."""
-        deadline = time.monotonic() + RECONNECT_WINDOW_S
-        while not self._closing.is_set() and time.monotonic() < deadline:
+        """Reconnect after a drop. While the server still answers HTTP the socket keeps trying
+        (waiters recover results from /history meanwhile); a server that answers neither for
+        RECONNECT_WINDOW_S is gone, and every waiter fails at once."""
+        old, self._ws = self._ws, None
+        if old is not None:
             try:
-                self._ws = self._connect()
+                old.close()
+            except (OSError, websocket.WebSocketException):
+                pass
+        self.drops += 1
+        # ComfyUI drops the registration of a client id when its old socket's handler ends;
+        # a short pause lets that happen before the new socket registers under the same id.
+        self._closing.wait(0.2)
+        deadline = time.monotonic() + RECONNECT_WINDOW_S
+        while not self._closing.is_set():
+            try:
+                self._ws = self._connect(timeout=RECONNECT_WINDOW_S)
+                self.drops += 1
                 return True
             except (OSError, websocket.WebSocketException):
-                time.sleep(0.25)
+                pass
+            if time.monotonic() >= deadline:
+                if not self.answers(timeout=RECONNECT_WINDOW_S):
+                    break
+                deadline = time.monotonic() + RECONNECT_WINDOW_S
+            self._closing.wait(0.25)
         if self._closing.is_set():
             return False
         self._gone = ServerUnavailable(self.url, f"{GONE} (the connection closed and it does not answer)", START_HINT)
@@ -328,17 +426,20 @@ class ComfyClient:
         except (ValueError, KeyError, TypeError):
             return  # not a message of the protocol: ignore it rather than crash the reader
         prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
-        if not prompt_id:
+        if not isinstance(prompt_id, str) or not prompt_id:
             return
         for listener in list(self.listeners):
-            listener(prompt_id, kind, data)
+            try:
+                listener(prompt_id, kind, data)
+            except Exception:  # noqa: BLE001 - a listener's bug must not cost the prompt its result
+                pass
         watch = self._watches.get(prompt_id)
         if watch is None:
             return
         if kind == "execution_start":
             watch.started_at = time.monotonic()
-        elif kind == "execution_cached":
-            watch.cached_nodes = [str(n) for n in data.get("nodes", [])]
+        elif kind == "execution_cached" and isinstance(data.get("nodes"), list):
+            watch.cached_nodes = [str(n) for n in data["nodes"]]
         elif kind == "execution_error":
             watch.error = ExecutionFailed(failure_from_message(data))
             watch.done.set()
@@ -358,6 +459,21 @@ class ComfyClient:
                 pass
         if self._reader is not None:
             self._reader.join(timeout=2)
+
+
+class _ConnectionCut(ServerUnavailable):
+    """The connection broke during a request (reset, truncated answer), rather than being refused."""
+
+    def __init__(self, url: str, what: str, how_to_fix: str = "", reason: str = "") -> None:
+        super().__init__(url, what, how_to_fix)
+        self.reason = reason
+
+
+def _describe(exc: BaseException) -> str:
+    """An error's text for a message; never the request's headers (they may hold secrets)."""
+    if isinstance(exc, websocket.WebSocketBadStatusException):
+        return f"the upgrade was answered with HTTP {exc.status_code}"
+    return str(exc) or type(exc).__name__
 
 
 # -- turning server answers into data ------------------------------------------------
@@ -392,20 +508,28 @@ def rejection(status: int, answer: Any, workflow: Mapping[str, Any]) -> PromptRe
 
 
 def failure_from_message(data: Mapping[str, Any]) -> ExecutionFailure:
+    trace = data.get("traceback")
     return ExecutionFailure(
         node_id=str(data.get("node_id", "?")),
         node_type=str(data.get("node_type", "?")),
         exception_type=str(data.get("exception_type", "?")),
         exception_message=str(data.get("exception_message", "")),
-        traceback=list(data.get("traceback") or []),
+        traceback=[str(t) for t in trace] if isinstance(trace, list) else [],
     )
 
 
+def _messages(status: Any) -> list[tuple[str, dict[str, Any]]]:
+    """A history entry's ``status.messages`` as (kind, data) pairs, malformed ones left out."""
+    messages = status.get("messages") if isinstance(status, dict) else None
+    return [(str(m[0]), m[1]) for m in messages or [] if isinstance(m, (list, tuple)) and len(m) == 2
+            and isinstance(m[1], dict)] if isinstance(messages, list) else []
+
+
 def failure_from_history(entry: Mapping[str, Any]) -> ComfyError | None:
-    status = entry.get("status", {})
-    if status.get("status_str") != "error":
+    status = entry.get("status")
+    if not isinstance(status, dict) or status.get("status_str") != "error":
         return None
-    for kind, data in status.get("messages", []):
+    for kind, data in _messages(status):
         if kind == "execution_error":
             return ExecutionFailed(failure_from_message(data))
         if kind == "execution_interrupted":
@@ -414,22 +538,26 @@ def failure_from_history(entry: Mapping[str, Any]) -> ComfyError | None:
 
 
 def result_from_history(prompt_id: str, entry: Mapping[str, Any], cached_nodes: list[str]) -> PromptResult:
+    """The prompt's outputs as /history lists them. Names stay untrusted: outputs.py makes
+    the file names; anything that is not the expected shape is left out."""
     files: list[OutputFile] = []
     texts: list[tuple[str, str]] = []
-    for node_id, output in (entry.get("outputs") or {}).items():
-        for kind, items in output.items():
+    outputs = entry.get("outputs")
+    for node_id, output in (outputs.items() if isinstance(outputs, dict) else ()):
+        for kind, items in (output.items() if isinstance(output, dict) else ()):
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("filename"), str):
-                    files.append(OutputFile(str(node_id), kind, item["filename"],
+                    files.append(OutputFile(str(node_id), str(kind), item["filename"],
                                             str(item.get("subfolder", "")), str(item.get("type", "output"))))
                 elif isinstance(item, str) and kind == "text":
                     texts.append((str(node_id), item))
-    status = entry.get("status", {})
-    times = {kind: data.get("timestamp") for kind, data in status.get("messages", []) if isinstance(data, dict)}
+    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+    messages = _messages(status)
+    times = {kind: data.get("timestamp") for kind, data in messages}
     start, end = times.get("execution_start"), times.get("execution_success")
     execution_s = (end - start) / 1000.0 if isinstance(start, (int, float)) and isinstance(end, (int, float)) else None
     if not cached_nodes:
-        for kind, data in status.get("messages", []):
-            if kind == "execution_cached" and isinstance(data, dict):
-                cached_nodes = [str(n) for n in data.get("nodes", [])]
+        for kind, data in messages:
+            if kind == "execution_cached" and isinstance(data.get("nodes"), list):
+                cached_nodes = [str(n) for n in data["nodes"]]
     return PromptResult(prompt_id, files, texts, cached_nodes, str(status.get("status_str", "")), execution_s)

@@ -146,3 +146,8 @@ class PreflightError(ComfyError):
 
 class ModelMissing(ComfyError):
     """The server lacks a model file or a node type the workflow needs; the prompt is skipped."""
+
+
+class PromptLost(ComfyError):
+    """The server no longer knows a prompt it accepted: neither queued, running nor in /history
+    (it restarted, or someone removed the prompt from its queue)."""

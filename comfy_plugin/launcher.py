@@ -57,11 +57,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host: str = "127.0.0.1",
-           timeout_s: float = START_TIMEOUT_S, model_paths: Path | None = None) -> LaunchedServer:
+           timeout_s: float = START_TIMEOUT_S, model_paths: Path | None = None, port: int | None = None,
+           workdir: Path | None = None) -> LaunchedServer:
     """Start ``python comfy_dir/main.py`` and wait until ``/system_stats`` answers.
 
     ``model_paths`` is an ``extra_model_paths.yaml`` (``--extra-model-paths-config``): models
-    live in a persistent folder, not in the session's temporary base directory."""
+    live in a persistent folder, not in the session's temporary base directory. ``port`` and
+    ``workdir`` (default: a free port, a new temporary folder) let a caller start a server
+    again where it was, e.g. after killing it."""
     main = comfy_dir / "main.py"
     if not main.is_file():
         raise ServerUnavailable(str(comfy_dir), "no main.py in the folder given to --comfy-launch",
@@ -74,18 +77,18 @@ def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host:
         raise ServerUnavailable(str(comfy_dir), f"the model paths file '{model_paths}' does not exist",
                                 "in this repository run scripts/setup.sh (it writes it with "
                                 "scripts/make_checkpoint.py), or name another with --comfy-model-paths")
-    port = free_port(host)
+    port = port or free_port(host)
     url = f"http://{host}:{port}"
-    workdir = Path(tempfile.mkdtemp(prefix="comfy-session-"))
+    workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="comfy-session-"))
     # ComfyUI lists base/custom_nodes at start-up unless custom nodes are disabled.
-    (workdir / "base" / "custom_nodes").mkdir(parents=True)
+    (workdir / "base" / "custom_nodes").mkdir(parents=True, exist_ok=True)
     log_path = workdir / "comfyui.log"
     args = shlex.split(extra_args) if isinstance(extra_args, str) else list(extra_args)
     cmd = [python, str(main), "--listen", host, "--port", str(port),
            "--base-directory", str(workdir / "base"), *args]
     if model_paths is not None:
         cmd += ["--extra-model-paths-config", str(Path(model_paths).resolve())]
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                    start_new_session=True)

@@ -6,6 +6,7 @@ below reach the file system, always inside the output directory.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -40,25 +41,55 @@ def output_name(prefix: str, prompt_id: str, stamp: str, index: int, extension: 
 
 
 def ensure_directory(directory: Path) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"the output path {directory} exists and is not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the output directory {directory}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot create the output directory {directory}: {_reason(exc)}") from None
     if not directory.is_dir():
         raise OutputError(f"the output path {directory} exists and is not a directory")
+
+
+def check_writable(directory: Path) -> None:
+    """Create the output directory and prove a file can be made in it (permissions, a
+    read-only file system), so a prompt fails before it is queued rather than after it ran."""
+    ensure_directory(directory)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write in the output directory {directory}: {_reason(exc)}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror} (the disk is full)"
+    if exc.errno == errno.EROFS:
+        return f"{exc.strerror} (a read-only file system)"
+    return exc.strerror or str(exc)
 
 
 def write_new(directory: Path, name: str, data: bytes) -> Path:
     """Write ``data`` under ``name`` in ``directory`` without ever replacing a file.
 
     The bytes go to a temporary file first and are linked into place only when complete,
-    so a reader never sees half an image; if the name is taken, ``-1``, ``-2``... is added."""
+    so a reader never sees half an image, and the temporary file is removed whatever
+    happens (a full disk included); if the name is taken, ``-1``, ``-2``... is added.
+    ``name`` must be a plain file name (see output_name): nothing is written outside
+    ``directory``."""
+    if name != os.path.basename(name) or name in ("", ".", "..") or "\x00" in name:
+        raise OutputError(f"refusing to write {name!r}: not a plain file name")
     ensure_directory(directory)
     stem, ext = os.path.splitext(name)
-    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=directory)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=directory)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         for n in range(10_000):
             final = directory / (name if n == 0 else f"{stem}-{n}{ext}")
             try:
@@ -68,9 +99,10 @@ def write_new(directory: Path, name: str, data: bytes) -> Path:
                 continue
         raise OutputError(f"no free file name for {name} in {directory}")
     except OSError as exc:
-        raise OutputError(f"cannot write {name} in {directory}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {name} in {directory}: {_reason(exc)}") from None
     finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

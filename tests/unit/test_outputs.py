@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import tempfile
 from datetime import datetime
 
 import pytest
 
 from comfy_plugin.errors import OutputError
-from comfy_plugin.outputs import MAX_PIECE, extension_of, output_name, safe_piece, timestamp, write_new
+from comfy_plugin.outputs import (MAX_PIECE, check_writable, extension_of, output_name, safe_piece, timestamp,
+                                  write_new)
 
 
 # -- safe_piece ------------------------------------------------------------------------
@@ -152,3 +156,79 @@ def test_write_new_parent_is_a_file(tmp_path):
 def test_write_new_empty_bytes(tmp_path):
     path = write_new(tmp_path, "empty.txt", b"")
     assert path.read_bytes() == b""
+
+
+# -- faults: a full disk, an unwritable directory, names that are not plain ----------------
+
+
+class _FillsDisk:
+    """A file object that writes part of the data, then fails as a full disk does."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, data):
+        self.real.write(data[: len(data) // 2])
+        self.real.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.real.close()
+
+
+def test_write_new_on_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: _FillsDisk(real_fdopen(fd, *a, **k)))
+    with pytest.raises(OutputError) as info:
+        write_new(tmp_path, "a.png", b"x" * 1000)
+    monkeypatch.undo()
+    assert str(info.value) == f"cannot write a.png in {tmp_path}: No space left on device (the disk is full)"
+    assert list(tmp_path.iterdir()) == [], "no half-written image, no temporary file"
+
+
+def test_write_new_when_the_link_fails_leaves_nothing(tmp_path, monkeypatch):
+    def no_link(src, dst):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(os, "link", no_link)
+    with pytest.raises(OutputError, match=r"Read-only file system \(a read-only file system\)"):
+        write_new(tmp_path, "a.png", b"data")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../a.png", "/etc/a.png", "sub/a.png", "..", ".", "", "a\x00.png"])
+def test_write_new_refuses_names_that_are_not_plain(tmp_path, name):
+    with pytest.raises(OutputError, match="not a plain file name"):
+        write_new(tmp_path / "out", name, b"data")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_writable_creates_the_directory_and_leaves_no_probe(tmp_path):
+    directory = tmp_path / "images" / "batch"
+    check_writable(directory)
+    assert directory.is_dir() and list(directory.iterdir()) == []
+
+
+def test_check_writable_a_file_in_place_of_the_directory(tmp_path):
+    (tmp_path / "images").write_bytes(b"a file")
+    with pytest.raises(OutputError, match=r"the output path .*images exists and is not a directory"):
+        check_writable(tmp_path / "images")
+    with pytest.raises(OutputError, match=r"cannot create the output directory .*images/sub"):
+        check_writable(tmp_path / "images" / "sub")
+
+
+def test_check_writable_a_read_only_file_system(tmp_path, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OutputError) as info:
+        check_writable(tmp_path)
+    assert str(info.value) == (f"cannot write in the output directory {tmp_path}: "
+                               "Read-only file system (a read-only file system)")
