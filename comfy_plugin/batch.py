@@ -66,6 +66,7 @@ class Batch:
     save: SaveSettings
     generic: dict[str, Any]
     prompts: list[PromptSpec] = field(default_factory=list)
+    baseline: dict[str, Any] = field(default_factory=dict)  # parameters.baseline: hash and thresholds
 
 
 def prompt_lines(text: str) -> list[int]:
@@ -297,7 +298,7 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
                 local_images=tuple(local),
                 error=BatchFileError(shown_as, problems=_unique(problems)) if problems else None,
             ))
-    return Batch(path, shown_as, wf_path, workflow, targets, save, generic, specs)
+    return Batch(path, shown_as, wf_path, workflow, targets, save, generic, specs, params.get("baseline", {}))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

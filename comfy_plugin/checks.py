@@ -13,7 +13,7 @@ from .schema import suggest
 from .workflow import Target, node_id_for
 
 #: Keys the harness reads itself; they are never written into the workflow.
-HARNESS_KEYS = frozenset({"id", "name", "tags", "skip", "xfail", "timeout"})
+HARNESS_KEYS = frozenset({"id", "name", "tags", "skip", "xfail", "timeout", "baseline"})
 SEED_KEYS = frozenset({"seed", "noise_seed"})
 RANDOM = "random"
 

@@ -16,6 +16,8 @@ from . import runner
 from .batch import Batch, PromptSpec, load_batch
 from .errors import BatchFileError, ComfyError, ModelMissing, PreflightError, ServerUnavailable
 from .pipeline import Pipeline, Upcoming
+from .regression import MARKER as REGRESSION_MARKER
+from .regression import BaselineMismatch, Regression, is_compared
 from .schema import make_validator
 from .session import ComfySession, PromptRecord
 
@@ -24,6 +26,7 @@ VALIDATOR_KEY = pytest.StashKey[Draft202012Validator]()
 PIPELINE_KEY = pytest.StashKey[Pipeline]()
 ORDER_KEY = pytest.StashKey[dict]()  # node id -> position in the session's final item list
 NEXT_KEY = pytest.StashKey[object]()  # the item pytest runs next (all a pytest-xdist worker knows)
+REGRESSION_KEY = pytest.StashKey[Regression]()
 
 
 def comfy_session(config: pytest.Config) -> ComfySession:
@@ -49,6 +52,7 @@ class BatchFile(pytest.File):
             yield BrokenBatchItem.from_parent(self, name="batch", error=exc)
             return
         register_tags(self.config, batch)
+        self.config.stash[REGRESSION_KEY].collected(batch)
         for spec in batch.prompts:
             yield PromptItem.from_parent(self, name=spec.id, batch=batch, spec=spec)
 
@@ -85,6 +89,8 @@ class PromptItem(pytest.Item):
         self.drawn_seed: int | None = None
         if spec.error is not None:
             return  # a prompt written wrongly fails, whatever its skip or xfail says
+        if is_compared(spec):
+            self.add_marker(REGRESSION_MARKER)
         if spec.skip:
             self.add_marker(pytest.mark.skip(reason=spec.skip))
         if spec.xfail:
@@ -107,9 +113,13 @@ class PromptItem(pytest.Item):
             if session.settings.missing == "fail":
                 raise
             pytest.skip(str(exc))
+        except ServerUnavailable as exc:
+            if not session.recover(exc):
+                raise
+            run = runner.start(session, self.batch, self.spec)
         self.drawn_seed = run.prepared.drawn_seed
         self._record_start(run)
-        outcome = runner.finish(session, run, self.config.invocation_params.dir)
+        run, outcome = self._finish(session, run)
         saved = [o.path for o in outcome.outputs if o.path is not None]
         session.records.append(PromptRecord(self.nodeid, run.prompt_id, self.drawn_seed, saved,
                                             outcome.result.execution_s))
@@ -119,8 +129,35 @@ class PromptItem(pytest.Item):
                   for key in ("seed", "noise_seed") if key in run.prepared.values]
         lines += [f"{o.file.kind}: {o.path or o.file.filename} {_size(o.size)}".rstrip() for o in outcome.outputs]
         if outcome.result.cached_nodes:
-            lines.append(f"served from cache: nodes {', '.join(outcome.result.cached_nodes)}")
+            wholly = set(outcome.result.cached_nodes) >= set(run.prepared.workflow)
+            lines.append("served wholly from ComfyUI's cache (--comfy-fresh clears it)" if wholly
+                         else f"served from cache: nodes {', '.join(outcome.result.cached_nodes)}")
+        verdict = self.config.stash[REGRESSION_KEY].check(self.nodeid, self.batch, self.spec, run.prepared,
+                                                           outcome.outputs)
+        lines.append(f"baseline: {verdict.status}: {verdict.message}")
+        if verdict.distances:
+            self.user_properties.append(("hash_distance", " ".join(str(d) for d in verdict.distances)))
+            self.user_properties.append(("hash_threshold", str(verdict.threshold)))
         self.add_report_section("call", "comfy", "\n".join(lines))
+        self.config.hook.pytest_comfy_check_images(
+            item=self, images=[o for o in outcome.outputs if o.is_still_image])
+        if verdict.skip:
+            pytest.skip(verdict.message)
+        if verdict.failed:
+            raise BaselineMismatch(verdict.message)
+
+    def _finish(self, session: ComfySession, run: runner.PromptRun) -> tuple[runner.PromptRun, runner.PromptOutcome]:
+        """Wait for the prompt and save its outputs. With --comfy-restart-on-crash, a prompt
+        whose launched server died (or was replaced) is queued once more, with the same seed."""
+        try:
+            if session.holds(run.prompt_id):
+                return run, runner.finish(session, run, self.config.invocation_params.dir)
+        except ServerUnavailable as exc:
+            if not session.recover(exc):
+                raise
+        run = runner.start(session, self.batch, self.spec, seed=run.prepared.drawn_seed)
+        self.user_properties.append(("prompt_id", run.prompt_id))
+        return run, runner.finish(session, run, self.config.invocation_params.dir)
 
     def _job(self) -> Upcoming:
         return Upcoming(self.nodeid, self.batch, self.spec)

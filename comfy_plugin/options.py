@@ -8,7 +8,9 @@ command line (or ``COMFY_URL`` in the environment) means "use that server": an i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from functools import partial
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,14 +30,27 @@ class Option:
     ini: bool = True
     convert: Callable[[str], Any] = str
     repeat: bool = False  # may be given several times (several servers for pytest-xdist workers)
+    switch: bool = False  # a command-line flag without a value (ini/environment: true or false)
+    cli_name: str = ""  # the flag, when it is not derived from the name
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.cli_name or "--" + self.name.replace("_", "-")
 
     @property
     def env_var(self) -> str:
         return self.name.upper()
+
+
+def _boolean(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -57,14 +72,74 @@ OPTIONS: tuple[Option, ...] = (
            convert=int),
     Option("comfy_timeout", "seconds to wait for one prompt's result", DEFAULT_TIMEOUT_S, "SECONDS",
            convert=float),
+    Option("comfy_restart_on_crash", "with --comfy-launch: when the launched ComfyUI dies during the run, "
+           "launch it again and retry the interrupted prompt once", False, switch=True,
+           convert=_boolean),
+    Option("comfy_headers", "an HTTP header sent with every request and the WebSocket upgrade, "
+           "'Name: value' (repeatable; environment/ini: several separated by newlines or ';'); "
+           "values are never shown", None, "'NAME: VALUE'", repeat=True, cli_name="--comfy-header"),
+    # Baselines: perceptual-hash comparison of fixed-seed prompts (see baselines.py).
+    Option("comfy_update_baselines", "record or refresh the baselines of the selected prompts", False,
+           switch=True, convert=_boolean, env=False, ini=False),
+    Option("comfy_prune_baselines", "with --comfy-update-baselines: remove baselines whose prompt no longer "
+           "exists", False, switch=True, convert=_boolean, env=False, ini=False),
+    Option("comfy_baselines", "folder of the baseline files (mirrors batches/)", "baselines", "DIR"),
+    Option("comfy_baseline_env", "label of a separate baseline set for machines that render differently, "
+           "e.g. cpu or cuda", None, "LABEL"),
+    Option("comfy_missing_baseline", "a compared prompt without a baseline: fail (default), skip or write",
+           "fail", "fail|skip|write"),
+    Option("comfy_hash", "perceptual hash for baselines: phash (default), ahash, dhash, whash, colorhash, "
+           "optionally with a size: phash-16", "phash-8", "ALGO[-SIZE]"),
+    Option("comfy_threshold", "largest hash distance that still matches (default: 6 for phash-8, scaled "
+           "to other hash sizes)", None, "N", convert=int),
+    Option("comfy_fresh", "clear the server's cache at session start (POST /free), so reruns really run",
+           False, switch=True, convert=_boolean),
 )
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    update: bool
+    prune: bool
+    root: Path
+    env: str | None
+    missing: str
+    hash: str
+    threshold: int | None
+    fresh: bool
+
+
+def baseline_settings(config: pytest.Config) -> BaselineSettings:
+    """The baseline options, command line > environment > ini > default."""
+    by_name = {o.name: o for o in OPTIONS}
+    invocation = config.invocation_params.dir
+    ini_base = config.inipath.parent if config.inipath else config.rootpath
+
+    value = partial(_value, config)
+
+    cli_root, env_root, _ = _layers(config, by_name["comfy_baselines"])
+    root = _path(cli_root or env_root, invocation) if (cli_root or env_root) else \
+        _path(str(value("comfy_baselines")), ini_base)
+    return BaselineSettings(
+        update=bool(value("comfy_update_baselines")),
+        prune=bool(value("comfy_prune_baselines")),
+        root=root,
+        env=value("comfy_baseline_env"),
+        missing=_choice("comfy_missing_baseline", str(value("comfy_missing_baseline")), ("fail", "skip", "write")),
+        hash=str(value("comfy_hash")),
+        threshold=value("comfy_threshold"),
+        fresh=bool(value("comfy_fresh")),
+    )
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("comfy", "ComfyUI batch files")
     for opt in OPTIONS:
-        group.addoption(opt.flag, dest=opt.name, default=None, metavar=opt.metavar, help=opt.help,
-                        action="append" if opt.repeat else "store")
+        if opt.switch:
+            group.addoption(opt.flag, dest=opt.name, default=None, action="store_true", help=opt.help)
+        else:
+            group.addoption(opt.flag, dest=opt.name, default=None, metavar=opt.metavar, help=opt.help,
+                            action="append" if opt.repeat else "store")
         if opt.ini:
             parser.addini(opt.name, opt.help, default=None)
     parser.addini("comfy_batch_dirs", "folders whose .json files are batch files", type="args",
@@ -83,6 +158,8 @@ class Settings:
     missing: str
     prefetch: int
     batch_dirs: tuple[str, ...]
+    restart_on_crash: bool = False
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values are secrets: never shown
 
     @property
     def url(self) -> str:
@@ -101,6 +178,18 @@ def _layers(config: pytest.Config, opt: Option) -> tuple[Any, Any, Any]:
     return cli, env, ini or None
 
 
+def _value(config: pytest.Config, name: str) -> Any:
+    """The first of command line, environment and ini that is set, converted; else the default."""
+    opt = next(o for o in OPTIONS if o.name == name)
+    for layer in _layers(config, opt):
+        if layer is not None:
+            try:
+                return opt.convert(layer)
+            except ValueError:
+                raise pytest.UsageError(f"{opt.flag}: not a valid value: {layer!r}") from None
+    return opt.default
+
+
 def _path(value: str | None, base: Path) -> Path | None:
     return None if value is None else (base / os.path.expanduser(value))
 
@@ -109,6 +198,28 @@ def _urls(value: str | list[str] | None) -> list[str]:
     """URLs from a repeated option or a space- or comma-separated string."""
     parts = value if isinstance(value, list) else [value or ""]
     return [u for part in parts for u in part.replace(",", " ").split()]
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Headers given together are separated by newlines, or by ';' before the next 'Name:'
+#: (so a value such as a cookie, 'a=1; b=2', stays whole).
+_HEADER_SPLIT = re.compile(r"\r?\n|;\s*(?=[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*:)")
+
+
+def _headers(value: str | list[str] | None) -> tuple[tuple[str, str], ...]:
+    """``Name: value`` pairs. A malformed one is a usage error that names its position, never
+    its text (which may hold a secret)."""
+    texts = value if isinstance(value, list) else [value or ""]
+    headers = []
+    for piece in (p.strip() for text in texts for p in _HEADER_SPLIT.split(text)):
+        if not piece:
+            continue
+        name, colon, content = piece.partition(":")
+        if not colon or not _HEADER_NAME.fullmatch(name.strip()) or any(c in content for c in "\r\n\x00"):
+            raise pytest.UsageError(f"--comfy-header: header #{len(headers) + 1} is not of the form 'Name: value' "
+                                    "(its text is not shown: it may hold a secret)")
+        headers.append((name.strip(), content.strip()))
+    return tuple(headers)
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -123,15 +234,7 @@ def resolve(config: pytest.Config) -> Settings:
     invocation = config.invocation_params.dir
     ini_base = config.inipath.parent if config.inipath else config.rootpath
 
-    def value(name: str) -> Any:
-        opt = by_name[name]
-        for layer in _layers(config, opt):
-            if layer is not None:
-                try:
-                    return opt.convert(layer)
-                except ValueError:
-                    raise pytest.UsageError(f"{opt.flag}: not a valid value: {layer!r}") from None
-        return opt.default
+    value = partial(_value, config)
 
     cli_url, env_url, _ = _layers(config, by_name["comfy_url"])
     cli_launch, env_launch, ini_launch = _layers(config, by_name["comfy_launch"])
@@ -163,4 +266,6 @@ def resolve(config: pytest.Config) -> Settings:
         prefetch=max(0, int(value("comfy_prefetch"))),
         missing=_choice("comfy_missing", str(value("comfy_missing")), ("skip", "fail")),
         batch_dirs=tuple(config.getini("comfy_batch_dirs")),
+        restart_on_crash=bool(value("comfy_restart_on_crash")),
+        headers=_headers(next((layer for layer in _layers(config, by_name["comfy_headers"]) if layer), None)),
     )

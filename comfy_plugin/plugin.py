@@ -7,10 +7,20 @@ from pathlib import Path
 import pytest
 
 from . import options, report
-from .collect import (NEXT_KEY, ORDER_KEY, PIPELINE_KEY, SESSION_KEY, BatchFile, PromptItem, comfy_session,
-                      is_batch_candidate)
+from . import hooks
+from .collect import (NEXT_KEY, ORDER_KEY, PIPELINE_KEY, REGRESSION_KEY, SESSION_KEY, BatchFile, PromptItem,
+                      comfy_session, is_batch_candidate)
+from .errors import ComfyError
 from .pipeline import Pipeline
+from .regression import MARKER, Regression
+from .runner import WorkflowRunner
 from .session import ComfySession
+
+WORKER_OUTPUT = "comfy_baselines"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,8 +29,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "comfy: a prompt of a ComfyUI batch file")
+    config.addinivalue_line("markers", f"{MARKER}: a fixed-seed prompt compared with its baseline")
     settings = options.resolve(config)
-    session = ComfySession(settings, config.rootpath, say=_say(config), worker=_worker_number(config))
+    baseline = options.baseline_settings(config)
+    try:
+        config.stash[REGRESSION_KEY] = Regression.create(baseline, config.rootpath,
+                                                         settings.batch_dirs[0] if settings.batch_dirs else "batches")
+    except ComfyError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = ComfySession(settings, config.rootpath, say=_say(config), worker=_worker_number(config),
+                           fresh=baseline.fresh)
     config.stash[SESSION_KEY] = session
     config.stash[PIPELINE_KEY] = Pipeline(session, settings.prefetch)
     config.stash[ORDER_KEY] = {}
@@ -85,12 +103,38 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Prompts queued ahead for tests that did not run (-x, --maxfail, Ctrl-C) leave the server."""
-    pipeline = session.config.stash.get(PIPELINE_KEY, None)
+    """Prompts queued ahead for tests that did not run (-x, --maxfail, Ctrl-C) leave the server.
+    Baselines are written here, by the one process that writes: a pytest-xdist worker hands
+    its results to the controller instead."""
+    config = session.config
+    pipeline = config.stash.get(PIPELINE_KEY, None)
     if pipeline is not None:
         cancelled = pipeline.cancel()
         if cancelled:
-            comfy_session(session.config).cancelled += cancelled
+            comfy_session(config).cancelled += cancelled
+    regression = config.stash.get(REGRESSION_KEY, None)
+    if regression is None:
+        return
+    if hasattr(config, "workerinput"):
+        config.workeroutput[WORKER_OUTPUT] = regression.results.to_json()
+        return
+    regression.finish()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist controller: merge a worker's baseline results (only the controller writes)."""
+    payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    regression = node.config.stash.get(REGRESSION_KEY, None)
+    if payload and regression is not None:
+        regression.absorb(payload)
+
+
+@pytest.fixture
+def comfy(pytestconfig: pytest.Config) -> WorkflowRunner:
+    """Run an API-format workflow on the session's ComfyUI from an ordinary test:
+    ``result = comfy.run(workflow)``; ``result.images`` holds the output images' bytes."""
+    return WorkflowRunner(comfy_session(pytestconfig))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -103,3 +147,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         report.summary(terminalreporter, session)
+    regression = config.stash.get(REGRESSION_KEY, None)
+    if regression is not None and not hasattr(config, "workerinput"):
+        report.baseline_summary(terminalreporter, regression)

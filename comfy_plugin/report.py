@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .regression import Regression
 from .session import ComfySession
 
 
@@ -33,3 +34,28 @@ def summary(tr, session: ComfySession) -> None:
     if session.failure is not None:
         tr.write_line("")
         tr.write_line(str(session.failure), red=True, bold=True)
+
+
+def baseline_summary(tr, regression: Regression) -> None:
+    """Compared prompts, the worst distances, what was written, and stale entries."""
+    verdicts = regression.verdicts
+    if not verdicts and not regression.written and not regression.stale and not regression.error:
+        return
+    tr.write_sep("-", "baselines")
+    counts: dict[str, int] = {}
+    for verdict in verdicts.values():
+        counts[verdict.status] = counts.get(verdict.status, 0) + 1
+    if counts:
+        tr.write_line("prompts: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    worst = sorted(((max(d for d in v.distances if d is not None), v.threshold, nodeid)
+                    for nodeid, v in verdicts.items() if any(d is not None for d in v.distances)), reverse=True)
+    for distance, threshold, nodeid in worst[:5]:
+        tr.write_line(f"  hash distance {distance} (threshold {threshold})  {nodeid}")
+    for path in regression.written:
+        tr.write_line(f"wrote {path}")
+    for key, ids in regression.stale.items():
+        tr.write_line(f"stale baselines in {key} (no such prompt any more): {', '.join(ids)}", yellow=True)
+    if regression.stale:
+        tr.write_line("  remove them with: pytest --comfy-update-baselines --comfy-prune-baselines")
+    if regression.error:
+        tr.write_line(f"baselines not written: {regression.error}", red=True)

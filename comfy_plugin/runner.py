@@ -7,7 +7,7 @@ of the test that waits for them.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -15,7 +15,7 @@ from PIL import Image
 from .batch import Batch, PromptSpec
 from .client import ComfyClient, OutputFile, PromptResult
 from .errors import OutputError
-from .outputs import extension_of, output_name, timestamp, write_new
+from .outputs import check_writable, extension_of, output_name, timestamp, write_new
 from .prepare import PreparedPrompt, prepare
 from .preflight import check
 from .session import ComfySession
@@ -26,6 +26,11 @@ class SavedOutput:
     file: OutputFile
     path: Path | None  # None when save_images.enabled is false
     size: tuple[int, int] | None  # pixel size of still images
+    data: bytes = field(default=b"", repr=False)  # still images' bytes, for the baseline check
+
+    @property
+    def is_still_image(self) -> bool:
+        return self.size is not None
 
 
 @dataclass
@@ -46,11 +51,17 @@ class PromptOutcome:
     outputs: list[SavedOutput]
 
 
-def start(session: ComfySession, batch: Batch, spec: PromptSpec) -> PromptRun:
+def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PromptRun:
+    """Prepare, check and queue the prompt. ``seed`` replaces a "random" seed (a retry keeps
+    the seed of the first try). An output directory that cannot be written fails here,
+    before anything is queued."""
+    if batch.save.enabled:
+        check_writable(session.output_root / batch.save.output_directory)
     client = session.client()
     object_info = session.object_info()
     uploaded = {key: session.upload(local) for key, local in spec.local_images}
-    prepared = prepare(batch, spec, object_info, session.settings.seed, session.rng, uploaded)
+    fixed = seed if seed is not None else session.settings.seed
+    prepared = prepare(batch, spec, object_info, fixed, session.rng, uploaded)
     check(prepared.workflow, object_info)
     return PromptRun(batch, spec, prepared, client.submit(prepared.workflow))
 
@@ -86,7 +97,8 @@ def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: 
         if save.enabled:
             name = output_name(save.filename_prefix, spec.id, stamp, index, extension_of(file.filename))
             path = write_new(directory, name, data)
-        saved.append(SavedOutput(file, path, image_size(data) if file.kind == "images" else None))
+        size = image_size(data) if file.kind == "images" else None
+        saved.append(SavedOutput(file, path, size, data if size else b""))
     for n, (node_id, text) in enumerate(result.texts):
         file = OutputFile(node_id, "text", f"text-{n}.txt", "", "text")
         path = None
@@ -95,3 +107,33 @@ def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: 
             path = write_new(directory, name, text.encode("utf-8"))
         saved.append(SavedOutput(file, path, None))
     return saved
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """What the ``comfy`` fixture returns: the server's result and each output file's bytes."""
+
+    prompt_id: str
+    result: PromptResult
+    files: list[tuple[OutputFile, bytes]]
+
+    @property
+    def images(self) -> list[bytes]:
+        return [data for file, data in self.files if file.kind == "images"]
+
+
+@dataclass
+class WorkflowRunner:
+    """Runs an API-format workflow on the session's server, for ordinary Python tests."""
+
+    session: ComfySession
+
+    @property
+    def client(self) -> ComfyClient:
+        return self.session.client()
+
+    def run(self, workflow: dict, timeout: float | None = None) -> WorkflowRun:
+        client = self.client
+        prompt_id = client.submit(workflow)
+        result = client.wait(prompt_id, timeout or self.session.settings.timeout_s)
+        return WorkflowRun(prompt_id, result, [(f, client.download(f)) for f in result.files])

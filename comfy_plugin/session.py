@@ -18,6 +18,9 @@ from .errors import ServerUnavailable
 from .launcher import LaunchedServer, default_python, launch
 from .options import Settings
 
+#: How often --comfy-restart-on-crash launches a server again in one session.
+MAX_RESTARTS = 3
+
 
 @dataclass
 class PromptRecord:
@@ -45,6 +48,9 @@ class ComfySession:
     _uploads: dict[str, str] = field(default_factory=dict)  # content digest -> server-side name
 
     worker: int = 0  # the pytest-xdist worker number (gw3 -> 3), 0 without xdist
+    fresh: bool = False  # clear the server's cache when connecting (--comfy-fresh)
+    restarts: int = 0  # relaunches after a crash (--comfy-restart-on-crash)
+    output_root: Path = field(default_factory=Path.cwd)  # where relative output directories are made
 
     @property
     def url(self) -> str:
@@ -69,9 +75,41 @@ class ComfySession:
             self.server = launch(self.settings.launch, python, self.settings.launch_args,
                                  model_paths=self.settings.model_paths)
             self.say(f"ComfyUI launched at {self.server.url} (log: {self.server.log_path})")
-        client = ComfyClient(self.url)
+        client = ComfyClient(self.url, headers=dict(self.settings.headers))
         client.system_stats()
+        if self.fresh:
+            client.free()  # --comfy-fresh: an identical prompt must really run again
         return client
+
+    def holds(self, prompt_id: str) -> bool:
+        """Whether the prompt is on the current server (not one that crashed and was replaced)."""
+        return self._client is not None and self._client.knows(prompt_id)
+
+    def recover(self, exc: ServerUnavailable) -> bool:
+        """After ``exc``: True when the prompt may be queued again, on a server that runs now.
+
+        Only with ``--comfy-restart-on-crash`` and a launched server: a server that died (or
+        stopped answering) is launched again, at most MAX_RESTARTS times; a failure that came
+        from a server already replaced needs no restart."""
+        old = self.server
+        if not self.settings.restart_on_crash or old is None:
+            return False  # nothing launched, or the last launch itself failed
+        if exc.url != old.url and self.failure is None:
+            return True  # the prompt was queued on a server that has since been replaced
+        if old.process.poll() is None and self._client is not None and self._client.answers():
+            return False  # the server runs and answers: not a crash
+        if self.restarts >= MAX_RESTARTS:
+            return False
+        self.restarts += 1
+        if self._client is not None:
+            self._client.close()
+        old.stop()
+        self.server, self._client, self._object_info, self.failure = None, None, None, None
+        self._uploads.clear()
+        self.say(f"ComfyUI at {old.url} died during the run (log: {old.log_path}); launching it again "
+                 f"(restart {self.restarts} of at most {MAX_RESTARTS})")
+        self.client()
+        return True
 
     def object_info(self) -> dict[str, Any]:
         if self._object_info is None:

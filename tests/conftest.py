@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+# imagehash imports these on first use. Loaded here, in the outer process, they survive
+# pytester's in-process runs (which drop modules first imported inside a run, and numpy's
+# C extensions cannot be loaded twice in one process).
+import pywt  # noqa: F401  (whash)
+import scipy.fftpack  # noqa: F401  (phash)
 
 from comfy_plugin.launcher import LaunchedServer, default_python, launch
 
@@ -27,6 +32,13 @@ def start_comfyui(extra_args: tuple[str, ...] = ()) -> LaunchedServer:
     if not MODEL_PATHS.is_file():
         pytest.fail(f"no {MODEL_PATHS}: run scripts/setup.sh (or make test) first", pytrace=False)
     return launch(COMFY_DIR, default_python(ROOT), [*CPU_ARGS, *extra_args], model_paths=MODEL_PATHS)
+
+
+@pytest.fixture(autouse=True)
+def record_missing_baselines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's throw-away projects have no baselines: record them instead of failing.
+    Tests of the baselines themselves say --comfy-missing-baseline on the command line."""
+    monkeypatch.setenv("COMFY_MISSING_BASELINE", "write")
 
 
 @pytest.fixture(scope="session")

@@ -158,7 +158,7 @@ def catalogue_run(tmp_path_factory: pytest.TempPathFactory, comfy_server) -> tup
             path.write_text(content if isinstance(content, str) else json.dumps(content, indent=2))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "batches/", "--comfy-url", comfy_server.url, "-p", "no:cacheprovider",
-         "-rA", "--junitxml=report.xml"],
+         "-rA", "--junitxml=report.xml", "--comfy-missing-baseline=write"],
         cwd=root, capture_output=True, text=True, timeout=300,
     )
     return proc.stdout + proc.stderr, proc.returncode, root
