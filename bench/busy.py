@@ -50,17 +50,6 @@ class Figures:
         return self.span_s / self.busy_s if self.busy_s else float("nan")
 
 
-def workflow(ckpt: str, size: int, steps: int, seed: int, text: str) -> dict:
-    wf = json.loads(WORKFLOW.read_text())
-    wf["4"]["inputs"]["ckpt_name"] = ckpt
-    wf["5"]["inputs"].update(width=size, height=size, batch_size=1)
-    wf["3"]["inputs"].update(seed=seed, steps=steps)
-    wf["6"]["inputs"]["text"] = text
-    wf["7"]["inputs"]["text"] = NEGATIVE
-    wf["9"]["inputs"]["filename_prefix"] = "bench"
-    return wf
-
-
 def timings(client: ComfyClient, prompt_ids: list[str]) -> tuple[float, float]:
     """(busy, span) in seconds from the status timestamps (ms) in /history."""
     starts, ends, busy = [], [], 0.0

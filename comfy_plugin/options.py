@@ -111,15 +111,8 @@ class BaselineSettings:
 
 def baseline_settings(config: pytest.Config) -> BaselineSettings:
     """The baseline options, command line > environment > ini > default."""
-    by_name = {o.name: o for o in OPTIONS}
-    invocation = config.invocation_params.dir
-    ini_base = config.inipath.parent if config.inipath else config.rootpath
-
     value = partial(_value, config)
-
-    cli_root, env_root, _ = _layers(config, by_name["comfy_baselines"])
-    root = _path(cli_root or env_root, invocation) if (cli_root or env_root) else \
-        _path(str(value("comfy_baselines")), ini_base)
+    root = _path_setting(config, "comfy_baselines")
     return BaselineSettings(
         update=bool(value("comfy_update_baselines")),
         prune=bool(value("comfy_prune_baselines")),
@@ -194,6 +187,17 @@ def _path(value: str | None, base: Path) -> Path | None:
     return None if value is None else (base / os.path.expanduser(value))
 
 
+def _path_setting(config: pytest.Config, name: str) -> Path | None:
+    """A path option: relative to the working directory when it comes from the command line or
+    the environment, to the ini file's folder when it comes from the ini (or is the default)."""
+    opt = next(o for o in OPTIONS if o.name == name)
+    cli, env, ini = _layers(config, opt)
+    if cli or env:
+        return _path(cli or env, config.invocation_params.dir)
+    ini_base = config.inipath.parent if config.inipath else config.rootpath
+    return _path(ini if ini is not None else opt.default, ini_base)
+
+
 def _urls(value: str | list[str] | None) -> list[str]:
     """URLs from a repeated option or a space- or comma-separated string."""
     parts = value if isinstance(value, list) else [value or ""]
@@ -251,10 +255,10 @@ def resolve(config: pytest.Config) -> Settings:
     else:
         launch = _path(ini_launch, ini_base)
 
-    cli_py, env_py, ini_py = _layers(config, by_name["comfy_python"])
-    python = cli_py or env_py or (str(_path(ini_py, ini_base)) if ini_py else None)
-    cli_mp, env_mp, ini_mp = _layers(config, by_name["comfy_model_paths"])
-    model_paths = _path(cli_mp or env_mp, invocation) if (cli_mp or env_mp) else _path(ini_mp, ini_base)
+    cli_py, env_py, _ = _layers(config, by_name["comfy_python"])
+    python_path = _path_setting(config, "comfy_python")
+    python = cli_py or env_py or (str(python_path) if python_path else None)  # a bare name stays on PATH
+    model_paths = _path_setting(config, "comfy_model_paths")
     return Settings(
         urls=tuple(_urls(cli_url) or _urls(env_url) or _urls(config.getini("comfy_url")) or [DEFAULT_URL]),
         launch=launch,
