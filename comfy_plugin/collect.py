@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from . import runner
+from . import html_report, runner
 from .batch import Batch, PromptSpec, load_batch
 from .errors import BatchFileError, ComfyError, ModelMissing, PreflightError, ServerUnavailable
 from .pipeline import Pipeline, Upcoming
@@ -87,6 +87,7 @@ class PromptItem(pytest.Item):
         for tag in spec.tags:
             self.add_marker(tag)
         self.drawn_seed: int | None = None
+        self.user_properties.append(("prompt", spec.id))
         if spec.error is not None:
             return  # a prompt written wrongly fails, whatever its skip or xfail says
         if is_compared(spec):
@@ -100,11 +101,17 @@ class PromptItem(pytest.Item):
         if self.spec.error is not None:
             raise self.spec.error  # found by reading the file: no server time spent
         session = comfy_session(self.config)
+        pipeline = self.config.stash[PIPELINE_KEY]
         try:
             self._run(session)
         except ServerUnavailable as exc:
             session.note_failure(exc)
             raise
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C: the session end cancels the prompt
+                pipeline.settled()
+            raise
+        pipeline.settled()
 
     def _run(self, session: ComfySession) -> None:
         try:
@@ -135,6 +142,7 @@ class PromptItem(pytest.Item):
         verdict = self.config.stash[REGRESSION_KEY].check(self.nodeid, self.batch, self.spec, run.prepared,
                                                            outcome.outputs)
         lines.append(f"baseline: {verdict.status}: {verdict.message}")
+        html_report.record(self.config, self, run, outcome, verdict, self.config.stash[REGRESSION_KEY])
         if verdict.distances:
             self.user_properties.append(("hash_distance", " ".join(str(d) for d in verdict.distances)))
             self.user_properties.append(("hash_threshold", str(verdict.threshold)))

@@ -94,6 +94,8 @@ OPTIONS: tuple[Option, ...] = (
            "to other hash sizes)", None, "N", convert=int),
     Option("comfy_fresh", "clear the server's cache at session start (POST /free), so reruns really run",
            False, switch=True, convert=_boolean),
+    Option("comfy_report", "write one self-contained HTML report of the prompts (thumbnails, baseline "
+           "comparisons, seeds and parameters) to this file at the end of the session", None, "PATH"),
 )
 
 
@@ -123,6 +125,11 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         threshold=value("comfy_threshold"),
         fresh=bool(value("comfy_fresh")),
     )
+
+
+def report_path(config: pytest.Config) -> Path | None:
+    """--comfy-report: relative to the working directory (command line, environment) or the ini's folder."""
+    return _path_setting(config, "comfy_report")
 
 
 def add_options(parser: pytest.Parser) -> None:

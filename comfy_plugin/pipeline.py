@@ -28,6 +28,7 @@ class Pipeline:
     session: ComfySession
     lookahead: int = 2
     started: dict[str, runner.PromptRun | ComfyError] = field(default_factory=dict)
+    current: str | None = None  # the prompt the running test waits for, until it settles
 
     def take(self, job: Upcoming, upcoming: list[Upcoming]) -> runner.PromptRun:
         """This test's prompt, queued now if it was not queued ahead; then the next ones are
@@ -41,7 +42,12 @@ class Pipeline:
                 self.started[nxt.key] = self._start_quietly(nxt)
         if isinstance(run, ComfyError):
             raise run
+        self.current = run.prompt_id
         return run
+
+    def settled(self) -> None:
+        """The running test is done with its prompt (it is no longer ours to cancel)."""
+        self.current = None
 
     def _start(self, job: Upcoming) -> runner.PromptRun | ComfyError:
         return runner.start(self.session, job.batch, job.spec)
@@ -53,9 +59,12 @@ class Pipeline:
             return exc
 
     def cancel(self) -> list[str]:
-        """Remove every prompt queued ahead for a test that did not run; returns their ids."""
+        """Remove every prompt queued ahead for a test that did not run, and the one a test was
+        waiting for when the session was interrupted (Ctrl-C); returns their ids."""
         ids = [run.prompt_id for run in self.started.values() if isinstance(run, runner.PromptRun)]
+        ids += [self.current] if self.current else []
         self.started.clear()
+        self.current = None
         if ids and self.session.failure is None:
             try:
                 self.session.client().cancel(ids)

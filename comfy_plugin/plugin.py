@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from . import options, report
+from . import html_report, options, progress, report
 from . import hooks
 from .collect import (NEXT_KEY, ORDER_KEY, PIPELINE_KEY, REGRESSION_KEY, SESSION_KEY, BatchFile, PromptItem,
                       comfy_session, is_batch_candidate)
@@ -14,9 +15,12 @@ from .errors import ComfyError
 from .pipeline import Pipeline
 from .regression import MARKER, Regression
 from .runner import WorkflowRunner
-from .session import ComfySession
+from .session import ComfySession, PromptRecord
 
 WORKER_OUTPUT = "comfy_baselines"
+WORKER_RECORDS = "comfy_records"  # the summary's prompt records, from a pytest-xdist worker
+WORKER_REPORT = "comfy_report"  # the report's entries, from a pytest-xdist worker
+PROGRESS_KEY = pytest.StashKey[progress.Progress]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -42,6 +46,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.stash[PIPELINE_KEY] = Pipeline(session, settings.prefetch)
     config.stash[ORDER_KEY] = {}
+    html_wanted = config.pluginmanager.hasplugin("html") and bool(getattr(config.option, "htmlpath", None))
+    recorder = html_report.Recorder(None if hasattr(config, "workerinput") else options.report_path(config),
+                                    images=html_wanted or bool(options.report_path(config)))
+    config.stash[html_report.RECORDER_KEY] = recorder
+    config.pluginmanager.register(recorder, "comfy-recorder")  # its pytest_runtest_logreport: outcomes
+    if progress.wanted(config):
+        shown = progress.Progress(config, tty=sys.stdout.isatty() and _reporter_tty(config))
+        config.stash[PROGRESS_KEY] = shown
+        session.listeners.append(shown.listener)
+
+
+def _reporter_tty(config: pytest.Config) -> bool:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return reporter is not None and bool(reporter.isatty())
 
 
 def _worker_number(config: pytest.Config) -> int:
@@ -102,8 +120,39 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item.stash[NEXT_KEY] = nextitem
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Live progress is written only during a prompt test's call phase, for its own prompt."""
+    shown = item.config.stash.get(PROGRESS_KEY, None)
+    if shown is None or not isinstance(item, PromptItem):
+        return (yield)
+    shown.start(item)
+    try:
+        return (yield)
+    finally:
+        shown.stop(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """With pytest-html: the prompt's output thumbnails become extras of its report."""
+    report = yield
+    if call.when == "call" and isinstance(item, PromptItem):
+        try:
+            import pytest_html  # noqa: PLC0415
+        except ImportError:
+            return report
+        recorder = item.config.stash.get(html_report.RECORDER_KEY, None)
+        thumbs = recorder.thumbnails(item.nodeid) if recorder is not None else []
+        if thumbs:
+            extras = list(getattr(report, "extras", []))
+            extras += [pytest_html.extras.image(b64, mime_type="image/png") for b64 in thumbs]
+            report.extras = extras
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Prompts queued ahead for tests that did not run (-x, --maxfail, Ctrl-C) leave the server.
+    """Prompts of tests that did not run or were interrupted (-x, --maxfail, Ctrl-C) leave the server.
     Baselines are written here, by the one process that writes: a pytest-xdist worker hands
     its results to the controller instead."""
     config = session.config
@@ -112,6 +161,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         cancelled = pipeline.cancel()
         if cancelled:
             comfy_session(config).cancelled += cancelled
+    recorder = config.stash.get(html_report.RECORDER_KEY, None)
+    comfy = config.stash.get(SESSION_KEY, None)
+    if hasattr(config, "workerinput"):
+        if recorder is not None:
+            config.workeroutput[WORKER_REPORT] = recorder.to_json()
+        if comfy is not None:
+            config.workeroutput[WORKER_RECORDS] = [
+                {"nodeid": r.nodeid, "prompt_id": r.prompt_id, "drawn_seed": r.drawn_seed,
+                 "saved": [str(p) for p in r.saved], "execution_s": r.execution_s} for r in comfy.records]
+    elif recorder is not None and recorder.path is not None:
+        try:
+            recorder.write()
+        except OSError as exc:
+            recorder.error = f"{recorder.path}: {exc}"
     regression = config.stash.get(REGRESSION_KEY, None)
     if regression is None:
         return
@@ -128,6 +191,14 @@ def pytest_testnodedown(node, error) -> None:
     regression = node.config.stash.get(REGRESSION_KEY, None)
     if payload and regression is not None:
         regression.absorb(payload)
+    output = getattr(node, "workeroutput", {})
+    recorder = node.config.stash.get(html_report.RECORDER_KEY, None)
+    if output.get(WORKER_REPORT) and recorder is not None:
+        recorder.absorb(output[WORKER_REPORT])
+    comfy = node.config.stash.get(SESSION_KEY, None)
+    if comfy is not None:
+        comfy.records += [PromptRecord(r["nodeid"], r["prompt_id"], r["drawn_seed"], [Path(p) for p in r["saved"]],
+                                       r["execution_s"]) for r in output.get(WORKER_RECORDS, [])]
 
 
 @pytest.fixture
@@ -145,8 +216,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
+    recorder = config.stash.get(html_report.RECORDER_KEY, None)
     if session is not None:
-        report.summary(terminalreporter, session)
+        report.summary(terminalreporter, session, recorder)
     regression = config.stash.get(REGRESSION_KEY, None)
     if regression is not None and not hasattr(config, "workerinput"):
         report.baseline_summary(terminalreporter, regression)

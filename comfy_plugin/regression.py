@@ -138,6 +138,14 @@ class Regression:
             return Verdict("missing", result.message, skip=self.settings.missing == "skip")
         return Verdict(result.status, result.message, distances, thresholds.hash)
 
+    def baseline_thumbnails(self, batch: Batch, spec: PromptSpec) -> list[Path | None]:
+        """The stored thumbnails of a prompt's baseline images, by index (for reports)."""
+        try:
+            entries = self._entries(batch, spec.id) if self._key(batch) is not None else None
+        except ComfyError:
+            return []
+        return [self.store.thumbnail_path(batch.path, e) for e in entries or []]
+
     # -- the end of the session -------------------------------------------------------------
 
     def absorb(self, worker_payload: Mapping[str, Any]) -> None:

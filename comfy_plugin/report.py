@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 from .regression import Regression
 from .session import ComfySession
 
 
-def summary(tr, session: ComfySession) -> None:
-    if not session.records and session.failure is None and not session.cancelled:
+def summary(tr, session: ComfySession, recorder=None) -> None:
+    counts = recorder.counts() if recorder is not None else {}
+    written = recorder.written if recorder is not None else None
+    error = recorder.error if recorder is not None else ""
+    if not session.records and session.failure is None and not session.cancelled and not counts \
+            and not written and not error:
         return
     tr.write_sep("-", "ComfyUI")
     if session.server is not None:
@@ -16,6 +22,11 @@ def summary(tr, session: ComfySession) -> None:
         tr.write_line(f"server: to be launched from {session.settings.launch}")
     else:
         tr.write_line(f"server: {session.url}")
+    if counts:
+        ran = sum(n for outcome, n in counts.items() if outcome not in ("skipped", "not run"))
+        order = ("passed", "failed", "skipped", "xfailed", "xpassed", "not run")
+        tr.write_line(f"prompts: {ran} run; " + ", ".join(
+            f"{counts.get(o, 0)} {o}" for o in order if o in ("passed", "failed", "skipped") or counts.get(o)))
     saved = [p for r in session.records for p in r.saved]
     if saved:
         folders = sorted({str(p.parent) for p in saved})
@@ -27,10 +38,16 @@ def summary(tr, session: ComfySession) -> None:
             tr.write_line(f"  {r.nodeid}  seed {r.drawn_seed}")
     busy = [r.execution_s for r in session.records if r.execution_s is not None]
     if busy:
-        tr.write_line(f"server execution time: {sum(busy):.2f} s over {len(busy)} prompt(s)")
+        wall = time.monotonic() - session.started_at
+        tr.write_line(f"server execution time: {sum(busy):.2f} s over {len(busy)} prompt(s); "
+                      f"wall time {wall:.2f} s")
     if session.cancelled:
-        tr.write_line(f"removed {len(session.cancelled)} prompt(s) queued ahead for tests that did not run: "
+        tr.write_line(f"removed {len(session.cancelled)} prompt(s) of tests that did not run or were interrupted: "
                       + ", ".join(session.cancelled))
+    if written:
+        tr.write_line(f"report: {written}")
+    if error:
+        tr.write_line(f"report not written: {error}", red=True)
     if session.failure is not None:
         tr.write_line("")
         tr.write_line(str(session.failure), red=True, bold=True)

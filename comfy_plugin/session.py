@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -43,6 +44,7 @@ class ComfySession:
     failure: ServerUnavailable | None = None
     records: list[PromptRecord] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)  # prompt ids queued ahead, then removed
+    listeners: list[Callable[[str, str, dict], None]] = field(default_factory=list)  # given to every client
     _client: ComfyClient | None = None
     _object_info: dict[str, Any] | None = None
     _uploads: dict[str, str] = field(default_factory=dict)  # content digest -> server-side name
@@ -50,6 +52,7 @@ class ComfySession:
     worker: int = 0  # the pytest-xdist worker number (gw3 -> 3), 0 without xdist
     fresh: bool = False  # clear the server's cache when connecting (--comfy-fresh)
     restarts: int = 0  # relaunches after a crash (--comfy-restart-on-crash)
+    started_at: float = field(default_factory=time.monotonic)  # for the summary's wall time
     output_root: Path = field(default_factory=Path.cwd)  # where relative output directories are made
 
     @property
@@ -76,6 +79,7 @@ class ComfySession:
                                  model_paths=self.settings.model_paths)
             self.say(f"ComfyUI launched at {self.server.url} (log: {self.server.log_path})")
         client = ComfyClient(self.url, headers=dict(self.settings.headers))
+        client.listeners.extend(self.listeners)
         client.system_stats()
         if self.fresh:
             client.free()  # --comfy-fresh: an identical prompt must really run again

@@ -70,7 +70,7 @@ def test_prompts_queued_for_tests_that_do_not_run_are_removed(pytester: pytest.P
     finally:
         server.stop()
     result.assert_outcomes(failed=1)
-    match = re.search(r"removed 2 prompt\(s\) queued ahead for tests that did not run: (\S+), (\S+)", result.stdout.str())
+    match = re.search(r"removed 2 prompt\(s\) of tests that did not run or were interrupted: (\S+), (\S+)", result.stdout.str())
     assert match, result.stdout.str()
     assert queue["queue_running"] == [] and queue["queue_pending"] == []
     statuses = {pid: history.get(pid, {}).get("status", {}).get("status_str") for pid in match.groups()}
@@ -111,3 +111,31 @@ def test_timeout_counts_from_execution_start_and_interrupts(pytester: pytest.Pyt
     ])
     assert queue["queue_running"] == [] and queue["queue_pending"] == []
     assert sorted(f.name.split("_")[1] for f in project.images()) == ["queued-behind", "quick"]
+
+
+def test_ctrl_c_removes_the_running_and_the_queued_prompts(pytester: pytest.Pytester) -> None:
+    server = start_comfyui()
+    try:
+        project = Project(pytester, server.url)
+        pytester.makeconftest(
+            "import os, signal, threading\n"
+            "def pytest_runtest_call(item):\n"
+            "    if item.name == 'slow':\n"
+            "        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        )
+        project.batch("slow.json", heavy_batch([
+            {"id": "slow", "seed": 1, "width": 2048, "height": 2048, "blur": 31},
+            {"id": "queued-1", "seed": 2, "width": 2048, "height": 2048, "blur": 31},
+            {"id": "queued-2", "seed": 3},
+        ]))
+        # A process of its own: the interrupt must not reach this test session.
+        result = pytester.runpytest_subprocess("batches/", "--comfy-url", server.url, "-p", "no:cacheprovider")
+        with urllib.request.urlopen(server.url + "/queue") as r:
+            queue = json.loads(r.read())
+    finally:
+        server.stop()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["removed 3 prompt(s) of tests that did not run or were interrupted: *",
+                                 "*KeyboardInterrupt*"])
+    assert queue["queue_running"] == [] and queue["queue_pending"] == []
+    assert project.images() == []

@@ -136,3 +136,27 @@ def test_repeated_and_separated_urls(pytester: pytest.Pytester, monkeypatch: pyt
     assert [settings.url_for_worker(n) for n in range(3)] == ["http://a:1", "http://b:2", "http://a:1"]
     monkeypatch.setenv("COMFY_URL", "http://c:3, http://d:4")
     assert resolve(pytester.parseconfig()).urls == ("http://c:3", "http://d:4")
+
+
+def test_each_xdist_worker_launches_its_own_server(offline_project: Project) -> None:
+    p = offline_project
+    p.pytester.makeini(
+        f"[pytest]\ncomfy_launch = {COMFY_DIR}\ncomfy_python = {default_python(ROOT)}\n"
+        f"comfy_launch_args = {' '.join(CPU_ARGS)}\n"
+    )
+    p.pytester.makeconftest(
+        "import os\n"
+        "from comfy_plugin.collect import comfy_session\n"
+        "def pytest_sessionfinish(session):\n"
+        "    worker = os.environ.get('PYTEST_XDIST_WORKER')\n"
+        "    server = comfy_session(session.config).server\n"
+        "    if worker and server is not None:\n"
+        "        open(f'launched-{worker}.txt', 'w').write(server.url)\n"
+    )
+    for name in ("left", "right"):
+        p.batch(f"{name}.json", noise_batch([{"id": f"{name}-{i}", "seed": i} for i in range(2)]))
+    result = p.pytester.runpytest("batches/", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=4)
+    urls = sorted(f.read_text() for f in p.path.glob("launched-gw*.txt"))
+    assert len(urls) == 2 and urls[0] != urls[1], urls
+    assert not any(answers(url) for url in urls), "each worker stops its server"

@@ -1,0 +1,128 @@
+"""Reports: live progress, the session summary's figures, junit properties and the HTML report
+(rendered in headless Chromium), against the real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import Project, noise_batch
+from test_checkpoint import tiny_batch
+
+FAIL = "--comfy-missing-baseline=fail"
+BIG_SEED = 2**60 + 7  # beyond 2^53: JavaScript would round it as a number
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("no chromium: run scripts/setup.sh (it installs Debian's chromium package)", pytrace=False)
+    return found
+
+
+def render_dom(page: Path, profile: Path, screenshot: Path | None = None) -> str:
+    """The DOM after the page's scripts ran, from headless Chromium (no network, no profile)."""
+    args = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile}", "--virtual-time-budget=5000"]
+    if screenshot is not None:
+        subprocess.run([*args, f"--screenshot={screenshot}", "--window-size=1200,1600", page.as_uri()],
+                       check=True, capture_output=True, timeout=120)
+    done = subprocess.run([*args, "--dump-dom", page.as_uri()], check=True, capture_output=True, text=True,
+                          timeout=120)
+    return done.stdout
+
+
+def test_html_report_is_self_contained_loads_its_images_and_shows_failures_first(project: Project) -> None:
+    project.batch("reg.json", noise_batch([
+        {"id": "fixed", "seed": 11},
+        {"id": "pair", "seed": 12, "batch_size": 2},
+        {"id": "big", "seed": BIG_SEED},
+        {"id": "drawn", "seed": "random"},
+    ]))
+    project.run("batches/", "--comfy-update-baselines").assert_outcomes(passed=4)
+    path = project.path / "baselines" / "reg.json"
+    document = json.loads(path.read_text())
+    entry = document["baselines"]["fixed"][0]
+    entry["hash"] = format(int(entry["hash"], 16) ^ 0xFFFF, "016x")  # 16 bits off: a regression
+    path.write_text(json.dumps(document))
+
+    result = project.run("batches/", FAIL, "--comfy-report", "out/report.html", "--junitxml=r.xml")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines([
+        "prompts: 4 run; 3 passed, 1 failed, 0 skipped",
+        "server execution time: * s over 4 prompt(s); wall time * s",
+        f"report: {project.path / 'out' / 'report.html'}",
+    ])
+    junit = (project.path / "r.xml").read_text()
+    assert 'name="prompt" value="fixed"' in junit and f'name="seed" value="{BIG_SEED}"' in junit
+
+    report = project.path / "out" / "report.html"
+    text = report.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I), "no network assets"
+    assert 200_000 > len(text), f"thumbnails keep the file small ({len(text)} bytes)"
+    data = json.loads(re.search(r'<script type="application/json" id="comfy-data">(.*?)</script>', text, re.S)
+                      .group(1).replace("<\\/", "</"))
+    by_id = {e["prompt"]: e for e in data}
+    assert by_id["big"]["seed"] == str(BIG_SEED) and by_id["big"]["params"]["seed"] == str(BIG_SEED)
+    assert by_id["fixed"]["seed"] == 11 and by_id["fixed"]["outcome"] == "failed"
+    assert [e["prompt"] for e in data][0] == "fixed"
+    assert text.count("difference (x4)") == 4, "fixed, pair (2 images), big: baseline, new, difference"
+
+    dom = render_dom(report, project.path / "chromium-profile", project.path / "report.png")
+    title = re.search(r"<title>(.*?)</title>", dom).group(1)
+    # 5 outputs + 4 comparisons of 3 images each = 17 images, all decoded.
+    assert title == "comfy report: 17/17 images loaded; first: failed batches/reg.json::fixed", title
+    assert dom.count('data-loaded="yes"') == 17 and 'data-loaded="no"' not in dom
+    first = re.search(r'<section class="card ([a-z ]+)"[^>]*data-nodeid="([^"]+)"', dom)
+    assert first.groups() == ("failed", "batches/reg.json::fixed")
+    assert (project.path / "report.png").stat().st_size > 10_000
+    if os.environ.get("COMFY_REPORT_SCREENSHOT"):  # to look at it: COMFY_REPORT_SCREENSHOT=/tmp/r.png
+        shutil.copy(project.path / "report.png", os.environ["COMFY_REPORT_SCREENSHOT"])
+
+
+def test_live_progress_shows_sampler_steps_with_v_and_nothing_with_q(project: Project) -> None:
+    project.batch("tiny.json", tiny_batch([{"id": "steps", "positive_prompt": "a windmill at dawn", "seed": 424201}]))
+    result = project.run("batches/", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "batches/tiny.json::steps*",
+        "  KSampler 3 step 1/4",
+        "  KSampler 3 step 2/4",
+        "  KSampler 3 step 3/4",
+        "  KSampler 3 step 4/4",
+        "batches/tiny.json::steps PASSED*",
+    ])
+    project.batch("tiny.json", tiny_batch([{"id": "quiet", "positive_prompt": "a windmill at dawn", "seed": 424202}]))
+    result = project.run("batches/", "-q", "-rA")
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "served wholly from" not in out, "the prompt really ran (its steps were sent)"
+    assert "step 1/4" not in out and "KSampler" not in out
+
+
+@pytest.mark.parametrize("workers", ["2"])
+def test_xdist_is_quiet_and_the_controller_summarises_and_reports(project: Project, workers: str) -> None:
+    for name in ("left", "right"):
+        project.batch(f"{name}.json", noise_batch([{"id": f"{name}-{i}", "seed": 300 + i} for i in range(2)]))
+    result = project.run("batches/", "-n", workers, "-v", "--dist", "loadfile", "--comfy-report", "r.html")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["prompts: 4 run; 4 passed, 0 failed, 0 skipped",
+                                 "4 file(s) saved in *", "server execution time: * over 4 prompt(s); wall time *"])
+    assert " step " not in result.stdout.str()
+    text = (project.path / "r.html").read_text()
+    assert text.count('<section class="card passed"') == 4 and text.count("data:image/png;base64,") >= 4
+
+
+def test_pytest_html_gets_the_images_as_extras(project: Project) -> None:
+    pytest.importorskip("pytest_html")
+    project.batch("one.json", noise_batch([{"id": "one", "seed": 5}]))
+    project.run("batches/", "--html", "h.html", "--self-contained-html").assert_outcomes(passed=1)
+    text = (project.path / "h.html").read_text()
+    assert text.count("data:image/png;base64,") == 1, "the one output's thumbnail, embedded"
