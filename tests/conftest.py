@@ -106,3 +106,15 @@ def noise_batch(prompts: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
     }
     parameters.update(params)
     return {"parameters": parameters, "prompts": prompts}
+
+
+def signal_during(pytester: pytest.Pytester, item_name: str, signame: str, pid: int | None = None) -> None:
+    """Write a conftest that sends ``signame`` to ``pid`` (default: the pytest process running
+    the project) one second into the test ``item_name``: a server killed, or Ctrl-C, mid-prompt."""
+    target = "os.getpid()" if pid is None else str(pid)
+    pytester.makeconftest(
+        "import os, signal, threading\n"
+        "def pytest_runtest_call(item):\n"
+        f"    if item.name == {item_name!r}:\n"
+        f"        threading.Timer(1.0, os.kill, ({target}, signal.{signame})).start()\n"
+    )

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Project, noise_batch, start_comfyui
+from conftest import Project, noise_batch, signal_during, start_comfyui
 
 # After each test, record how many prompts the server knows (finished or queued).
 COUNTING_CONFTEST = """
@@ -117,12 +117,7 @@ def test_ctrl_c_removes_the_running_and_the_queued_prompts(pytester: pytest.Pyte
     server = start_comfyui()
     try:
         project = Project(pytester, server.url)
-        pytester.makeconftest(
-            "import os, signal, threading\n"
-            "def pytest_runtest_call(item):\n"
-            "    if item.name == 'slow':\n"
-            "        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
-        )
+        signal_during(pytester, "slow", "SIGINT")
         project.batch("slow.json", heavy_batch([
             {"id": "slow", "seed": 1, "width": 2048, "height": 2048, "blur": 31},
             {"id": "queued-1", "seed": 2, "width": 2048, "height": 2048, "blur": 31},

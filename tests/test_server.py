@@ -11,7 +11,7 @@ import pytest
 
 from comfy_plugin.launcher import default_python
 from comfy_plugin.options import DEFAULT_URL, resolve
-from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, noise_batch, start_comfyui
+from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, noise_batch, signal_during, start_comfyui
 
 
 def answers(url: str) -> bool:
@@ -64,12 +64,7 @@ def test_server_stopped_mid_run_fails_the_rest_at_once(pytester: pytest.Pytester
     server = start_comfyui()
     try:
         project = Project(pytester, server.url)
-        pytester.makeconftest(
-            "import os, signal, threading\n"
-            "def pytest_runtest_call(item):\n"
-            "    if item.name == 'big':\n"
-            f"        threading.Timer(1.0, os.kill, ({server.process.pid}, signal.SIGKILL)).start()\n"
-        )
+        signal_during(pytester, "big", "SIGKILL", server.process.pid)
         project.batch("run.json", noise_batch([
             {"id": "small", "seed": 1},
             {"id": "big", "seed": 2, "width": 4096, "height": 4096, "batch_size": 4},
