@@ -15,6 +15,7 @@ ratio span / busy (1.00: the server never waited for the client).
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import subprocess
@@ -25,7 +26,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from PIL import Image
 
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from comfy_plugin.client import ComfyClient  # noqa: E402
+from comfy_plugin.launcher import default_python, launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 
@@ -138,7 +140,7 @@ def pytest_plugin(url: str, client: ComfyClient, workflows: list[dict], items: d
         }
         (tmp_path / "bench.json").write_text(json.dumps(batch))
         cmd = [sys.executable, "-m", "pytest", "bench.json", "--comfy-url", url, "-q", "-p", "no:cacheprovider",
-               "--junitxml=report.xml", *extra_args]
+               "--junitxml=report.xml", "--comfy-missing-baseline=write", *extra_args]  # hashing included
         t0 = time.monotonic()
         proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
         wall = time.monotonic() - t0
@@ -164,3 +166,22 @@ HEADER = f"  {'mode':<11} {'prompts':>7} {'wall s':>8} {'busy s':>8} {'span s':>
 def row(fig: Figures) -> str:
     return (f"  {fig.mode:<11} {fig.prompts:>7} {fig.wall_s:>8.2f} {fig.busy_s:>8.2f} {fig.span_s:>8.2f} "
             f"{fig.ratio:>9.2f} {fig.busy_s / max(fig.prompts, 1):>9.3f}")
+
+
+@contextlib.contextmanager
+def connected(url: str | None, launch_args: str, model_paths: Path | None = None) -> Iterator[tuple[str, ComfyClient]]:
+    """(url, client) of the given server, or of the development ComfyUI launched for the run
+    (and stopped after it) when no URL is given."""
+    server = None
+    if url is None:
+        t0 = time.monotonic()
+        server = launch(COMFY_DIR, default_python(ROOT), launch_args, model_paths=model_paths)
+        print(f"launched ComfyUI at {server.url} in {time.monotonic() - t0:.1f} s (log: {server.log_path})")
+        url = server.url
+    client = ComfyClient(url)
+    try:
+        yield url, client
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()

@@ -16,9 +16,7 @@ import json
 import sys
 import time
 
-from busy import COMFY_DIR, HEADER, ROOT, row, run_mode
-from comfy_plugin.client import ComfyClient
-from comfy_plugin.launcher import LaunchedServer, default_python, launch
+from busy import HEADER, ROOT, connected, row, run_mode
 
 WORKFLOW = ROOT / "workflows-files" / "noise-image-api.json"
 ITEMS = {"positive_prompt": "3,inputs,value", "seed": "2,inputs,seed", "width": "1,inputs,width",
@@ -47,13 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["queue-all", "seed-style", "pytest"])
     parser.add_argument("--url", default=None, help="use this ComfyUI; default: launch the development one")
     args = parser.parse_args(argv)
-    server: LaunchedServer | None = None
-    if args.url is None:
-        server = launch(COMFY_DIR, default_python(ROOT), "--cpu --disable-all-custom-nodes")
-        print(f"launched ComfyUI at {server.url} (log: {server.log_path})")
-    url = args.url or server.url
-    client = ComfyClient(url)
-    try:
+    with connected(args.url, "--cpu --disable-all-custom-nodes") as (url, client):
         client.wait(client.submit(workflow(64, 1)), 600)  # warm-up, not counted
         print(f"{args.n} prompts of {args.size}x{args.size} noise per mode")
         print(HEADER)
@@ -67,10 +59,6 @@ def main(argv: list[str] | None = None) -> int:
             print(row(fig) + (f"   = {fig.ratio / floor:.3f} x the floor" if floor and mode != "queue-all" else ""),
                   flush=True)
             time.sleep(1)
-    finally:
-        client.close()
-        if server is not None:
-            server.stop()
     return 0
 
 

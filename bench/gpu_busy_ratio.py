@@ -35,9 +35,8 @@ import subprocess
 import sys
 import time
 
-from busy import COMFY_DIR, HEADER, ROOT, row, run_mode
+from busy import HEADER, ROOT, connected, row, run_mode
 from comfy_plugin.client import ComfyClient
-from comfy_plugin.launcher import LaunchedServer, default_python, launch
 
 WORKFLOW = ROOT / "workflows-files" / "tiny-sd15-txt2img-api.json"
 ITEMS = {"positive_prompt": "6,inputs,text", "seed": "3,inputs,seed"}
@@ -91,18 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ckpt = "full-sd15.safetensors" if args.full else "tiny-sd15.safetensors"
     grid = [tuple(int(x) for x in g.lower().split("x")) for g in args.grid] if args.grid else [(args.size, args.steps)]
-    server: LaunchedServer | None = None
+    launch_args = args.launch_args if args.launch_args is not None else (
+        "" if shutil.which("nvidia-smi") else "--cpu")
     if args.url is None:
         ensure_checkpoint(args.full)
-        launch_args = args.launch_args if args.launch_args is not None else (
-            "" if shutil.which("nvidia-smi") else "--cpu")
-        t0 = time.monotonic()
-        server = launch(COMFY_DIR, default_python(ROOT), f"{launch_args} --disable-all-custom-nodes",
-                        model_paths=MODEL_PATHS)
-        print(f"launched ComfyUI at {server.url} in {time.monotonic() - t0:.1f} s (log: {server.log_path})")
-    url = args.url or server.url
-    client = ComfyClient(url)
-    try:
+    with connected(args.url, f"{launch_args} --disable-all-custom-nodes", MODEL_PATHS) as (url, client):
         print(f"device: {device_name(client)}; checkpoint: {ckpt}; {args.n} prompt(s) per mode")
         seed = 1000
         for size, steps in grid:
@@ -119,10 +111,6 @@ def main(argv: list[str] | None = None) -> int:
                     seed += 1
                 fig = run_mode(mode, url, client, wfs, ITEMS, prompt_values)
                 print(row(fig), flush=True)
-    finally:
-        client.close()
-        if server is not None:
-            server.stop()
     return 0
 
 
