@@ -388,11 +388,7 @@ class ComfyClient:
         (waiters recover results from /history meanwhile); a server that answers neither for
         RECONNECT_WINDOW_S is gone, and every waiter fails at once."""
         old, self._ws = self._ws, None
-        if old is not None:
-            try:
-                old.close()
-            except (OSError, websocket.WebSocketException):
-                pass
+        _close_quietly(old)
         self.drops += 1
         # ComfyUI drops the registration of a client id when its old socket's handler ends;
         # a short pause lets that happen before the new socket registers under the same id.
@@ -451,12 +447,8 @@ class ComfyClient:
 
     def close(self) -> None:
         self._closing.set()
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            try:
-                ws.close()
-            except (OSError, websocket.WebSocketException):
-                pass
+        old, self._ws = self._ws, None
+        _close_quietly(old)
         if self._reader is not None:
             self._reader.join(timeout=2)
 
@@ -474,6 +466,15 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, websocket.WebSocketBadStatusException):
         return f"the upgrade was answered with HTTP {exc.status_code}"
     return str(exc) or type(exc).__name__
+
+
+def _close_quietly(ws: websocket.WebSocket | None) -> None:
+    """Close a socket that may already be broken."""
+    if ws is not None:
+        try:
+            ws.close()
+        except (OSError, websocket.WebSocketException):
+            pass
 
 
 # -- turning server answers into data ------------------------------------------------
