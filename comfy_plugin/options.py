@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 from functools import partial
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
+from .settings import BaselineSettings, Settings
+
 DEFAULT_URL = "http://127.0.0.1:8188"
 DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_QUEUE_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ OPTIONS: tuple[Option, ...] = (
            convert=int),
     Option("comfy_timeout", "seconds to wait for one prompt's result", DEFAULT_TIMEOUT_S, "SECONDS",
            convert=float),
+    Option("comfy_queue_timeout", "seconds a prompt may wait in the server's queue behind prompts that are not "
+           "this run's (a shared or stuck server); then it is removed and fails. 0: no bound",
+           DEFAULT_QUEUE_TIMEOUT_S, "SECONDS", convert=float),
     Option("comfy_restart_on_crash", "with --comfy-launch: when the launched ComfyUI dies during the run, "
            "launch it again and retry the interrupted prompt once", False, switch=True,
            convert=_boolean),
@@ -97,18 +103,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("comfy_report", "write one self-contained HTML report of the prompts (thumbnails, baseline "
            "comparisons, seeds and parameters) to this file at the end of the session", None, "PATH"),
 )
-
-
-@dataclass(frozen=True)
-class BaselineSettings:
-    update: bool
-    prune: bool
-    root: Path
-    env: str | None
-    missing: str
-    hash: str
-    threshold: int | None
-    fresh: bool
 
 
 def baseline_settings(config: pytest.Config) -> BaselineSettings:
@@ -144,30 +138,6 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(opt.name, opt.help, default=None)
     parser.addini("comfy_batch_dirs", "folders whose .json files are batch files", type="args",
                   default=["batches"])
-
-
-@dataclass(frozen=True)
-class Settings:
-    urls: tuple[str, ...]
-    launch: Path | None
-    python: str | None
-    launch_args: str
-    seed: int | None
-    model_paths: Path | None
-    timeout_s: float
-    missing: str
-    prefetch: int
-    batch_dirs: tuple[str, ...]
-    restart_on_crash: bool = False
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values are secrets: never shown
-
-    @property
-    def url(self) -> str:
-        return self.urls[0]
-
-    def url_for_worker(self, worker: int) -> str:
-        """pytest-xdist worker N uses the N-th server, round robin."""
-        return self.urls[worker % len(self.urls)]
 
 
 def _layers(config: pytest.Config, opt: Option) -> tuple[Any, Any, Any]:
@@ -274,6 +244,7 @@ def resolve(config: pytest.Config) -> Settings:
         seed=value("comfy_seed"),
         model_paths=model_paths,
         timeout_s=float(value("comfy_timeout")),
+        queue_timeout_s=max(0.0, float(value("comfy_queue_timeout"))),
         prefetch=max(0, int(value("comfy_prefetch"))),
         missing=_choice("comfy_missing", str(value("comfy_missing")), ("skip", "fail")),
         batch_dirs=tuple(config.getini("comfy_batch_dirs")),

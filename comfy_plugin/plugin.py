@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from . import html_report, options, progress, report
-from . import hooks
+from . import html_report, options, progress, summary
+from . import hookspecs
 from .collect import (NEXT_KEY, ORDER_KEY, PIPELINE_KEY, REGRESSION_KEY, SESSION_KEY, BatchFile, PromptItem,
                       comfy_session, is_batch_candidate)
 from .errors import ComfyError
@@ -24,7 +24,7 @@ PROGRESS_KEY = pytest.StashKey[progress.Progress]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(hooks)
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -218,7 +218,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     session = config.stash.get(SESSION_KEY, None)
     recorder = config.stash.get(html_report.RECORDER_KEY, None)
     if session is not None:
-        report.summary(terminalreporter, session, recorder)
+        summary.summary(terminalreporter, session, recorder)
     regression = config.stash.get(REGRESSION_KEY, None)
     if regression is not None and not hasattr(config, "workerinput"):
-        report.baseline_summary(terminalreporter, regression)
+        summary.baseline_summary(terminalreporter, regression)

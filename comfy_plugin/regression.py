@@ -17,7 +17,7 @@ from .baselines import (BaselineError, BaselineStore, HashSpec, SessionResults, 
                         merge_worker_results, observe, stale_entries, updated_entries, workflow_digest)
 from .batch import HARNESS_KEYS, RANDOM, Batch, PromptSpec
 from .errors import ComfyError
-from .options import BaselineSettings
+from .settings import BaselineSettings
 from .prepare import PreparedPrompt
 from .runner import SavedOutput
 

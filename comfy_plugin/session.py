@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .client import ComfyClient
 from .errors import ServerUnavailable
 from .launcher import LaunchedServer, default_python, launch
-from .options import Settings
+from .settings import Settings
 
 #: How often --comfy-restart-on-crash launches a server again in one session.
 MAX_RESTARTS = 3
