@@ -151,3 +151,72 @@ class ModelMissing(ComfyError):
 class PromptLost(ComfyError):
     """The server no longer knows a prompt it accepted: neither queued, running nor in /history
     (it restarted, or someone removed the prompt from its queue)."""
+
+
+class ConnectionRefused(ServerUnavailable):
+    """No connection could be made (refused, unknown host, no route): the request never
+    reached the server, so it is safe to send again later."""
+
+
+class ConnectionCut(ServerUnavailable):
+    """The connection broke during a request (reset, truncated answer): the request may have
+    reached the server, so a request that changes state is sent again only after asking."""
+
+    def __init__(self, url: str, what: str, how_to_fix: str = "", reason: str = "") -> None:
+        super().__init__(url, what, how_to_fix)
+        self.reason = reason
+
+
+class NoAnswer(ServerUnavailable):
+    """The server took the connection but sent no answer within the HTTP timeout."""
+
+
+class SocketUnavailable(ServerUnavailable):
+    """The WebSocket (``/ws``) could not be opened, though HTTP may answer (a proxy that does
+    not pass the upgrade, an upgrade refused for lack of credentials)."""
+
+
+class HttpError(ComfyError):
+    """The server answered a request with an HTTP status the client cannot use."""
+
+    def __init__(self, method: str, url: str, status: int, body: str = "") -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.body = body
+        super().__init__(f"{method} {url} answered HTTP {status}" + (f": {body}" if body else ""))
+
+
+class BadAnswer(ComfyError):
+    """The server answered 200 with something that is not what the API promises (not JSON,
+    or JSON of another shape): a proxy's error page, or another program on the port."""
+
+    def __init__(self, method: str, url: str, problem: str) -> None:
+        self.method = method
+        self.url = url
+        self.problem = problem
+        super().__init__(f"{method} {url} answered {problem}")
+
+
+class ReaderFailed(ComfyError):
+    """The client's socket reader failed while handling a message (a bug in the client or in
+    a listener given to it). Reported once, to one waiter, instead of being swallowed."""
+
+
+class QueueTimeout(ComfyError):
+    """The prompt waited in the server's queue behind prompts that are not this run's for
+    longer than the queue timeout (``--comfy-queue-timeout``); it was removed from the queue."""
+
+    def __init__(self, prompt_id: str, waited_s: float, queued_s: float, ahead: int, limit_s: float,
+                 removed: bool = True) -> None:
+        self.prompt_id = prompt_id
+        self.waited_s = waited_s
+        self.queued_s = queued_s
+        self.ahead = ahead
+        self.limit_s = limit_s
+        self.removed = removed
+        outcome = "it was removed from the queue" if removed else "removing it from the queue failed"
+        super().__init__(
+            f"queue timeout: prompt {prompt_id} waited {waited_s:.1f} s (limit {limit_s:g} s; {queued_s:.1f} s "
+            f"in the queue in all) behind {ahead} prompt(s) that are not this run's, and {outcome}; "
+            "the server is busy with other work: wait longer with --comfy-queue-timeout SECONDS (0: no bound)")
