@@ -4,7 +4,8 @@ What the server lacks (a node type, a model file) is not the batch file's fault:
 prompt is skipped with a reason naming it (``--comfy-missing=fail`` makes it a failure).
 A value the server's spec forbids (out of range, wrong type, not one of the options, a
 near miss of a model name) fails the prompt. Model names written with Windows separators
-are sent in the server's spelling.
+are sent in the server's spelling (``normalised``, applied by ``prepare``: a check never
+changes what it checks).
 """
 
 from __future__ import annotations
@@ -53,19 +54,32 @@ def _near(value: str, options: list[str], cutoff: float = 0.8) -> str | None:
     return close[0] if close else None
 
 
-def normalise(workflow: dict[str, Any], object_info: Mapping[str, Any]) -> None:
-    """Rewrite ``SD1.5\\model.ckpt`` to the server's ``SD1.5/model.ckpt`` (and back), in place."""
-    for node in workflow.values():
-        for name, value in node.get("inputs", {}).items():
-            if not isinstance(value, str) or ("\\" not in value and "/" not in value):
-                continue
-            options = combo_options(input_spec(object_info, node.get("class_type", ""), name))
-            if not options or value in options:
-                continue
-            for candidate in (value.replace("\\", "/"), value.replace("/", "\\")):
-                if candidate in options:
-                    node["inputs"][name] = candidate
-                    break
+def server_spelling(value: Any, options: list[str] | None) -> Any:
+    """``SD1.5\\model.ckpt`` as the server lists it (``SD1.5/model.ckpt``), and back; any
+    other value unchanged."""
+    if not isinstance(value, str) or ("\\" not in value and "/" not in value) or not options or value in options:
+        return value
+    for candidate in (value.replace("\\", "/"), value.replace("/", "\\")):
+        if candidate in options:
+            return candidate
+    return value
+
+
+def normalised(workflow: Mapping[str, Any], object_info: Mapping[str, Any]) -> dict[str, Any]:
+    """The workflow with model names in the server's spelling. A new mapping: the input is
+    left as it was (a changed node is copied, the others are shared)."""
+    result = dict(workflow)
+    for node_id, node in workflow.items():
+        inputs = node.get("inputs", {})
+        class_type = node.get("class_type", "")
+        fixed = {}
+        for name, value in inputs.items():
+            spelled = server_spelling(value, combo_options(input_spec(object_info, class_type, name)))
+            if spelled != value:
+                fixed[name] = spelled
+        if fixed:
+            result[node_id] = {**node, "inputs": {**inputs, **fixed}}
+    return result
 
 
 def _number_problem(value: Any, kind: str, opts: Mapping[str, Any]) -> str | None:
@@ -104,10 +118,10 @@ def value_problem(name: str, value: Any, spec: Any) -> tuple[str, str] | None:
     return None
 
 
-def check(workflow: dict[str, Any], object_info: Mapping[str, Any]) -> None:
-    """Normalise model names, then raise PreflightError for what the server forbids (the batch
-    is wrong: that wins), else ModelMissing for what it lacks."""
-    normalise(workflow, object_info)
+def check(workflow: Mapping[str, Any], object_info: Mapping[str, Any]) -> None:
+    """Raise PreflightError for what the server forbids (the batch is wrong: that wins), else
+    ModelMissing for what it lacks. Reads only: the prompt checked is the prompt sent
+    (``prepare`` already wrote model names in the server's spelling, see ``normalised``)."""
     failures: list[str] = []
     missing: list[str] = []
     for node_id, node in workflow.items():

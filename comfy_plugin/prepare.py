@@ -1,4 +1,6 @@
-"""Turn one prompt of a batch into the workflow to queue: draw seeds, then patch.
+"""Turn one prompt of a batch into the workflow to queue: draw seeds, patch, then write
+model names in the server's spelling. What ``prepare`` returns is final: preflight only
+reads it, and the prompt sent is exactly the one checked.
 
 One value is drawn per prompt and used for each of its ``"random"`` keys, so
 ``--comfy-seed N`` reproduces a failed run exactly.
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .batch import Batch, PromptSpec
-from .preflight import input_spec
+from .preflight import input_spec, normalised
 from .workflow import node_id_for, patch
 
 #: Exact in JSON and JavaScript, and accepted by every ComfyUI seed input.
@@ -20,6 +22,8 @@ SEED_LIMIT = 2**53 - 1
 
 @dataclass(frozen=True)
 class PreparedPrompt:
+    """The prompt to queue; nothing changes ``workflow`` after ``prepare`` built it."""
+
     workflow: dict[str, Any]
     values: dict[str, Any]  # what was written, seeds resolved
     drawn_seed: int | None  # the value that replaced "random", if any
@@ -51,4 +55,5 @@ def prepare(batch: Batch, spec: PromptSpec, object_info: Mapping[str, Any] | Non
     if keys:
         drawn = fixed_seed if fixed_seed is not None else rng.randint(0, seed_limit(batch, keys, object_info))
         values.update({k: drawn for k in keys})
-    return PreparedPrompt(patch(batch.workflow, batch.targets, values), values, drawn)
+    workflow = patch(batch.workflow, batch.targets, values)
+    return PreparedPrompt(normalised(workflow, object_info or {}), values, drawn)

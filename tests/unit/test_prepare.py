@@ -11,7 +11,7 @@ import pytest
 
 from comfy_plugin.batch import Batch, PromptSpec, SaveSettings
 from comfy_plugin.errors import ModelMissing, PreflightError
-from comfy_plugin.preflight import check, combo_options, input_spec, is_model_input, normalise
+from comfy_plugin.preflight import check, combo_options, input_spec, is_model_input, normalised
 from comfy_plugin.prepare import SEED_LIMIT, prepare, seed_limit
 from comfy_plugin.workflow import Target, parse_targets
 
@@ -198,25 +198,53 @@ def test_is_model_input():
     assert not is_model_input("ckpt_name", ["4", 0])
 
 
-def test_check_passes_and_rewrites_windows_separator():
+def test_normalised_writes_the_server_spelling_in_a_copy():
     wf = copy.deepcopy(WORKFLOW)
-    normalise(wf, OBJECT_INFO)
-    check(wf, OBJECT_INFO)
-    assert wf["4"]["inputs"]["ckpt_name"] == "SD1.5/model.ckpt"
-    # nothing else changed
+    out = normalised(wf, OBJECT_INFO)
+    assert out["4"]["inputs"]["ckpt_name"] == "SD1.5/model.ckpt"
     expected = copy.deepcopy(WORKFLOW)
     expected["4"]["inputs"]["ckpt_name"] = "SD1.5/model.ckpt"
-    assert wf == expected
+    assert out == expected  # nothing else changed
+    assert wf == WORKFLOW  # the input is left as it was
 
 
-def test_check_rewrites_with_new_combo_shape():
+def test_normalised_with_new_combo_shape():
     info = copy.deepcopy(OBJECT_INFO)
     info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"] = [
         "COMBO", {"options": ["SD1.5/model.ckpt"]}]
+    out = normalised(WORKFLOW, info)
+    assert out["4"]["inputs"]["ckpt_name"] == "SD1.5/model.ckpt"
+    check(out, info)
+
+
+def test_check_does_not_change_what_it_checks():
+    # Regression: check() rewrote the model name of the workflow it was given, after
+    # prepare() had built the prompt; the prompt checked must be the prompt sent, unchanged.
     wf = copy.deepcopy(WORKFLOW)
-    normalise(wf, info)
-    check(wf, info)
-    assert wf["4"]["inputs"]["ckpt_name"] == "SD1.5/model.ckpt"
+    with pytest.raises(PreflightError, match=r"did you mean \"SD1\.5/model\.ckpt\"\?"):
+        check(wf, OBJECT_INFO)
+    assert wf == WORKFLOW
+
+
+def test_prepare_sends_model_names_in_the_server_spelling():
+    # prepare() writes the server's spelling before the prompt is frozen; check() then
+    # passes on exactly that prompt and leaves it as it is.
+    out = prepare(make_batch(), spec(seed=3), OBJECT_INFO, None, random.Random(0))
+    assert out.workflow["4"]["inputs"]["ckpt_name"] == "SD1.5/model.ckpt"
+    before = copy.deepcopy(out.workflow)
+    check(out.workflow, OBJECT_INFO)
+    assert out.workflow == before
+    # without /object_info nothing is rewritten
+    plain = prepare(make_batch(), spec(seed=3), None, None, random.Random(0))
+    assert plain.workflow["4"]["inputs"]["ckpt_name"] == "SD1.5\\model.ckpt"
+
+
+def test_prepare_with_a_model_from_the_batch_file():
+    batch = make_batch({"ckpt": parse_targets({"node": "Load Checkpoint", "input": "ckpt_name"})})
+    out = prepare(batch, spec(ckpt="sdxl\\base.safetensors"), OBJECT_INFO, None, random.Random(0))
+    assert out.workflow["4"]["inputs"]["ckpt_name"] == "sdxl/base.safetensors"
+    assert out.values["ckpt"] == "sdxl\\base.safetensors"  # the value as the batch file wrote it
+    assert batch.workflow == WORKFLOW
 
 
 def test_check_missing_model_named():
@@ -253,7 +281,7 @@ def test_check_missing_node_type_named():
     wf = copy.deepcopy(WORKFLOW)
     wf["30"] = {"class_type": "IPAdapterAdvanced", "inputs": {}}
     with pytest.raises(ModelMissing) as info:
-        check(wf, OBJECT_INFO)
+        check(normalised(wf, OBJECT_INFO), OBJECT_INFO)
     text = str(info.value)
     assert "'IPAdapterAdvanced'" in text
     assert "node 30" in text
@@ -264,8 +292,7 @@ def test_check_bad_sampler_name_is_not_a_missing_model():
     # file's mistake and must fail with a suggestion, not be skipped as "server lacks model".
     wf = copy.deepcopy(WORKFLOW)
     wf["3"]["inputs"]["sampler_name"] = "euler_typo"
-    normalise(wf, OBJECT_INFO)
     with pytest.raises(PreflightError) as info:
-        check(wf, OBJECT_INFO)
+        check(normalised(wf, OBJECT_INFO), OBJECT_INFO)
     assert "node 3 (KSampler) input 'sampler_name': 'euler_typo' is not one of the server's options" in str(info.value)
     assert 'did you mean "euler"?' in str(info.value)
