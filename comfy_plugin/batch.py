@@ -10,15 +10,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from . import variables as variables_mod
 from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
-from .errors import BatchFileError, Problem, WorkflowError
+from .errors import BatchFileError, Problem, UnresolvedTarget, WorkflowError
 from .schema import Cache, make_validator, prompt_index, validate_cached
-from .workflow import Target, load_workflow, node_id_for, parse_targets
+from .workflow import Addresses, Target, load_workflow, parse_targets, resolve
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = ["Batch", "PromptSpec", "SaveSettings", "load_batch", "HARNESS_KEYS", "RANDOM", "SEED_KEYS"]
 
@@ -51,6 +52,8 @@ class PromptSpec:
     error: BatchFileError | None = None  # a problem of this prompt alone: the item fails with it
 
     def random_keys(self) -> list[str]:
+        """The seed keys whose value is drawn when the prompt runs: only a seed key's
+        ``"random"`` means that (a prompt text may be the word "random")."""
         return [k for k in SEED_KEYS if self.values.get(k) == RANDOM]
 
 
@@ -67,6 +70,11 @@ class Batch:
     generic: dict[str, Any]
     prompts: list[PromptSpec] = field(default_factory=list)
     baseline: dict[str, Any] = field(default_factory=dict)  # parameters.baseline: hash and thresholds
+    addresses: Addresses | None = None  # what workflow_items may name; None: the API workflow's own nodes
+
+    def __post_init__(self) -> None:
+        if self.addresses is None:
+            self.addresses = Addresses.of_api(self.workflow)
 
 
 def prompt_lines(text: str) -> list[int]:
@@ -187,17 +195,16 @@ def _reason(value: Any) -> str | None:
     return value if isinstance(value, str) else "marked in the batch file"
 
 
-def _image_keys(workflow: dict[str, Any], targets: dict[str, list[Target]]) -> set[str]:
+def _image_keys(addresses: Addresses, targets: dict[str, list[Target]]) -> set[str]:
     """Keys written to a LoadImage's ``image``: a local file there is uploaded first."""
-
     keys = set()
     for key, ts in targets.items():
         for t in ts:
             try:
-                node = workflow[node_id_for(workflow, t)]
-            except KeyError:
+                places = resolve(addresses, t)
+            except UnresolvedTarget:
                 continue
-            if node.get("class_type") == "LoadImage" and t.field == "image":
+            if any(p.field == "image" and addresses.nodes[p.node].class_type == "LoadImage" for p in places):
                 keys.add(key)
     return keys
 
@@ -243,6 +250,7 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
         raise WorkflowError(shown_as, f"workflow file '{wf_name}' not found; looked at "
                             + " and ".join(str(p) for p in looked), "parameters.workflow_file")
     workflow = load_workflow(wf_path, shown_as)
+    addresses = Addresses.of_api(workflow)
 
     targets: dict[str, list[Target]] = {}
     for key, spec in params.get("workflow_items", {}).items():
@@ -253,10 +261,10 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
             structural.append(Problem(place, str(exc)))
             continue
         for target in targets[key]:
-            structural += check_target(workflow, target, place)
+            structural += check_target(addresses, target, place)
     generic = params.get("generic_prompts", {})
     structural += check_keys(generic, targets, "parameters.generic_prompts")
-    structural += check_values(workflow, targets, generic, "parameters.generic_prompts")
+    structural += check_values(workflow, addresses, targets, generic, "parameters.generic_prompts")
     declared, problems = variables_mod.load_declared(data.get("variables", {}),
                                                      lambda name: resolve_relative(name, path, cwd))
     structural += problems
@@ -271,7 +279,7 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
     )
     prompts = [p if isinstance(p, dict) else {} for p in data["prompts"]]
     lines = prompt_lines(text)
-    image_keys = _image_keys(workflow, targets)
+    image_keys = _image_keys(addresses, targets)
     specs: list[PromptSpec] = []
     for i, (base_id, p) in enumerate(zip(prompt_ids(prompts, shown_as), prompts)):
         place = f"prompts[{i}]"
@@ -282,7 +290,8 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
         taken: set[str] = set()
         for assignment, values in combos:
             reported = {problem.place for problem in own}
-            problems = own + [q for q in check_values(workflow, targets, values, place) if q.place not in reported]
+            problems = own + [q for q in check_values(workflow, addresses, targets, values, place)
+                              if q.place not in reported]
             local, image_problems = _local_images(values, image_keys, path, cwd, place)
             problems += image_problems
             specs.append(PromptSpec(
@@ -298,7 +307,8 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
                 local_images=tuple(local),
                 error=BatchFileError(shown_as, problems=_unique(problems)) if problems else None,
             ))
-    return Batch(path, shown_as, wf_path, workflow, targets, save, generic, specs, params.get("baseline", {}))
+    return Batch(path, shown_as, wf_path, workflow, targets, save, generic, specs, params.get("baseline", {}),
+                 addresses)
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

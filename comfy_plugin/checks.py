@@ -8,33 +8,25 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from .errors import Problem
+from .errors import Problem, UnresolvedTarget
 from .schema import suggest
-from .workflow import Target, node_id_for
+from .workflow import Addresses, Place, Target, resolve
 
 #: Keys the harness reads itself; they are never written into the workflow.
 HARNESS_KEYS = frozenset({"id", "name", "tags", "skip", "xfail", "timeout", "baseline"})
-SEED_KEYS = frozenset({"seed", "noise_seed"})
+#: The keys whose value "random" means a seed drawn when the prompt runs (the batch schema's
+#: ``$defs/seed`` keys); in any other key "random" is just a text.
+SEED_KEYS = ("seed", "noise_seed")
 RANDOM = "random"
 
 
-def check_target(workflow: Mapping[str, Any], target: Target, place: str) -> list[Problem]:
-    """The node must exist (by id or title) and hold the input (a near miss is suggested)."""
+def check_target(addresses: Addresses, target: Target, place: str) -> list[Problem]:
+    """The node must exist (by id, or by one title), be sent, and hold the input (a near
+    miss is suggested). What only the server can tell is left to preflight."""
     try:
-        node_id = node_id_for(workflow, target)
-    except KeyError:
-        names = list(workflow) + [n.get("_meta", {}).get("title", "") for n in workflow.values()]
-        what = "no node titled" if target.by_title else "no node with id"
-        hint = suggest(target.node, [n for n in names if n]) or f"the workflow's node ids: {', '.join(workflow)}"
-        return [Problem(place, f"{what} '{target.node}' in the workflow", hint)]
-    node = workflow[node_id]
-    section = node.get(target.section)
-    if not isinstance(section, dict):
-        return [Problem(place, f"node {node_id} has no '{target.section}'", 'the middle part is normally "inputs"')]
-    if target.field not in section:
-        inputs = list(section)
-        hint = suggest(target.field, inputs) or f"node {node_id} ({node.get('class_type')}) has: {', '.join(inputs)}"
-        return [Problem(place, f"node {node_id} ({node.get('class_type')}) has no input '{target.field}'", hint)]
+        resolve(addresses, target)
+    except UnresolvedTarget as exc:
+        return [] if exc.server_can_tell else [Problem(place, exc.message, exc.hint)]
     return []
 
 
@@ -67,25 +59,31 @@ def _type_name(types: tuple[type, ...]) -> str:
     return {(bool,): "a boolean", (int, float): "a number", (str,): "a string"}[types]
 
 
-def check_values(workflow: Mapping[str, Any], targets: Mapping[str, list[Target]], values: Mapping[str, Any],
-                 place: str) -> list[Problem]:
-    """Offline type check: a value must have the type of the value the workflow holds there."""
+def check_values(workflow: Mapping[str, Any], addresses: Addresses, targets: Mapping[str, list[Target]],
+                 values: Mapping[str, Any], place: str) -> list[Problem]:
+    """Offline type check: a value must have the type of the value the workflow holds there
+    (a place the workflow does not hold yet, as in a UI file before conversion, is left to preflight)."""
     problems = []
     for key, value in values.items():
         if key in SEED_KEYS and value == RANDOM:
             continue
         for target in targets.get(key, ()):
             try:
-                node_id = node_id_for(workflow, target)
-            except KeyError:
+                places = resolve(addresses, target)
+            except UnresolvedTarget:
                 continue  # reported by check_target
-            current = workflow[node_id].get(target.section, {}).get(target.field)
-            types = expected_type(current)
-            if types is None or (isinstance(value, types) and not (isinstance(value, bool) and bool not in types)):
-                continue
-            problems.append(Problem(
-                f"{place}.{key}",
-                f"{value!r} does not fit node {node_id} ({workflow[node_id].get('class_type')}) input "
-                f"'{target.field}', which takes {_type_name(types)} (the workflow holds {current!r})",
-            ))
+            for spot in places:
+                problem = _value_problem(workflow, spot, value)
+                if problem:
+                    problems.append(Problem(f"{place}.{key}", problem))
     return problems
+
+
+def _value_problem(workflow: Mapping[str, Any], spot: Place, value: Any) -> str:
+    node = workflow.get(spot.node, {})
+    current = node.get(spot.section, {}).get(spot.field)
+    types = expected_type(current)
+    if types is None or (isinstance(value, types) and not (isinstance(value, bool) and bool not in types)):
+        return ""
+    return (f"{value!r} does not fit node {spot.node} ({node.get('class_type')}) input '{spot.field}', "
+            f"which takes {_type_name(types)} (the workflow holds {current!r})")

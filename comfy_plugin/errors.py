@@ -56,6 +56,18 @@ class WorkflowError(BatchFileError):
     """The workflow a batch file names is missing, unreadable or cannot be patched."""
 
 
+class UnresolvedTarget(ComfyError):
+    """A ``workflow_items`` target names no node, several nodes, or a node whose values are
+    never sent. ``server_can_tell``: the file alone cannot decide (a title a UI-format file
+    does not store is the class's display name, known from ``/object_info`` only)."""
+
+    def __init__(self, message: str, hint: str = "", server_can_tell: bool = False) -> None:
+        self.message = message
+        self.hint = hint
+        self.server_can_tell = server_can_tell
+        super().__init__(message + (f"\n  hint: {hint}" if hint else ""))
+
+
 @dataclass
 class NodeError:
     """One rejected input of one node, as ComfyUI's 400 response describes it."""

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .batch import Batch, PromptSpec
+from .errors import UnresolvedTarget
 from .preflight import input_spec, normalised
-from .workflow import node_id_for, patch
+from .workflow import patch, resolve
 
 #: Exact in JSON and JavaScript, and accepted by every ComfyUI seed input.
 SEED_LIMIT = 2**53 - 1
@@ -35,14 +36,15 @@ def seed_limit(batch: Batch, keys: list[str], object_info: Mapping[str, Any] | N
     for key in keys:
         for target in batch.targets.get(key, ()):
             try:
-                node = batch.workflow[node_id_for(batch.workflow, target)]
-            except KeyError:
+                places = resolve(batch.addresses, target)
+            except UnresolvedTarget:
                 continue
-            spec = input_spec(object_info or {}, node.get("class_type", ""), target.field)
-            if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict):
-                declared = spec[1].get("max")
-                if isinstance(declared, int) and declared < limit:
-                    limit = declared
+            for place in places:
+                spec = input_spec(object_info or {}, batch.addresses.nodes[place.node].class_type, place.field)
+                if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict):
+                    declared = spec[1].get("max")
+                    if isinstance(declared, int) and declared < limit:
+                        limit = declared
     return limit
 
 
@@ -55,5 +57,5 @@ def prepare(batch: Batch, spec: PromptSpec, object_info: Mapping[str, Any] | Non
     if keys:
         drawn = fixed_seed if fixed_seed is not None else rng.randint(0, seed_limit(batch, keys, object_info))
         values.update({k: drawn for k in keys})
-    workflow = patch(batch.workflow, batch.targets, values)
+    workflow = patch(batch.workflow, batch.targets, values, batch.addresses)
     return PreparedPrompt(normalised(workflow, object_info or {}), values, drawn)

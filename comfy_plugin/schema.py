@@ -12,12 +12,13 @@ import json
 import re
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterable, Protocol
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from .errors import Problem
+
+if TYPE_CHECKING:  # jsonschema is imported when a validator is built, not by importing this module
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_PATH = Path(__file__).with_name("batch.schema.json")
 
@@ -42,6 +43,8 @@ def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
 
 def make_validator() -> Draft202012Validator:
     """Build (and check) the validator; the plugin does this once per session."""
+    from jsonschema import Draft202012Validator
+
     schema = load_schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(inline_refs(schema, schema.get("$defs", {})))
@@ -59,9 +62,15 @@ def place_of(path: Iterable[Any]) -> str:
     return text
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice a typo of ``word`` most likely meant, if any is close enough."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f'did you mean "{close[0]}"?' if close else ""
+    return close[0] if close else None
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    close = closest(word, choices)
+    return f'did you mean "{close}"?' if close else ""
 
 
 def _short(value: Any) -> str:

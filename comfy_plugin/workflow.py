@@ -1,18 +1,22 @@
-"""Pure functions on ComfyUI API-format workflows: recognise, load, address and patch them.
+"""Pure functions on ComfyUI workflows: recognise, load, address and patch them.
 
 An API-format workflow maps node ids to ``{"class_type", "inputs", "_meta"}``; a batch
-file's ``workflow_items`` say which node input each prompt key writes to.
+file's ``workflow_items`` say which node input each prompt key writes to. A target is
+resolved through ``Addresses``, the nodes as the user sees them: for an API file its own
+nodes; for a UI-format file (the editor's graph) also subgraph instances, primitives and
+nodes that are never sent, so that what the user sees in the editor can be addressed.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import WorkflowError
+from .errors import UnresolvedTarget, WorkflowError
+from .schema import suggest
 
 UI_EXPORT_HINT = (
     "this is ComfyUI's UI (editor) format; the harness needs the API format: in ComfyUI "
@@ -66,9 +70,10 @@ def load_workflow(path: Path, shown_as: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Target:
-    """One place a prompt value is written to: ``workflow[node][section][field]``.
+    """One place a batch file writes a prompt value to, as written: ``node,section,field``.
 
     ``node`` is a node id, or a node title when ``by_title`` (the object form of a mapping).
+    ``resolve`` turns it into the places of the prompt that is sent.
     """
 
     node: str
@@ -91,10 +96,10 @@ def parse_target(spec: Any) -> Target:
             raise ValueError(f"'{spec}' is not of the form 'node_id,inputs,field_name'")
         return Target(parts[0], parts[1], parts[2])
     if isinstance(spec, dict):
-        node, field = spec.get("node"), spec.get("input")
-        if not isinstance(node, str) or not isinstance(field, str) or not node or not field:
+        node, field_name = spec.get("node"), spec.get("input")
+        if not isinstance(node, str) or not isinstance(field_name, str) or not node or not field_name:
             raise ValueError(f"{json.dumps(spec)} needs string 'node' (id or title) and 'input'")
-        return Target(node, "inputs", field, by_title=True)
+        return Target(node, "inputs", field_name, by_title=True)
     raise ValueError(f"{json.dumps(spec)} is neither a 'node_id,inputs,field_name' string nor a {{node, input}} object")
 
 
@@ -107,27 +112,146 @@ def parse_targets(spec: Any) -> list[Target]:
     return [parse_target(spec)]
 
 
-def node_id_for(workflow: Mapping[str, Any], target: Target) -> str:
-    """The node id a target addresses; raises KeyError when no node matches."""
-    if not target.by_title:
-        if target.node in workflow:
-            return target.node
-        raise KeyError(target.node)
-    if target.node in workflow:
-        return target.node
-    matches = [nid for nid, node in workflow.items() if node.get("_meta", {}).get("title") == target.node]
-    if len(matches) != 1:
-        raise KeyError(target.node)
-    return matches[0]
+# -- what a batch file can address -------------------------------------------------------
 
 
-def patch(workflow: Mapping[str, Any], targets: Mapping[str, list[Target]], values: Mapping[str, Any]) -> dict[str, Any]:
-    """A patched deep copy: each value whose key has targets is written to all of them.
+@dataclass(frozen=True)
+class Place:
+    """Where a value lands in the prompt that is sent: ``prompt[node][section][field]``."""
 
-    Keys without targets are left to the caller (harness keys such as ``id``)."""
+    node: str
+    section: str
+    field: str
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    """One node as a batch file can address it.
+
+    An API file's nodes are all sent as they are. A UI-format file (converted by
+    ``comfy_plugin.uiformat``) also has nodes the editor never sends (``unsent``: "a note",
+    "a reroute", "muted", "bypassed"; ``instead`` then names what the user probably meant)
+    and inputs whose value goes elsewhere (``forwards``: a subgraph instance's promoted
+    input, a PrimitiveNode's ``value``). ``fields`` maps a section to its input names;
+    None while only the server's ``/object_info`` knows them (a UI file before conversion).
+    """
+
+    class_type: str
+    title: str | None = None
+    fields: Mapping[str, tuple[str, ...]] | None = None
+    unsent: str = ""
+    instead: str = ""
+    forwards: Mapping[str, tuple[Place, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """The nodes of one workflow by the id a batch file writes (``75:6`` for node 6 inside
+    subgraph instance 75). ``titles_complete`` is False when a title the file does not store
+    may still be a class's display name, which only the server knows: such a target is
+    checked after conversion, not when the file is read."""
+
+    nodes: Mapping[str, NodeEntry]
+    titles_complete: bool = True
+
+    @classmethod
+    def of_api(cls, workflow: Mapping[str, Any]) -> "Addresses":
+        """An API-format workflow: every node is sent, its sections and titles are stored."""
+        nodes = {}
+        for node_id, node in workflow.items():
+            meta = node.get("_meta")
+            title = meta.get("title") if isinstance(meta, dict) else None
+            fields = {name: tuple(section) for name, section in node.items() if isinstance(section, dict)}
+            nodes[node_id] = NodeEntry(str(node.get("class_type", "")), title if isinstance(title, str) else None,
+                                       fields)
+        return cls(nodes)
+
+    def titled(self, title: str) -> list[str]:
+        return [node_id for node_id, entry in self.nodes.items() if entry.title == title]
+
+    def describe(self, node_id: str) -> str:
+        return f"{node_id} ({self.nodes[node_id].class_type})"
+
+
+def _by_title(addresses: Addresses, target: Target) -> str:
+    matches = addresses.titled(target.node)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = [addresses.describe(m) for m in matches]
+        listed = ", ".join(shown[:-1]) + " and " + shown[-1]
+        first = matches[0]
+        raise UnresolvedTarget(
+            f"{len(matches)} nodes are titled '{target.node}': {listed}",
+            f'address one by its id: "{first},{target.section},{target.field}" or '
+            f'{{"node": "{first}", "input": "{target.field}"}} (or give the nodes different titles)')
+    titles = sorted({e.title for e in addresses.nodes.values() if e.title})
+    if not addresses.titles_complete:
+        raise UnresolvedTarget(f"no node of the file is titled '{target.node}'", suggest(target.node, titles),
+                               server_can_tell=True)
+    hint = suggest(target.node, titles + list(addresses.nodes)) or f"the workflow's node ids: {', '.join(addresses.nodes)}"
+    raise UnresolvedTarget(f"no node titled '{target.node}' in the workflow", hint)
+
+
+def _missing_id(addresses: Addresses, target: Target) -> UnresolvedTarget:
+    """The hint says what was probably meant: the id inside a subgraph, a title, a near id."""
+    inner = [nid for nid in addresses.nodes if nid.endswith(f":{target.node}")]
+    if inner:
+        hint = " or ".join(f'"{nid},{target.section},{target.field}"' for nid in inner) \
+            + f" (node {target.node} inside a subgraph; its id there is {' or '.join(inner)})"
+    elif addresses.titled(target.node):
+        hint = (f"'{target.node}' is a title; a node is addressed by title as "
+                f'{{"node": "{target.node}", "input": "{target.field}"}}')
+    else:
+        hint = suggest(target.node, list(addresses.nodes)) or f"the workflow's node ids: {', '.join(addresses.nodes)}"
+    return UnresolvedTarget(f"no node with id '{target.node}' in the workflow", hint)
+
+
+def _field_problem(node_id: str, entry: NodeEntry, target: Target) -> UnresolvedTarget | None:
+    if entry.fields is None:
+        return None  # only the server knows this node's inputs: preflight checks them
+    if target.section not in entry.fields:
+        return UnresolvedTarget(f"node {node_id} has no '{target.section}'", 'the middle part is normally "inputs"')
+    names = entry.fields[target.section]
+    if target.field in names:
+        return None
+    hint = suggest(target.field, names) or f"node {node_id} ({entry.class_type}) has: {', '.join(names)}"
+    return UnresolvedTarget(f"node {node_id} ({entry.class_type}) has no input '{target.field}'", hint)
+
+
+def resolve(addresses: Addresses, target: Target) -> tuple[Place, ...]:
+    """The places of the sent prompt a target writes to; raises UnresolvedTarget saying why
+    there are none (no such node, several with that title, a node that is never sent, no
+    such input)."""
+    if target.node in addresses.nodes:
+        node_id = target.node
+    elif target.by_title:
+        node_id = _by_title(addresses, target)
+    else:
+        raise _missing_id(addresses, target)
+    entry = addresses.nodes[node_id]
+    if entry.unsent:
+        raise UnresolvedTarget(f"node {node_id} ({entry.class_type}) is {entry.unsent}: the editor never sends it, "
+                               "so a value written there goes nowhere", entry.instead)
+    if target.section == "inputs" and target.field in entry.forwards:
+        return entry.forwards[target.field]
+    problem = _field_problem(node_id, entry, target)
+    if problem is not None:
+        raise problem
+    return (Place(node_id, target.section, target.field),)
+
+
+def patch(workflow: Mapping[str, Any], targets: Mapping[str, list[Target]], values: Mapping[str, Any],
+          addresses: Addresses | None = None) -> dict[str, Any]:
+    """A patched deep copy: each value whose key has targets is written to all their places.
+
+    ``addresses`` default to the workflow's own (an API file); a converted UI-format file
+    brings those of its graph. Keys without targets are left to the caller (harness keys
+    such as ``id``). Raises UnresolvedTarget for a target that cannot be resolved."""
+    book = addresses if addresses is not None else Addresses.of_api(workflow)
     result = copy.deepcopy(dict(workflow))
     for key, value in values.items():
         for target in targets.get(key, ()):
-            node = result[node_id_for(result, target)]
-            node.setdefault(target.section, {})[target.field] = value
+            for place in resolve(book, target):
+                result[place.node].setdefault(place.section, {})[place.field] = copy.deepcopy(value)
     return result

@@ -10,6 +10,7 @@ import pytest
 from comfy_plugin.batch import (
     DEFAULT_FILENAME_PREFIX,
     DEFAULT_OUTPUT_DIRECTORY,
+    SEED_KEYS,
     PromptSpec,
     load_batch,
     prompt_ids,
@@ -241,6 +242,22 @@ def test_load_batch_missing_workflow_lists_both_places(layout):
     assert str(layout / "cwd" / "missing" / "wf.json") in err.message
 
 
+def test_load_batch_ambiguous_title_names_both_ids(layout):
+    # Regression: two nodes titled 'Prompt' gave "no node titled 'Prompt' ... did you mean "Prompt"?"
+    wf = {**WORKFLOW, "6": {**WORKFLOW["6"], "_meta": {"title": "Prompt"}},
+          "8": {**WORKFLOW["6"], "_meta": {"title": "Prompt"}}}
+    write(layout / "batches" / "wf.json", wf)
+    data = batch_data()
+    data["parameters"]["workflow_items"]["positive_prompt"] = {"node": "Prompt", "input": "text"}
+    with pytest.raises(BatchFileError) as info:
+        load(layout, data)
+    (problem,) = info.value.problems
+    assert problem.place == "parameters.workflow_items.positive_prompt"
+    assert problem.message == "2 nodes are titled 'Prompt': 6 (CLIPTextEncode) and 8 (CLIPTextEncode)"
+    assert problem.hint.startswith('address one by its id: "6,inputs,text" or {"node": "6", "input": "text"}')
+    assert "did you mean" not in str(info.value)
+
+
 def test_load_batch_workflow_in_ui_format(layout):
     write(layout / "batches" / "wf.json", {"nodes": [], "links": [], "version": 0.4})
     with pytest.raises(WorkflowError) as info:
@@ -391,6 +408,34 @@ def test_load_batch_duplicate_ids_reported(layout):
     with pytest.raises(BatchFileError) as info:
         load(layout, data)
     assert info.value.place == "prompts[1]"
+
+
+def test_random_keys_are_seed_keys_only():
+    # A prompt text that is the word "random" is a text; only a seed key's "random" is drawn.
+    spec = PromptSpec("p", 0, {"positive_prompt": "random", "negative_prompt": "random", "sampler": "random",
+                               "seed": 5})
+    assert spec.random_keys() == []
+    spec = PromptSpec("p", 0, {"positive_prompt": "random", "noise_seed": "random", "seed": "random"})
+    assert spec.random_keys() == ["seed", "noise_seed"]  # always in this order
+    assert PromptSpec("p", 0, {"noise_seed": "random", "seed": 0}).random_keys() == ["noise_seed"]
+    assert PromptSpec("p", 0, {"seed": "Random"}).random_keys() == []  # the schema's word is lower case
+
+
+def test_seed_keys_are_the_schemas_seed_keys():
+    # the batch schema gives "random" a meaning only in the keys that use $defs/seed
+    schema = json.loads((Path(__file__).parents[2] / "comfy_plugin" / "batch.schema.json").read_text())
+    seed_ref = {"$ref": "#/$defs/seed"}
+    keys = [k for k, v in schema["$defs"]["values"]["properties"].items() if v == seed_ref]
+    assert tuple(keys) == SEED_KEYS
+
+
+def test_load_batch_text_random_is_sent_as_written(layout):
+    data = batch_data()
+    data["prompts"] = [{"id": "word", "positive_prompt": "random", "negative_prompt": "random", "seed": 7}]
+    (spec,) = load(layout, data).prompts
+    assert spec.error is None
+    assert spec.random_keys() == []
+    assert spec.values["positive_prompt"] == "random"
 
 
 def test_load_batch_generic_random_seed_applies_to_every_prompt(layout):

@@ -7,17 +7,21 @@ import json
 
 import pytest
 
-from comfy_plugin.errors import WorkflowError
+from comfy_plugin.checks import check_target
+from comfy_plugin.errors import UnresolvedTarget, WorkflowError
 from comfy_plugin.workflow import (
+    Addresses,
+    NodeEntry,
+    Place,
     Target,
     is_api_workflow,
     is_ui_workflow,
     is_workflow,
     load_workflow,
-    node_id_for,
     parse_target,
     parse_targets,
     patch,
+    resolve,
 )
 
 WORKFLOW = {
@@ -182,27 +186,148 @@ def test_load_workflow_missing_file(tmp_path):
     assert str(path) in info.value.message
 
 
-# -- node_id_for / patch ---------------------------------------------------------------
+# -- resolve / patch -------------------------------------------------------------------
 
 
-def test_node_id_for_by_id_and_title():
-    assert node_id_for(WORKFLOW, Target("21:20", "inputs", "noise_seed")) == "21:20"
-    assert node_id_for(WORKFLOW, Target("Negative", "inputs", "text", by_title=True)) == "7"
+API = Addresses.of_api(WORKFLOW)
+
+
+def node_of(addresses: Addresses, target: Target) -> str:
+    (place,) = resolve(addresses, target)
+    assert (place.section, place.field) == (target.section, target.field)
+    return place.node
+
+
+def test_resolve_by_id_and_title():
+    assert node_of(API, Target("21:20", "inputs", "noise_seed")) == "21:20"
+    assert node_of(API, Target("Negative", "inputs", "text", by_title=True)) == "7"
     # an id works in the object form too
-    assert node_id_for(WORKFLOW, Target("6", "inputs", "text", by_title=True)) == "6"
-    with pytest.raises(KeyError):
-        node_id_for(WORKFLOW, Target("99", "inputs", "text"))
-    with pytest.raises(KeyError):
-        node_id_for(WORKFLOW, Target("Positive", "inputs", "text"))  # a title is not an id
-    with pytest.raises(KeyError):
-        node_id_for(WORKFLOW, Target("No Such Title", "inputs", "text", by_title=True))
+    assert node_of(API, Target("6", "inputs", "text", by_title=True)) == "6"
+    with pytest.raises(UnresolvedTarget, match="no node with id '99'"):
+        resolve(API, Target("99", "inputs", "text"))
+    with pytest.raises(UnresolvedTarget, match="no node titled 'No Such Title'"):
+        resolve(API, Target("No Such Title", "inputs", "text", by_title=True))
 
 
-def test_node_id_for_ambiguous_title():
+def test_a_title_in_the_id_form_says_how_titles_are_written():
+    with pytest.raises(UnresolvedTarget) as info:
+        resolve(API, Target("Positive", "inputs", "text"))  # a title is not an id
+    assert info.value.message == "no node with id 'Positive' in the workflow"
+    assert info.value.hint == ("'Positive' is a title; a node is addressed by title as "
+                               '{"node": "Positive", "input": "text"}')
+
+
+def test_an_inner_id_written_without_its_subgraph_instance():
+    with pytest.raises(UnresolvedTarget) as info:
+        resolve(API, Target("20", "inputs", "noise_seed"))
+    assert '"21:20,inputs,noise_seed"' in info.value.hint
+    assert "inside a subgraph" in info.value.hint
+
+
+def test_ambiguous_title_names_the_ids_and_how_to_address_one():
     wf = copy.deepcopy(WORKFLOW)
     wf["7"]["_meta"]["title"] = "Positive"
-    with pytest.raises(KeyError):
-        node_id_for(wf, Target("Positive", "inputs", "text", by_title=True))
+    with pytest.raises(UnresolvedTarget) as info:
+        resolve(Addresses.of_api(wf), Target("Positive", "inputs", "text", by_title=True))
+    err = info.value
+    assert err.message == "2 nodes are titled 'Positive': 6 (CLIPTextEncode) and 7 (CLIPTextEncode)"
+    assert "did you mean" not in str(err)
+    assert err.hint.startswith('address one by its id: "6,inputs,text" or {"node": "6", "input": "text"}')
+    assert not err.server_can_tell
+
+
+def test_three_nodes_sharing_a_title():
+    wf = copy.deepcopy(WORKFLOW)
+    for node_id in ("3", "6", "7"):
+        wf[node_id]["_meta"]["title"] = "Same"
+    with pytest.raises(UnresolvedTarget, match=r"^3 nodes are titled 'Same': 3 \(KSampler\), 6 \(CLIPTextEncode\) "
+                                               r"and 7 \(CLIPTextEncode\)"):
+        resolve(Addresses.of_api(wf), Target("Same", "inputs", "text", by_title=True))
+
+
+def test_missing_input_and_section():
+    with pytest.raises(UnresolvedTarget) as info:
+        resolve(API, Target("3", "inputs", "sed"))
+    assert info.value.message == "node 3 (KSampler) has no input 'sed'"
+    assert info.value.hint == 'did you mean "seed"?'
+    with pytest.raises(UnresolvedTarget, match="node 3 has no 'input'"):
+        resolve(API, Target("3", "input", "seed"))
+    # the _meta section is addressable, as before
+    assert resolve(API, Target("3", "_meta", "title")) == (Place("3", "_meta", "title"),)
+
+
+# -- what a converted UI-format workflow can address ----------------------------------
+#
+# The converter (comfy_plugin.uiformat) builds such Addresses from the editor's graph; these
+# are written by hand here, as the file alone tells them (no /object_info): subgraph instance
+# 75 holds node 75:6 and promotes its "text"; PrimitiveNode 30 feeds two seeds; 12 is a note;
+# 9 is muted; 40 has no stored title (its display name comes from the server).
+
+CONVERTED = {
+    "75:6": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}},
+    "3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20}},
+    "21:20": {"class_type": "KSamplerAdvanced", "inputs": {"noise_seed": 0}},
+    "40": {"class_type": "EmptyLatentImage", "inputs": {"width": 512}},
+}
+UI_ADDRESSES = Addresses({
+    "75": NodeEntry("subgraph", "Prompt box", {"inputs": ("text",)},
+                    forwards={"text": (Place("75:6", "inputs", "text"),)}),
+    "75:6": NodeEntry("CLIPTextEncode", "Positive"),
+    "3": NodeEntry("KSampler"),
+    "21:20": NodeEntry("KSamplerAdvanced", "Refiner"),
+    "30": NodeEntry("PrimitiveNode", "Seed", {"inputs": ("value",)},
+                    forwards={"value": (Place("3", "inputs", "seed"), Place("21:20", "inputs", "noise_seed"))}),
+    "12": NodeEntry("Note", "Read me", unsent="a note"),
+    "9": NodeEntry("KSampler", "Old sampler", unsent="muted (mode 2)", instead='did you mean node 3 (KSampler)?'),
+    "40": NodeEntry("EmptyLatentImage"),
+}, titles_complete=False)
+
+
+def test_converted_ui_ids_with_a_colon_and_titles():
+    assert resolve(UI_ADDRESSES, parse_target("75:6, inputs, text")) == (Place("75:6", "inputs", "text"),)
+    assert resolve(UI_ADDRESSES, parse_target({"node": "Refiner", "input": "noise_seed"})) == (
+        Place("21:20", "inputs", "noise_seed"),)
+    # the file does not say which inputs a node has: the server does, in preflight
+    assert resolve(UI_ADDRESSES, parse_target("3,inputs,anything")) == (Place("3", "inputs", "anything"),)
+
+
+def test_promoted_input_and_primitive_value_forward():
+    assert resolve(UI_ADDRESSES, parse_target("75,inputs,text")) == (Place("75:6", "inputs", "text"),)
+    assert resolve(UI_ADDRESSES, parse_target({"node": "Seed", "input": "value"})) == (
+        Place("3", "inputs", "seed"), Place("21:20", "inputs", "noise_seed"))
+    with pytest.raises(UnresolvedTarget) as info:
+        resolve(UI_ADDRESSES, parse_target("75,inputs,txt"))
+    assert info.value.message == "node 75 (subgraph) has no input 'txt'"
+    assert info.value.hint == 'did you mean "text"?'
+
+
+def test_patch_through_forwards():
+    targets = {"positive_prompt": parse_targets("75,inputs,text"), "seed": parse_targets({"node": "Seed", "input": "value"})}
+    out = patch(CONVERTED, targets, {"positive_prompt": "a cat", "seed": 7}, UI_ADDRESSES)
+    assert out["75:6"]["inputs"] == {"text": "a cat", "clip": ["4", 1]}
+    assert out["3"]["inputs"]["seed"] == 7 and out["21:20"]["inputs"]["noise_seed"] == 7
+    assert "75" not in out and "30" not in out
+
+
+def test_nodes_never_sent_are_errors_with_a_hint():
+    with pytest.raises(UnresolvedTarget) as info:
+        resolve(UI_ADDRESSES, parse_target("9,inputs,seed"))
+    assert info.value.message == ("node 9 (KSampler) is muted (mode 2): the editor never sends it, "
+                                  "so a value written there goes nowhere")
+    assert info.value.hint == "did you mean node 3 (KSampler)?"
+    problems = check_target(UI_ADDRESSES, parse_target({"node": "Read me", "input": "text"}), "parameters.workflow_items.x")
+    assert [p.message for p in problems] == [
+        "node 12 (Note) is a note: the editor never sends it, so a value written there goes nowhere"]
+
+
+def test_a_title_the_file_does_not_store_is_left_to_the_server():
+    target = parse_target({"node": "Empty Latent Image", "input": "width"})
+    with pytest.raises(UnresolvedTarget) as info:
+        resolve(UI_ADDRESSES, target)
+    assert info.value.server_can_tell
+    assert check_target(UI_ADDRESSES, target, "parameters.workflow_items.width") == []
+    # an API file stores every title: there, an unknown title is the batch file's mistake
+    assert check_target(API, target, "p")[0].message == "no node titled 'Empty Latent Image' in the workflow"
 
 
 def test_patch_writes_several_targets_and_by_title():
@@ -246,16 +371,25 @@ def test_patch_ignores_keys_without_targets():
     assert out == expected
 
 
-def test_patch_unknown_node_raises_keyerror():
-    with pytest.raises(KeyError):
+def test_patch_unknown_node_raises_unresolved_target():
+    with pytest.raises(UnresolvedTarget):
         patch(WORKFLOW, {"seed": [Target("99", "inputs", "seed")]}, {"seed": 1})
 
 
-def test_patch_creates_missing_section():
+def test_patch_section_the_node_lacks_is_unresolved():
+    # load_batch reports this target; patch, given the same addresses, refuses it too
     wf = {"1": {"class_type": "Note"}}
-    out = patch(wf, {"text": [Target("1", "inputs", "text")]}, {"text": "hi"})
-    assert out == {"1": {"class_type": "Note", "inputs": {"text": "hi"}}}
+    with pytest.raises(UnresolvedTarget, match="node 1 has no 'inputs'"):
+        patch(wf, {"text": [Target("1", "inputs", "text")]}, {"text": "hi"})
     assert wf == {"1": {"class_type": "Note"}}
+
+
+def test_patch_creates_a_section_only_the_server_knows():
+    wf = {"1": {"class_type": "CLIPTextEncode"}}
+    book = Addresses({"1": NodeEntry("CLIPTextEncode")})  # a converted UI node: inputs known to the server
+    out = patch(wf, {"text": [Target("1", "inputs", "text")]}, {"text": "hi"}, book)
+    assert out == {"1": {"class_type": "CLIPTextEncode", "inputs": {"text": "hi"}}}
+    assert wf == {"1": {"class_type": "CLIPTextEncode"}}
 
 
 def test_load_workflow_accepts_utf8_bom(tmp_path):
