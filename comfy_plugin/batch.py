@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import variables as variables_mod
 from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
 from .errors import BatchFileError, Problem, UnresolvedTarget, WorkflowError
-from .schema import Cache, make_validator, prompt_index, validate_cached
+from .schema import Cache, closest, make_validator, prompt_index, validate_cached
 from .workflow import Addresses, Target, load_workflow, parse_targets, resolve
 
 if TYPE_CHECKING:
@@ -147,6 +147,23 @@ def resolve_relative(name: str, batch_path: Path, cwd: Path) -> tuple[Path, list
     return candidates[0], candidates
 
 
+def near_miss(name: str, looked: list[Path], suffix: str = ".json") -> str:
+    """For a file not found: a file with ``suffix``, in a folder looked in, whose name is
+    close (``tiny-sd15-txt2img.json`` -> ``tiny-sd15-txt2img-api.json``), written as the
+    batch file would name it; "" when there is none."""
+    stems: set[str] = set()
+    for candidate in looked:
+        try:
+            stems |= {p.stem for p in candidate.parent.iterdir() if p.suffix == suffix and p.is_file()}
+        except OSError:
+            continue  # a folder that does not exist holds no near miss
+    wanted = Path(name)
+    close = closest(wanted.stem, sorted(stems))
+    if close is None:
+        return ""
+    return f'did you mean "{wanted.with_name(close + suffix).as_posix()}"?'
+
+
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 
 
@@ -248,7 +265,8 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
     wf_path, looked = resolve_relative(wf_name, path, cwd)
     if not wf_path.exists():
         raise WorkflowError(shown_as, f"workflow file '{wf_name}' not found; looked at "
-                            + " and ".join(str(p) for p in looked), "parameters.workflow_file")
+                            + " and ".join(str(p) for p in looked), "parameters.workflow_file",
+                            near_miss(wf_name, looked))
     workflow = load_workflow(wf_path, shown_as)
     addresses = Addresses.of_api(workflow)
 

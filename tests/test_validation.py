@@ -77,6 +77,16 @@ CATALOGUE: dict[str, tuple[Any, list[str]]] = {
     "mapping-unknown-node": (with_items({}, seed="99,inputs,seed"),
                              ["batches/mapping-unknown-node.json: parameters.workflow_items.seed: no node with id '99' in the workflow",
                               "  hint: the workflow's node ids: 1, 2, 3, 4, 5"]),
+    "mapping-title-ambiguous": (with_params(workflow_file="../workflows-files/twin-titles-api.json",
+                                            workflow_items={**GOOD["parameters"]["workflow_items"],
+                                                            "seed": {"node": "Noise", "input": "seed"}}),
+                                ["batches/mapping-title-ambiguous.json: parameters.workflow_items.seed: 2 nodes are titled "
+                                 "'Noise': 2 (ImageAddNoise) and 6 (ImageAddNoise)",
+                                 '  hint: address one by its id: "2,inputs,seed" or {"node": "2", "input": "seed"}*']),
+    "workflow-near-miss": (with_params(workflow_file="../workflows-files/noise-image.json"),
+                           ["batches/workflow-near-miss.json: parameters.workflow_file: workflow file "
+                            "'../workflows-files/noise-image.json' not found; looked at *",
+                            '  hint: did you mean "../workflows-files/noise-image-api.json"?']),
     "mapping-title-typo": (with_items({}, seed={"node": "Nosie", "input": "seed"}),
                            ["batches/mapping-title-typo.json: parameters.workflow_items.seed: no node titled 'Nosie' in the workflow",
                             '  hint: did you mean "Noise"?']),
@@ -134,6 +144,9 @@ LOAD_IMAGE_WORKFLOW = {
     "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
     "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "inv"}},
 }
+#: The noise workflow with a second noise node under the same title.
+TWIN_TITLES_WORKFLOW = json.loads((ROOT / "workflows-files" / "noise-image-api.json").read_text())
+TWIN_TITLES_WORKFLOW["6"] = {**TWIN_TITLES_WORKFLOW["2"], "inputs": {**TWIN_TITLES_WORKFLOW["2"]["inputs"], "image": ["2", 0]}}
 CATALOGUE["load-image-missing"] = ({
     "parameters": {"workflow_file": "../workflows-files/load-image-api.json", "workflow_items": {"image": "1,inputs,image"}},
     "prompts": [{"id": "bad", "image": "./inputs/missing.png"}],
@@ -146,6 +159,7 @@ def catalogue_run(tmp_path_factory: pytest.TempPathFactory, comfy_server) -> tup
     shutil.copytree(ROOT / "workflows-files", root / "workflows-files")
     (root / "workflows-files" / "ui.json").write_text(json.dumps(UI_WORKFLOW))
     (root / "workflows-files" / "load-image-api.json").write_text(json.dumps(LOAD_IMAGE_WORKFLOW))
+    (root / "workflows-files" / "twin-titles-api.json").write_text(json.dumps(TWIN_TITLES_WORKFLOW))
     batches = root / "batches"
     batches.mkdir()
     (batches / "empty.txt").write_text("\n   \n")

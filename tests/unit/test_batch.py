@@ -242,6 +242,35 @@ def test_load_batch_missing_workflow_lists_both_places(layout):
     assert str(layout / "cwd" / "missing" / "wf.json") in err.message
 
 
+def test_load_batch_missing_workflow_suggests_the_near_miss(layout):
+    # issue 14, item 9: the batch names tiny-sd15-txt2img.json, the folder holds the -api file
+    folder = layout / "workflows-files"
+    folder.mkdir()
+    write(folder / "tiny-sd15-txt2img-api.json", WORKFLOW)
+    write(folder / "sd15-txt2img-api.json", WORKFLOW)
+    (folder / "tiny-sd15-txt2img.png").write_bytes(b"not a workflow")
+    with pytest.raises(WorkflowError) as info:
+        load(layout, batch_data(workflow_file="../workflows-files/tiny-sd15-txt2img.json"))
+    err = info.value
+    assert "'../workflows-files/tiny-sd15-txt2img.json' not found; looked at " in err.message
+    assert err.hint == 'did you mean "../workflows-files/tiny-sd15-txt2img-api.json"?'
+    assert str(err).endswith('\n  hint: did you mean "../workflows-files/tiny-sd15-txt2img-api.json"?')
+
+
+def test_load_batch_missing_workflow_near_miss_in_the_working_directory(layout):
+    write(layout / "cwd" / "flow-api.json", WORKFLOW)
+    with pytest.raises(WorkflowError) as info:
+        load(layout, batch_data(workflow_file="flow.json"))
+    assert info.value.hint == 'did you mean "flow-api.json"?'
+
+
+def test_load_batch_missing_workflow_without_a_near_miss_has_no_hint(layout):
+    write(layout / "batches" / "unrelated.json", WORKFLOW)
+    with pytest.raises(WorkflowError) as info:
+        load(layout, batch_data(workflow_file="my-upscaler.json"))
+    assert info.value.hint == ""
+
+
 def test_load_batch_ambiguous_title_names_both_ids(layout):
     # Regression: two nodes titled 'Prompt' gave "no node titled 'Prompt' ... did you mean "Prompt"?"
     wf = {**WORKFLOW, "6": {**WORKFLOW["6"], "_meta": {"title": "Prompt"}},
