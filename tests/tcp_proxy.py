@@ -3,8 +3,10 @@
 ``cut()`` closes every live connection at once, as a network drop would (the client's
 WebSocket and any HTTP request in flight break), and can refuse WebSocket upgrades for a
 while afterwards (the socket stays down while HTTP still answers). What clients send is
-recorded, so a test can see which headers reached the server. The proxy is bounded: at
-most ``max_connections`` at a time, and it stops itself after ``lifetime_s``.
+recorded, so a test can see which headers reached the server. ``break_next()`` breaks one
+chosen request: before it reaches the server, or after the server has answered it (the
+client never sees the answer). The proxy is bounded: at most ``max_connections`` at a
+time, and it stops itself after ``lifetime_s``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class TcpProxy:
         self.sent: list[bytes] = []  # what each client sent towards the server (first RECORD_LIMIT bytes)
         self.cuts = 0  # connections closed by cut()
         self.refused_ws = 0  # WebSocket upgrades refused after a cut
+        self._breaks: list[tuple[bytes, bool]] = []  # (request prefix, deliver) still to break
+        self.broken: list[tuple[bytes, bool]] = []  # (first bytes, delivered) of each request broken
         self._thread = threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True)
 
     @property
@@ -69,6 +73,14 @@ class TcpProxy:
                 _close(s)
         self.cuts += len(live)
         return len(live)
+
+    def break_next(self, prefix: bytes, deliver: bool) -> None:
+        """Break the next connection whose request starts with ``prefix`` (``b"POST /prompt"``).
+        ``deliver``: the whole request reaches the server, and the connection is closed as the
+        server's answer starts; otherwise it is closed before anything reaches the server.
+        Broken requests are listed in ``broken``, not in ``sent``."""
+        with self._lock:
+            self._breaks.append((prefix, deliver))
 
     def requests_with(self, needle: bytes) -> list[bytes]:
         """The recorded client streams that contain ``needle``."""
@@ -109,10 +121,19 @@ class TcpProxy:
             self.refused_ws += 1
             _close(client)
             return
+        deliver = self._take_break(first)
+        if deliver is False:
+            with self._lock:
+                self.broken.append((first, False))
+            _close(client)
+            return
         try:
             upstream = socket.create_connection(self.target, timeout=5)
         except OSError:
             _close(client)
+            return
+        if deliver:
+            self._deliver_then_break(client, upstream, first)
             return
         client.settimeout(None)
         upstream.settimeout(None)
@@ -143,6 +164,33 @@ class TcpProxy:
         self._pump(client, upstream, on_data)
         back.join(timeout=5)
         self._drop(client, upstream)
+
+    def _take_break(self, first: bytes) -> bool | None:
+        """Whether to break this request (True: after delivering it), or None."""
+        with self._lock:
+            for n, (prefix, deliver) in enumerate(self._breaks):
+                if first.startswith(prefix):
+                    del self._breaks[n]
+                    return deliver
+        return None
+
+    def _deliver_then_break(self, client: socket.socket, upstream: socket.socket, first: bytes) -> None:
+        """Pass the request on; once the server's answer starts, close both sides unanswered."""
+        client.settimeout(None)
+        upstream.settimeout(30)
+        try:
+            upstream.sendall(first)
+        except OSError:
+            pass
+        threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+        try:
+            upstream.recv(1)  # the server has read the whole request and handled it
+        except OSError:
+            pass
+        with self._lock:
+            self.broken.append((first, True))
+        _close(client)
+        _close(upstream)
 
     def _pump(self, src: socket.socket, dst: socket.socket, on_data) -> None:
         while True:

@@ -85,16 +85,21 @@ class Transport:
         except urllib.error.HTTPError as exc:
             self.answered = True
             return exc.code, _read_quietly(exc)
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise self.failure(getattr(exc, "reason", exc)) from None
+        except http.client.InvalidURL:
+            raise  # the caller's path is wrong (unquoted): no request was made, nothing to retry
+        except urllib.error.URLError as exc:  # while connecting or sending
+            raise self.failure(exc.reason if isinstance(exc.reason, BaseException) else exc, sent=False) from None
+        except (OSError, http.client.HTTPException) as exc:  # while waiting for, or reading, the answer
+            raise self.failure(exc, sent=True) from None
 
-    def failure(self, reason: BaseException | str) -> ServerUnavailable:
-        """The ServerUnavailable subclass for why a request got no answer."""
-        text = describe(reason) if isinstance(reason, BaseException) else reason
+    def failure(self, reason: BaseException, sent: bool) -> ServerUnavailable:
+        """The ServerUnavailable subclass for why a request got no answer; ``sent``: the
+        request was on its way (a timeout then means the server is silent, not absent)."""
+        text = describe(reason)
         what = f"{GONE if self.answered else 'cannot connect'} ({text})"
         if isinstance(reason, CUT_ERRORS):
             return ConnectionCut(self.url, what, START_HINT, reason=text)
-        if isinstance(reason, (TimeoutError, socket.timeout)):
+        if sent and isinstance(reason, (TimeoutError, socket.timeout)):
             return NoAnswer(self.url, f"no answer within {self.timeout:g} s ({text})", START_HINT)
         return ConnectionRefused(self.url, what, START_HINT)
 

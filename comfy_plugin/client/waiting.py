@@ -48,8 +48,9 @@ class Waiting:
 
     def wait(self, prompt_id: str, watch: Watch, bounds: Bounds) -> dict[str, Any]:
         """The finished prompt's history entry; its failure, a timeout or a lost prompt raised."""
-        # With the socket down (reconnecting), ask the server at once rather than later.
-        next_poll = time.monotonic() + (HISTORY_POLL_S if self.reader.connected else 0.0)
+        # Look at once when the socket is down (reconnecting), or to start the queue clock.
+        at_once = not self.reader.connected or bounds.queue_timeout_s > 0
+        next_poll = time.monotonic() + (0.0 if at_once else HISTORY_POLL_S)
         drops = self.reader.drops
         while True:
             if watch.done.wait(WAIT_TICK_S):
