@@ -232,3 +232,7 @@ class QueueTimeout(ComfyError):
             f"queue timeout: prompt {prompt_id} waited {waited_s:.1f} s (limit {limit_s:g} s; {queued_s:.1f} s "
             f"in the queue in all) behind {ahead} prompt(s) that are not this run's, and {outcome}; "
             "the server is busy with other work: wait longer with --comfy-queue-timeout SECONDS (0: no bound)")
+
+
+class BaselineError(ComfyError):
+    """A baseline file or setting cannot be used: unreadable, malformed, or an invalid hash setting."""

@@ -1,68 +1,103 @@
 """The regression suite: fixed-seed prompts compared with their baselines during a session.
 
-Decides which prompts are compared (those with no ``"random"`` value), with which hash and
-thresholds (prompt > batch file > command line > ini > default), and what
+Decides which prompts are compared (those whose seeds are fixed), with which hash and
+thresholds (prompt > batch file > command line > ini > default), what a missing baseline
+means (``--comfy-missing-baseline``: pass, fail, skip or write) and what
 ``--comfy-update-baselines`` records. Results are written once, at the end, by the one
 process that writes (the plain session, or the pytest-xdist controller after merging its
-workers' results). No pytest here; hashing and storage live in baselines.py.
+workers' results and verdicts). No pytest here; images and files are the baselines package's.
+
+Importing this module is cheap: the modules that read pixels (numpy, Pillow, imagehash) are
+loaded when the first batch file is collected (``collected``), so a pytest run without batch
+files never loads them and the first image does not pay for them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from .baselines import (BaselineError, BaselineStore, HashSpec, SessionResults, Thresholds, compare_all, default_threshold,
-                        merge_worker_results, observe, stale_entries, updated_entries, workflow_digest)
-from .batch import HARNESS_KEYS, RANDOM, Batch, PromptSpec
-from .errors import ComfyError
+from .baselines.spec import HashSpec
+from .checks import HARNESS_KEYS
+from .errors import BaselineError, ComfyError
 from .settings import BaselineSettings
-from .prepare import PreparedPrompt
-from .runner import SavedOutput
+
+if TYPE_CHECKING:
+    from .baselines.entries import BaselineEntry
+    from .baselines.results import SessionResults
+    from .baselines.store import BaselineStore
+    from .batch import Batch, PromptSpec
+    from .prepare import PreparedPrompt
+    from .runner import SavedOutput
 
 MARKER = "comfy_regression"
-
-
-class BaselineMismatch(ComfyError):
-    """An output image differs from its baseline beyond the threshold (or has none)."""
+MISSING_POLICIES = ("pass", "fail", "skip", "write")
+_FAILING = ("diff", "changed-test", "missing")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the baseline check says about one prompt."""
+    """What the baseline check says about one prompt. ``distances`` are hash distances, one
+    per image; ``accepted``: the policy lets this status pass (a missing baseline, by default)."""
 
     status: str  # match | diff | changed-test | missing | recorded | unchanged | not-compared
     message: str
     distances: tuple[int | None, ...] = ()
     threshold: int | None = None
     skip: bool = False
+    accepted: bool = False
 
     @property
     def failed(self) -> bool:
-        return self.status in ("diff", "changed-test", "missing") and not self.skip
+        return self.status in _FAILING and not self.skip and not self.accepted
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON, for a pytest-xdist worker's payload to the controller."""
+        data = asdict(self)
+        data["distances"] = list(self.distances)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Verdict:
+        try:
+            return cls(str(data["status"]), str(data["message"]), tuple(data.get("distances", ())),
+                       data.get("threshold"), bool(data.get("skip", False)), bool(data.get("accepted", False)))
+        except (KeyError, TypeError) as exc:
+            raise BaselineError(f"not a baseline verdict: {exc}") from None
 
 
 def is_compared(spec: PromptSpec) -> bool:
-    """A prompt is a regression test unless one of its values is drawn at random."""
-    return not any(value == RANDOM for value in spec.values.values())
+    """A prompt is a regression test unless a seed is drawn at random. Only seed keys can mean
+    random: a text that says "random" is a text."""
+    return not spec.random_keys()
+
+
+def _load(module: str) -> Any:
+    """A module of the baselines package that reads pixels or files (see the module docstring)."""
+    return importlib.import_module(f".baselines.{module}", __package__)
 
 
 @dataclass
 class Regression:
     settings: BaselineSettings
     store: BaselineStore
-    results: SessionResults = field(default_factory=SessionResults)
+    results: SessionResults
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # node id -> verdict
     written: list[str] = field(default_factory=list)  # baseline files written at the end
     stale: dict[str, list[str]] = field(default_factory=dict)  # batch key -> ids with no prompt left
     error: str = ""  # why writing failed, if it did
-    _stored: dict[str, dict] = field(default_factory=dict)
+    _stored: dict[str, dict[str, list[BaselineEntry]]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: BaselineSettings, rootdir: Path, batch_dir: str) -> Regression:
         HashSpec.parse(settings.hash)  # a bad --comfy-hash fails at start, not per prompt
-        return cls(settings, BaselineStore(settings.root, rootdir, settings.env, batch_dir))
+        if settings.missing not in MISSING_POLICIES:
+            raise BaselineError(f"--comfy-missing-baseline {settings.missing!r}: expected one of "
+                                f"{', '.join(MISSING_POLICIES)}")
+        store = _load("store").BaselineStore(settings.root, rootdir, settings.env, batch_dir)
+        return cls(settings, store, _load("results").SessionResults())
 
     def _key(self, batch: Batch) -> str | None:
         """The batch file's key in the store; None for a file outside the rootdir (no baselines)."""
@@ -72,26 +107,26 @@ class Regression:
             return None
 
     def collected(self, batch: Batch) -> None:
-        """Every prompt id of a batch file read in full: what stale entries are measured against."""
+        """Every prompt id of a batch file read in full: what stale entries are measured against.
+        Loads the modules that read pixels now, before the first prompt runs."""
+        _load("comparison")
         key = self._key(batch)
         if key is not None:
             self.results.collected(key, [spec.id for spec in batch.prompts])
 
-    def hash_settings(self, batch: Batch, spec: PromptSpec) -> tuple[HashSpec, Thresholds]:
-        own: Mapping[str, Any] = spec.values.get("baseline") or {}
-        layers = [own, batch.baseline]
+    def hash_settings(self, batch: Batch, spec: PromptSpec) -> tuple[HashSpec, dict[str, float | None]]:
+        """The prompt's hash and the thresholds it sets (by metric name; the rest take their defaults)."""
+        metrics = _load("metrics").METRICS
+        layers: list[Mapping[str, Any]] = [spec.values.get("baseline") or {}, batch.baseline]
         hash_text = next((layer["hash"] for layer in layers if "hash" in layer), self.settings.hash)
-        hash_spec = HashSpec.parse(hash_text)
-        threshold = next((layer["threshold"] for layer in layers if "threshold" in layer),
-                         self.settings.threshold if self.settings.threshold is not None
-                         else default_threshold(hash_spec))
-        defaults = Thresholds()
-        colour = next((layer["colour_threshold"] for layer in layers if "colour_threshold" in layer), defaults.colour)
-        sharp = next((layer["sharpness_threshold"] for layer in layers if "sharpness_threshold" in layer),
-                     defaults.sharpness)
-        return hash_spec, Thresholds(threshold, colour, sharp)
+        given: dict[str, float | None] = {"hash": self.settings.threshold} if self.settings.threshold is not None else {}
+        for metric in metrics:
+            chosen = next((layer for layer in layers if metric.threshold_key in layer), None)
+            if chosen is not None:
+                given[metric.name] = chosen[metric.threshold_key]
+        return HashSpec.parse(hash_text), given
 
-    def _entries(self, batch: Batch, prompt_id: str):
+    def _entries(self, batch: Batch, prompt_id: str) -> list[BaselineEntry] | None:
         key = self.store.key(batch.path)
         if key not in self._stored:
             self._stored[key] = self.store.load(batch.path)
@@ -99,44 +134,59 @@ class Regression:
 
     def check(self, nodeid: str, batch: Batch, spec: PromptSpec, prepared: PreparedPrompt,
               outputs: list[SavedOutput]) -> Verdict:
-        verdict = self._check(batch, spec, prepared, outputs)
+        verdict = self._check(nodeid, batch, spec, prepared, outputs)
         self.verdicts[nodeid] = verdict
         return verdict
 
-    def _check(self, batch: Batch, spec: PromptSpec, prepared: PreparedPrompt,
+    def _may_record(self, entries: list[BaselineEntry] | None) -> bool:
+        """Whether this prompt's observations may be written: only then are thumbnails made."""
+        return self.settings.update or (entries is None and self.settings.missing == "write")
+
+    def _check(self, nodeid: str, batch: Batch, spec: PromptSpec, prepared: PreparedPrompt,
                outputs: list[SavedOutput]) -> Verdict:
         if not is_compared(spec):
-            return Verdict("not-compared", 'not compared with a baseline: a value is "random"')
+            keys = " and ".join(spec.random_keys())
+            return Verdict("not-compared", f'not compared with a baseline: {keys} is "random"')
         key = self._key(batch)
         if key is None:
             return Verdict("not-compared", f"not compared: the batch file lies outside the rootdir "
                            f"{self.store.rootdir}, which baselines/ mirrors")
+        entries_mod, comparison = _load("entries"), _load("comparison")
         hash_spec, thresholds = self.hash_settings(batch, spec)
         values = {k: v for k, v in prepared.values.items() if k not in HARNESS_KEYS}
-        digest = workflow_digest(prepared.workflow)
+        digest = entries_mod.workflow_digest(prepared.workflow)
         seed = values.get("seed", values.get("noise_seed"))
-        images = [o for o in outputs if o.is_still_image]
-        observed = [observe(o.data, hash_spec, seed=seed if isinstance(seed, int) else None,
-                            workflow_digest=digest, params=values) for o in images]
         entries = self._entries(batch, spec.id)
-        result = compare_all(
+        images = [o for o in outputs if o.is_still_image]
+        observed = [entries_mod.observe(o.data, hash_spec, seed=seed if isinstance(seed, int) else None,
+                                        workflow_digest=digest, params=values,
+                                        thumbnail=self._may_record(entries)) for o in images]
+        result = comparison.compare_all(
             entries, observed, thresholds,
             baseline_images=[str(self.store.thumbnail_path(batch.path, e) or "") for e in entries or []],
             new_images=[str(o.path or o.file.filename) for o in images],
         )
+        return self._decide(nodeid, key, spec.id, result, comparison.updated_entries(result))
+
+    def _decide(self, nodeid: str, key: str, prompt_id: str, result: Any, update: list | None) -> Verdict:
+        """The verdict for a comparison, recording what the settings ask to record."""
         distances = tuple(c.distance for c in result.images)
+        threshold = result.thresholds.get("hash")
+        count = len(result.observed)
         if self.settings.update:
-            update = updated_entries(result)
-            self.results.record(key, spec.id, update)
+            self.results.record(key, prompt_id, update)
             if update is None:
-                return Verdict("unchanged", "baseline unchanged: " + result.message, distances, thresholds.hash)
-            return Verdict("recorded", f"baseline recorded ({len(observed)} image(s))", distances, thresholds.hash)
-        if result.status == "missing":
-            if self.settings.missing == "write":
-                self.results.record(key, spec.id, list(observed))
-                return Verdict("recorded", f"no baseline yet: recorded ({len(observed)} image(s))")
-            return Verdict("missing", result.message, skip=self.settings.missing == "skip")
-        return Verdict(result.status, result.message, distances, thresholds.hash)
+                return Verdict("unchanged", "baseline unchanged: " + result.message, distances, threshold)
+            return Verdict("recorded", f"baseline recorded ({count} image(s))", distances, threshold)
+        if result.status != "missing":
+            return Verdict(result.status, result.message, distances, threshold)
+        if self.settings.missing == "write":
+            self.results.record(key, prompt_id, list(result.observed))
+            return Verdict("recorded", f"no baseline yet: recorded ({count} image(s))")
+        if self.settings.missing == "pass":
+            return Verdict("missing", f"no baseline yet for this prompt ({count} image(s)); record one with: "
+                           f"pytest {nodeid} --comfy-update-baselines", accepted=True)
+        return Verdict("missing", result.message, skip=self.settings.missing == "skip")
 
     def baseline_thumbnails(self, batch: Batch, spec: PromptSpec) -> list[Path | None]:
         """The stored thumbnails of a prompt's baseline images, by index (for reports)."""
@@ -149,9 +199,13 @@ class Regression:
     # -- the end of the session -------------------------------------------------------------
 
     def absorb(self, worker_payload: Mapping[str, Any]) -> None:
-        """A pytest-xdist worker's results, merged by the controller."""
-        merged = merge_worker_results([self.results.to_json(), worker_payload])
-        self.results = merged
+        """A pytest-xdist worker's ``results.to_json()``, merged by the controller."""
+        self.results.merge(type(self.results).from_json(worker_payload))
+
+    def absorb_verdicts(self, verdicts: Mapping[str, Verdict]) -> None:
+        """A pytest-xdist worker's verdicts (node id -> Verdict), so the controller's summary
+        counts every prompt and names the worst distances."""
+        self.verdicts.update(verdicts)
 
     def finish(self) -> None:
         """Write what was recorded and find stale entries (``written``, ``stale``, ``error``)."""
@@ -162,6 +216,7 @@ class Regression:
 
     def _finish(self) -> None:
         rootdir = self.store.rootdir
+        stale_entries = _load("comparison").stale_entries if self.results.ids else None
         for key, ids in sorted(self.results.ids.items()):
             found = stale_entries(self.store.load(rootdir / key), ids)
             if found:

@@ -32,7 +32,7 @@ def test_missing_baseline_fails_with_a_hint_and_random_prompts_are_not_compared(
         "*no baseline for this prompt (1 image(s))*",
         "*record one with --comfy-update-baselines (or --comfy-missing-baseline=write)*",
     ])
-    result.stdout.fnmatch_lines(['*baseline: not-compared: not compared with a baseline: a value is "random"*'])
+    result.stdout.fnmatch_lines(['*baseline: not-compared: not compared with a baseline: seed is "random"*'])
     assert not (project.path / "baselines").exists()
     project.run("batches/", "--comfy-missing-baseline=skip").assert_outcomes(passed=1, skipped=2)
 
@@ -172,13 +172,40 @@ def test_noise(comfy):
     project.run("test_direct.py").assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize("workers", ["2"])
-def test_xdist_workers_results_are_written_once_by_the_controller(project: Project, workers: str) -> None:
-    for name in ("left", "right"):
-        project.batch(f"{name}.json", noise_batch([{"id": f"{name}-{i}", "seed": i} for i in range(2)]))
-    result = project.run("batches/", "-n", workers, "--dist", "loadfile", "--comfy-update-baselines")
+def test_a_missing_baseline_passes_by_default_and_the_summary_says_how_to_record_it(project: Project) -> None:
+    project.batch("reg.json", regression_batch())
+    result = project.run("batches/", "--comfy-missing-baseline=pass", "-rA")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "*no baseline yet for this prompt (1 image(s)); record one with: "
+        "pytest batches/reg.json::fixed --comfy-update-baselines*",
+        "prompts: 2 missing, 1 not-compared",
+        "2 prompt(s) have no baseline yet: record them with: pytest batches/reg.json --comfy-update-baselines",
+    ])
+    assert not (project.path / "baselines").exists()
+
+
+def test_a_text_that_says_random_is_compared(project: Project) -> None:
+    """Only a seed key's "random" draws a seed; this prompt's text is the word, its seed fixed."""
+    project.batch("reg.json", noise_batch([{"id": "word", "seed": 5, "positive_prompt": "random"}]))
+    result = project.run("batches/", FAIL, "-m", "comfy_regression")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no baseline for this prompt (1 image(s))*"])
+
+
+def test_xdist_workers_verdicts_and_results_reach_the_controller(project: Project) -> None:
+    """One file's prompts spread over two workers (--dist load): the controller counts every
+    prompt and writes the file once, with every worker's entries."""
+    project.batch("spread.json", noise_batch([{"id": f"p{i}", "seed": i} for i in range(4)]))
+    result = project.run("batches/", "-n", "2", "--dist", "load", "--comfy-update-baselines", "-v")
     result.assert_outcomes(passed=4)
-    assert sorted(stored(project, "left.json")) == ["left-0", "left-1"]
-    assert sorted(stored(project, "right.json")) == ["right-0", "right-1"]
-    result.stdout.fnmatch_lines(["*wrote */baselines/left.json*", "*wrote */baselines/right.json*"])
-    project.run("batches/", "-n", workers, FAIL).assert_outcomes(passed=4)
+    workers = {line.split("]")[0] for line in result.stdout.lines if "PASSED" in line and line.startswith("[gw")}
+    assert workers == {"[gw0", "[gw1"}, "the prompts ran on both workers"
+    result.stdout.fnmatch_lines(["prompts: 4 recorded", "wrote */baselines/spread.json"])
+    assert sorted(stored(project, "spread.json")) == ["p0", "p1", "p2", "p3"]
+    document = json.loads((project.path / "baselines" / "spread.json").read_text())
+    document["baselines"]["p3"][0]["hash"] = format(int(document["baselines"]["p3"][0]["hash"], 16) ^ 0xFF, "016x")
+    (project.path / "baselines" / "spread.json").write_text(json.dumps(document))
+    result = project.run("batches/", "-n", "2", "--dist", "load", FAIL)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["prompts: 1 diff, 3 match", "  hash distance 8 (threshold 6)  *spread.json::p3*"])

@@ -1,4 +1,4 @@
-"""baselines.py: hashes, the combined check, comparisons, the store and xdist merging."""
+"""The baselines package: metrics, the combined check, comparisons, the store and xdist merging."""
 
 from __future__ import annotations
 
@@ -18,17 +18,15 @@ from comfy_plugin.baselines import (
     BaselineStore,
     HashSpec,
     SessionResults,
-    Thresholds,
     compare,
     compare_all,
-    compute_hash,
-    distance,
     merge_worker_results,
     observe,
     stale_entries,
     updated_entries,
     workflow_digest,
 )
+from comfy_plugin.baselines.metrics.hash import DEFAULT_THRESHOLD, default_threshold, hamming
 from comfy_plugin.errors import ComfyError
 
 SIDE = 256
@@ -82,6 +80,14 @@ def transformed(data: bytes, change) -> bytes:
 
 def entry_of(data: bytes, **kwargs) -> BaselineEntry:
     return observe(data, **kwargs).entry
+
+
+def compute_hash(data: bytes, spec: HashSpec = HashSpec()) -> str:
+    return observe(data, spec, thumbnail=False).entry.features["hash"]
+
+
+def distance(a_hex: str, b_hex: str, spec: HashSpec = HashSpec()) -> int:
+    return hamming(a_hex, b_hex, spec)
 
 
 # -- hashes ------------------------------------------------------------------------------------
@@ -149,9 +155,9 @@ def test_hash_spec_rejects_bad_settings(make, message):
 
 
 def test_default_threshold_scales_with_the_number_of_bits():
-    assert bl.default_threshold(HashSpec()) == bl.DEFAULT_THRESHOLD
-    assert bl.default_threshold(HashSpec("phash", 16)) == 4 * bl.DEFAULT_THRESHOLD
-    assert bl.default_threshold(HashSpec("phash", 2)) >= 1
+    assert default_threshold(HashSpec()) == DEFAULT_THRESHOLD
+    assert default_threshold(HashSpec("phash", 16)) == 4 * DEFAULT_THRESHOLD
+    assert default_threshold(HashSpec("phash", 2)) >= 1
 
 
 def test_workflow_digest_is_canonical_and_ignores_titles():
@@ -201,7 +207,7 @@ def test_colour_shift_of_a_flat_image_fails(colour):
 def test_colour_shift_of_a_noise_image_fails():
     base = noise_image(1)
     result = check(base, png(pixels(base) + np.array([16, 0, 0])))
-    assert result.status == "diff" and result.colour_distance > 8
+    assert result.status == "diff" and result.distances["colour"] > 8
 
 
 def test_blur_fails_by_sharpness():
@@ -214,8 +220,8 @@ def test_blur_fails_by_sharpness():
 def test_another_seed_fails_by_hash():
     result = check(noise_image(1), noise_image(2))
     assert result.status == "diff"
-    assert result.distance > bl.DEFAULT_THRESHOLD
-    assert f"phash-8 distance {result.distance} > {bl.DEFAULT_THRESHOLD}" in result.message
+    assert result.distance > DEFAULT_THRESHOLD
+    assert f"phash-8 distance {result.distance} > {DEFAULT_THRESHOLD}" in result.message
 
 
 def test_five_percent_crop_scaled_back_fails():
@@ -242,7 +248,7 @@ def test_thresholds_can_turn_checks_off():
     base = flat_image(0x808080)
     brighter = flat_image(0x909090)
     assert compare(entry_of(base), observe(brighter)).status == "diff"
-    assert compare(entry_of(base), observe(brighter), 0, Thresholds(colour=None)).status == "match"
+    assert compare(entry_of(base), observe(brighter), 0, {"colour": None}).status == "match"
 
 
 def test_tiny_and_odd_images_have_signatures():
@@ -268,7 +274,7 @@ def test_message_names_both_images_the_distance_and_the_threshold():
     assert result.message.startswith("image 1 differs from its baseline: phash-8 distance")
     assert "baseline: baselines/x.thumbs/a_1.png" in result.message
     assert "new:      images/x/P_a_20261124_01.png" in result.message
-    assert f"(threshold {bl.DEFAULT_THRESHOLD})" in result.message
+    assert f"(threshold {DEFAULT_THRESHOLD})" in result.message
     assert "--comfy-update-baselines" in result.message
 
 
@@ -414,10 +420,10 @@ def test_round_trip(project):
     path = store.write(batch, {"a-cat": seen})
     loaded = store.load(batch)
     assert list(loaded) == ["a-cat"]
-    assert [e.hash for e in loaded["a-cat"]] == [o.entry.hash for o in seen]
+    assert [e.features["hash"] for e in loaded["a-cat"]] == [o.entry.features["hash"] for o in seen]
     first = loaded["a-cat"][0]
     assert (first.seed, first.workflow_digest, first.params) == (42, "abc", {"seed": 42, "text": "a cat"})
-    assert (first.algorithm, first.hash_size, first.width, first.height) == ("phash", 8, SIDE, SIDE)
+    assert (first.features["algorithm"], first.features["hash_size"], first.width, first.height) == ("phash", 8, SIDE, SIDE)
     assert first.thumbnail == "x.thumbs/a-cat_0.png"
     assert compare_all(loaded["a-cat"], seen).status == "match"
     document = json.loads(path.read_text())
@@ -457,7 +463,7 @@ def test_write_merges_updates_and_removes(project):
     store.write(batch, {"b": [observe(noise_image(4))], "c": [observe(noise_image(5))]}, remove={"a"})
     loaded = store.load(batch)
     assert sorted(loaded) == ["b", "c"]
-    assert loaded["b"][0].hash == observe(noise_image(4)).entry.hash and len(loaded["b"]) == 1
+    assert loaded["b"][0].features["hash"] == compute_hash(noise_image(4)) and len(loaded["b"]) == 1
     thumbs = sorted(p.name for p in store.thumbs_dir(batch).iterdir())
     assert thumbs == ["b_0.png", "c_0.png"]  # a_0 and b_1 went with their entries
 
@@ -556,9 +562,148 @@ def test_later_worker_result_wins_for_the_same_prompt():
     w1.record("x.json", "a", [observe(noise_image(1))])
     w2.record("x.json", "a", [observe(noise_image(2))])
     merged = merge_worker_results([w1.to_json(), w2.to_json()])
-    assert merged.updates["x.json"]["a"][0].entry.hash == observe(noise_image(2)).entry.hash
+    assert merged.updates["x.json"]["a"][0].entry.features["hash"] == compute_hash(noise_image(2))
 
 
 def test_worker_results_of_another_format_are_refused():
     with pytest.raises(BaselineError, match="format"):
         merge_worker_results([{"format": 0}])
+
+
+# -- one decode, the metrics and their equivalence with imagehash ---------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def structured_images() -> list[tuple[str, bytes]]:
+    """Images with structure (not flat): noise of several kinds, a gradient, stripes, and the
+    thumbnails of the repository's own baselines (real SD1.5 and noise outputs)."""
+    ramp = np.linspace(0, 255, SIDE)
+    images = [(f"noise-{seed}-{blur}", noise_image(seed, blur=blur)) for seed in (1, 2, 3) for blur in (0, 1, 3)]
+    images.append(("gradient", png(np.dstack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (SIDE, 1)),
+                                              np.tile(ramp[:, None], (1, SIDE))]))))
+    images.append(("stripes", png(np.tile(((np.arange(SIDE) // 8) % 2 * 255)[None, :, None], (SIDE, 1, 3)))))
+    images.append(("odd-size", noise_image(4, side=77)))
+    images += [(p.name, p.read_bytes()) for p in sorted(ROOT.glob("baselines/*.thumbs/*.png"))]
+    return images
+
+
+@pytest.mark.parametrize("spec", [HashSpec("phash", 8), HashSpec("phash", 16), HashSpec("ahash", 8),
+                                  HashSpec("dhash", 12), HashSpec("whash", 8), HashSpec("colorhash", 3)],
+                         ids=str)
+def test_hashes_are_imagehash_bits(spec):
+    """phash is computed here without scipy: its bits must stay imagehash's, or stored baselines break."""
+    import imagehash
+
+    reference = {"phash": imagehash.phash, "ahash": imagehash.average_hash, "dhash": imagehash.dhash,
+                 "whash": imagehash.whash}
+    for name, data in structured_images():
+        rgb = Image.open(io.BytesIO(data)).convert("RGB")
+        if spec.algorithm == "colorhash":
+            expected = str(imagehash.colorhash(rgb, binbits=spec.size))
+        else:
+            expected = str(reference[spec.algorithm](rgb, hash_size=spec.size))
+        assert compute_hash(data, spec) == expected, name
+
+
+@pytest.mark.parametrize("spec", [HashSpec("phash", 8), HashSpec("colorhash", 3), HashSpec("dhash", 5)], ids=str)
+def test_hamming_is_imagehash_difference(spec):
+    import imagehash
+
+    hashes = [compute_hash(data, spec) for _, data in structured_images()[:6]]
+    for a in hashes:
+        for b in hashes:
+            if spec.algorithm == "colorhash":
+                expected = imagehash.hex_to_flathash(a, spec.size) - imagehash.hex_to_flathash(b, spec.size)
+            else:
+                expected = imagehash.hex_to_hash(a) - imagehash.hex_to_hash(b)
+            assert hamming(a, b, spec) == expected
+
+
+@pytest.mark.parametrize("size", [(SIDE, SIDE), (77, 45), (5, 7), (3, 2)])
+def test_colour_and_sharpness_are_the_float_means(size):
+    """The integer sums give what the float means of numpy.array_split cells gave before."""
+    from comfy_plugin.baselines.metrics.colour import COLOUR_GRID
+
+    array = np.random.default_rng(5).integers(0, 256, (size[1], size[0], 3))
+    features = observe(png(array)).entry.features
+    image = Image.open(io.BytesIO(png(array))).convert("RGB")
+    if image.width < COLOUR_GRID or image.height < COLOUR_GRID:
+        image = image.resize((max(image.width, COLOUR_GRID), max(image.height, COLOUR_GRID)), Image.NEAREST)
+    pixels = np.asarray(image, dtype=np.float64)
+    means = [cell.mean(axis=(0, 1)) for band in np.array_split(pixels, COLOUR_GRID, axis=0)
+             for cell in np.array_split(band, COLOUR_GRID, axis=1)]
+    assert features["colour"] == np.rint(np.concatenate(means) * 256).astype(">u2").tobytes().hex()
+    grey = np.asarray(Image.open(io.BytesIO(png(array))).convert("L"), dtype=np.float64)
+    steps = [np.abs(np.diff(grey, axis=axis)).mean() for axis in (0, 1) if grey.shape[axis] > 1]
+    assert features["sharpness"] == round(float(np.mean(steps)), 2)
+
+
+def test_an_image_is_decoded_once_for_every_metric_and_its_thumbnail(monkeypatch):
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    seen = observe(noise_image(1))
+    assert len(opened) == 1
+    assert seen.thumbnail_png and set(seen.entry.features) == {"algorithm", "hash_size", "hash", "contrast",
+                                                                "colour", "sharpness"}
+
+
+def test_the_thumbnail_is_made_only_when_asked_for(project):
+    seen = observe(noise_image(1), thumbnail=False)
+    assert seen.thumbnail_png == b""
+    assert seen.entry == observe(noise_image(1)).entry
+    store = BaselineStore(project / "baselines", project)
+    with pytest.raises(BaselineError, match="without its thumbnail"):
+        store.write(project / "batches" / "x.json", {"a": [seen]})
+
+
+def test_metrics_are_one_list_of_one_interface():
+    names = [m.name for m in bl.METRICS]
+    fields = [f for m in bl.METRICS for f in m.fields]
+    assert names == ["hash", "colour", "sharpness"]
+    assert len(set(fields)) == len(fields), "each entry key belongs to one metric"
+    assert not set(fields) & {"width", "height", "seed", "workflow_digest", "params", "thumbnail"}
+    seen = observe(noise_image(1)).entry
+    for metric in bl.METRICS:
+        values = seen.values(metric)
+        metric.check(values)
+        assert metric.distance(values, values) == 0
+        reading = metric.describe(values, values, 0, metric.default_threshold(values))
+        assert reading.figure and not reading.problem
+
+
+def test_an_entry_recorded_before_a_metric_existed_is_compared_by_the_others():
+    data = noise_image(1)
+    stored = entry_of(data).to_json()
+    del stored["sharpness"]  # as if sharpness had been added after this file was written
+    old = BaselineEntry.from_json(stored, "x")
+    result = compare(old, observe(transformed(data, lambda im: im.filter(ImageFilter.GaussianBlur(1)))))
+    assert "sharpness not recorded in the baseline" in result.message
+    assert "sharpness" not in result.distances
+    with pytest.raises(BaselineError, match=r"x: not a baseline entry \(missing contrast, hash_size\)"):
+        BaselineEntry.from_json({k: v for k, v in stored.items() if k not in ("contrast", "hash_size")}, "x")
+
+
+def test_the_repository_baseline_files_read_and_write_back_unchanged(tmp_path):
+    """Files recorded before the metrics became a package keep their exact form."""
+    files = sorted(ROOT.glob("baselines/**/*.json"))
+    assert files, "the repository holds baseline files"
+    for path in files:
+        document = json.loads(path.read_text())
+        rel = path.relative_to(ROOT / "baselines")
+        store = BaselineStore(ROOT / "baselines", ROOT)
+        loaded = store.load(ROOT / "batches" / rel)
+        assert {pid: [e.to_json() for e in entries] for pid, entries in loaded.items()} == document["baselines"]
+
+
+def test_the_package_imports_no_image_library_until_pixels_are_read():
+    import subprocess
+    import sys
+
+    code = ("import sys, comfy_plugin.regression, comfy_plugin.baselines as bl; bl.HashSpec.parse('phash-8'); "
+            "heavy = lambda: sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'imagehash', 'scipy'}); "
+            "print(heavy()); bl.observe; print(heavy())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "['PIL', 'imagehash', 'numpy']", "reading pixels never loads scipy"

@@ -1,0 +1,91 @@
+"""Perceptual baselines for fixed-seed prompts: observe, compare, store. No pytest here.
+
+A prompt's output images are compared with the images accepted earlier, not byte for byte
+(a GPU is not bit-exact from run to run) but by summaries that survive tiny pixel noise and
+change when the picture does. Each image is decoded once (``image.py``) and summarised by
+every metric of ``metrics.METRICS``, because each is blind where another sees
+(``bench/baseline_study.py`` measured them):
+
+- **size**: width x height, compared exactly (the entry's own);
+- **hash** (``metrics/hash.py``): imagehash's perceptual hash, phash-8 by default;
+- **colour** (``metrics/colour.py``): the mean R, G, B of each cell of a 4x4 grid;
+- **sharpness** (``metrics/sharpness.py``): the mean absolute neighbour difference.
+
+An image matches when its size is the same and each distance is at most its threshold.
+Defaults, from ``bench/baseline_study.py`` against the development ComfyUI (CPU; 6 seeds or
+colours per kind: 512x512 noise images, 512x512 flat-colour images, 64x64 images of the
+generated SD1.5 checkpoint; 144 reruns, 66 visible same-size perturbations):
+
+    distance                          phash-8        colour        sharpness
+    rerun, cache freed                0              0             0
+    rerun + ±1 / ±2 pixel noise       0-4            <= 0.44       <= 1.10
+      (±4, for the margin)            0-2            <= 0.59       <= 1.99
+    another seed (noise / SD)         26-36 / 22-40  1.9-2.9 / 76+ ~0
+    colour red +16 (noise/flat/SD)    2-4 / 0 / 0-2  8.7-11 / 15+ / 16
+    blur radius 1 -> 2 (noise)        0-4            <= 0.1        7.0-8.1
+    blur added (SD)                   0-2            1.3-2.2       7.0-8.9
+    5 % crop scaled back (noise/SD)   8-18 / 2-10    0.5-1 / 10.6+ 2.4-2.8 / 3.7-4.5
+    steps 4 -> 5 (SD)                 0-2            3.3-6.4       <= 0.24
+    5 % crop, 5 % resize, other size  the pixel size differs (phash-8 of a 5 % resize: 0-4)
+
+    hash threshold 6        reruns reach 4, the closest change the hash sees is 8
+    colour threshold 2.0    reruns <= 0.59, closest change only colour sees 3.3 (steps)
+    sharpness threshold 3.0 reruns <= 1.99 (flat + ±4 noise), closest change only sharpness
+                            sees 7.0 (a blur radius)
+
+On its own the hash cannot separate a colour shift or a blur change of a noise image (2-4)
+from rerun noise (up to 4). A change of a flat image that moves no pixel by more than rerun
+noise does (a blur of a flat image) cannot be seen in any image; the study lists it as such.
+Another hash algorithm or size gets the phash-8 threshold scaled to its number of bits.
+
+How the regression layer uses this package::
+
+    spec = HashSpec.parse("phash-8")                       # command line > ini > batch > prompt
+    store = BaselineStore(rootdir / "baselines", rootdir, env="cpu")
+    stored = store.load(batch_path)                        # {prompt id: [BaselineEntry, ...]}
+    seen = [observe(data, spec, seed=..., workflow_digest=workflow_digest(prepared.workflow),
+                    params=prepared.values, thumbnail=may_record) for data in still_images]
+    result = compare_all(stored.get(prompt_id), seen, {"hash": 8},   # thresholds by metric name;
+                         baseline_images=[...], new_images=[...])   # missing ones: defaults
+    if result.failed: ...                                  # status: match|diff|missing|changed-test
+    results.record(store.key(batch_path), prompt_id, updated_entries(result))
+    results.collected(store.key(batch_path), all_ids_of_the_file)   # files collected in full
+    # under pytest-xdist each worker sends results.to_json(); the controller merges them with
+    # merge_worker_results(payloads) and is the only process that writes, once per batch file:
+    store.write(batch_path, merged.updates.get(key, {}), remove=stale if prune else ())
+
+Importing this package is cheap: each name below loads its module (and numpy, Pillow and
+imagehash, for the ones that read pixels) on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..errors import BaselineError
+from .spec import ALGORITHMS, HashSpec
+
+_EXPORTS = {
+    "DecodedImage": "image", "decode": "image", "THUMBNAIL_SIDE": "image",
+    "METRICS": "metrics", "Metric": "metrics", "Reading": "metrics", "by_name": "metrics",
+    "default_thresholds": "metrics",
+    "BaselineEntry": "entries", "Observation": "entries", "observe": "entries",
+    "workflow_digest": "entries", "plain": "entries",
+    "Comparison": "comparison", "PromptComparison": "comparison", "compare": "comparison", "compare_all": "comparison",
+    "params_changes": "comparison", "what_changed": "comparison", "updated_entries": "comparison",
+    "stale_entries": "comparison", "STATUSES": "comparison", "UPDATE_HINT": "comparison", "MISSING_HINT": "comparison",
+    "SessionResults": "results", "merge_worker_results": "results", "FORMAT_VERSION": "results",
+    "BaselineStore": "store", "thumbnail_name": "store",
+}
+
+__all__ = ["ALGORITHMS", "BaselineError", "HashSpec", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,139 @@
+"""regression.py without a server: which prompts are compared, what a missing baseline means,
+and verdicts that travel from pytest-xdist workers to the controller as JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from comfy_plugin.batch import load_batch
+from comfy_plugin.client import OutputFile
+from comfy_plugin.errors import BaselineError
+from comfy_plugin.prepare import PreparedPrompt
+from comfy_plugin.regression import Regression, Verdict, is_compared
+from comfy_plugin.runner import SavedOutput
+from comfy_plugin.settings import BaselineSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = BaselineSettings(update=False, prune=False, root=Path("baselines"), env=None, missing="pass",
+                            hash="phash-8", threshold=None, fresh=False)
+
+
+def noise_png(seed: int, side: int = 32) -> bytes:
+    array = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "workflows-files" / "noise-image-api.json", tmp_path / "wf.json")
+    (tmp_path / "batches").mkdir()
+    batch = {
+        "parameters": {"workflow_file": "../wf.json",
+                       "workflow_items": {"positive_prompt": "3,inputs,value", "seed": "2,inputs,seed"}},
+        "prompts": [{"id": "fixed", "seed": 5, "positive_prompt": "a fox"},
+                    {"id": "says-random", "seed": 6, "positive_prompt": "random"},
+                    {"id": "drawn", "seed": "random", "positive_prompt": "a fox"}],
+    }
+    (tmp_path / "batches" / "b.json").write_text(json.dumps(batch))
+    return tmp_path
+
+
+def regression(project: Path, **changes) -> Regression:
+    settings = replace(SETTINGS, root=project / "baselines", **changes)
+    return Regression.create(settings, project, "batches")
+
+
+def run(reg: Regression, project: Path, prompt_id: str, seed: int = 1, node: str = "") -> Verdict:
+    """Check one prompt of batches/b.json as if the server had produced a noise image from ``seed``."""
+    batch = load_batch(project / "batches" / "b.json", "batches/b.json", project)
+    reg.collected(batch)
+    spec = next(s for s in batch.prompts if s.id == prompt_id)
+    prepared = PreparedPrompt(batch.workflow, dict(spec.values), None)
+    output = SavedOutput(OutputFile("5", "images", f"{prompt_id}.png", "", "output"), None, (32, 32), noise_png(seed))
+    return reg.check(node or f"batches/b.json::{prompt_id}", batch, spec, prepared, [output])
+
+
+def test_a_prompt_whose_text_is_the_word_random_is_still_compared(project):
+    """Only seed keys may mean random: before, any value "random" left the regression set."""
+    batch = load_batch(project / "batches" / "b.json", "batches/b.json", project)
+    compared = {spec.id: is_compared(spec) for spec in batch.prompts}
+    assert compared == {"fixed": True, "says-random": True, "drawn": False}
+    verdict = run(regression(project), project, "says-random")
+    assert verdict.status == "missing"
+    assert run(regression(project), project, "drawn").message == 'not compared with a baseline: seed is "random"'
+
+
+def test_a_missing_baseline_passes_by_default_and_says_how_to_record_it(project):
+    verdict = run(regression(project), project, "fixed")
+    assert (verdict.status, verdict.failed, verdict.skip) == ("missing", False, False)
+    assert verdict.message == ("no baseline yet for this prompt (1 image(s)); record one with: "
+                               "pytest batches/b.json::fixed --comfy-update-baselines")
+    assert not (project / "baselines").exists()
+
+
+@pytest.mark.parametrize("missing, status, failed, skip", [
+    ("fail", "missing", True, False), ("skip", "missing", False, True), ("write", "recorded", False, False)])
+def test_the_other_missing_baseline_policies(project, missing, status, failed, skip):
+    reg = regression(project, missing=missing)
+    verdict = run(reg, project, "fixed")
+    assert (verdict.status, verdict.failed, verdict.skip) == (status, failed, skip)
+    reg.finish()
+    assert bool(reg.written) == (missing == "write")
+
+
+def test_an_unknown_missing_policy_is_refused_at_start(project):
+    with pytest.raises(BaselineError, match="--comfy-missing-baseline 'maybe'"):
+        regression(project, missing="maybe")
+
+
+def test_a_recorded_baseline_matches_and_another_image_fails(project):
+    reg = regression(project, missing="write")
+    run(reg, project, "fixed", seed=1)
+    reg.finish()
+    again = regression(project, missing="fail")
+    assert run(again, project, "fixed", seed=1).status == "match"
+    other = run(again, project, "fixed", seed=2)
+    assert other.failed and other.status == "diff" and other.threshold == 6
+    assert other.distances[0] > 6
+    loose = run(regression(project, threshold=64, missing="fail"), project, "fixed", seed=2)  # --comfy-threshold
+    assert loose.threshold == 64
+    assert "phash-8 distance" not in loose.message.splitlines()[0], "the hash is within 64 bits"
+
+
+def test_verdicts_travel_as_json():
+    verdicts = [Verdict("diff", "image 0 differs", (12, None), 6), Verdict("missing", "no baseline", skip=True),
+                Verdict("missing", "no baseline yet", accepted=True), Verdict("not-compared", "random")]
+    for verdict in verdicts:
+        data = json.loads(json.dumps(verdict.to_json()))
+        assert Verdict.from_json(data) == verdict
+        assert Verdict.from_json(data).failed == verdict.failed
+    with pytest.raises(BaselineError, match="not a baseline verdict"):
+        Verdict.from_json({"message": "no status"})
+
+
+def test_the_controller_counts_every_workers_verdicts_and_writes_once(project):
+    """Prompts of one file on two workers: the controller gets both verdicts and both records."""
+    workers = [regression(project, missing="write"), regression(project, missing="write")]
+    run(workers[0], project, "fixed", seed=1)
+    run(workers[1], project, "says-random", seed=2)
+    controller = regression(project, missing="write")
+    for worker in workers:
+        controller.absorb(json.loads(json.dumps(worker.results.to_json())))
+        controller.absorb_verdicts({node: Verdict.from_json(json.loads(json.dumps(v.to_json())))
+                                    for node, v in worker.verdicts.items()})
+    assert sorted(controller.verdicts) == ["batches/b.json::fixed", "batches/b.json::says-random"]
+    assert {v.status for v in controller.verdicts.values()} == {"recorded"}
+    controller.finish()
+    assert controller.written == [str(project / "baselines" / "b.json")]
+    stored = json.loads((project / "baselines" / "b.json").read_text())["baselines"]
+    assert sorted(stored) == ["fixed", "says-random"]
