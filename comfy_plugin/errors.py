@@ -144,6 +144,11 @@ class ServerUnavailable(ComfyError):
         return f"ComfyUI at {self.url} is not available (details in the session summary)"
 
 
+class LaunchFailed(ServerUnavailable):
+    """--comfy-launch could not start ComfyUI (no main.py, an interpreter that cannot run, a
+    server that exited while starting): recorded once, like an unreachable server."""
+
+
 class PromptTimeout(ComfyError):
     """No result arrived within the allowed time."""
 
@@ -160,9 +165,57 @@ class ModelMissing(ComfyError):
     """The server lacks a model file or a node type the workflow needs; the prompt is skipped."""
 
 
+class UIFormatError(WorkflowError):
+    """A UI-format workflow (saved by the ComfyUI editor) cannot be turned into a prompt;
+    ``place`` names the node."""
+
+
+class LegacyGroupNode(UIFormatError):
+    """The file holds a legacy group node (``workflow>Name``), which current editors replaced
+    with subgraphs."""
+
+
+class WidgetValuesMismatch(UIFormatError):
+    """A node's ``widgets_values`` cannot fit the server's inputs for its class (usually a file
+    saved by a newer editor or node version than the server's)."""
+
+
+class BrokenLink(UIFormatError):
+    """A link starts at, or points to, a node or link the file does not hold."""
+
+
+class MissingSubgraph(UIFormatError):
+    """A node is an instance of a subgraph whose definition the file does not hold."""
+
+
+class RecursiveSubgraph(UIFormatError):
+    """A subgraph contains an instance of itself (directly or through other subgraphs)."""
+
+
+class UnknownNodeType(UIFormatError, ModelMissing):
+    """The server's ``/object_info`` lacks a node type the workflow uses: the prompt is skipped,
+    as for an API-format workflow. ``types`` lists the missing types."""
+
+    def __init__(self, path: str, types: list[str], message: str = "", place: str = "", hint: str = "") -> None:
+        self.types = types
+        super().__init__(path, message, place, hint)
+
+
 class PromptLost(ComfyError):
     """The server no longer knows a prompt it accepted: neither queued, running nor in /history
     (it restarted, or someone removed the prompt from its queue)."""
+
+
+class BaselineError(ComfyError):
+    """A baseline file or setting cannot be used: unreadable, malformed, or an invalid hash setting."""
+
+
+class BaselineMismatch(ComfyError):
+    """An output image differs from its baseline beyond the threshold (or has none)."""
+
+
+class BaselineSkipped(ComfyError):
+    """The baseline check asks to skip the prompt (--comfy-missing-baseline=skip)."""
 
 
 class ConnectionRefused(ServerUnavailable):
@@ -232,7 +285,3 @@ class QueueTimeout(ComfyError):
             f"queue timeout: prompt {prompt_id} waited {waited_s:.1f} s (limit {limit_s:g} s; {queued_s:.1f} s "
             f"in the queue in all) behind {ahead} prompt(s) that are not this run's, and {outcome}; "
             "the server is busy with other work: wait longer with --comfy-queue-timeout SECONDS (0: no bound)")
-
-
-class BaselineError(ComfyError):
-    """A baseline file or setting cannot be used: unreadable, malformed, or an invalid hash setting."""

@@ -1,11 +1,11 @@
-"""What each prompt did, for the summary's counts, ``--comfy-report PATH`` and pytest-html.
+"""The HTML report (``--comfy-report PATH``) and pytest-html's thumbnails. No pytest here.
 
-``Recorder`` keeps, per prompt test (node id): its outcome (from the test reports) and, when
-images are wanted (``--comfy-report`` or pytest-html's ``--html``), what ``PromptItem._run``
-saw: the ComfyUI prompt id, seed, parameters, thumbnails of the outputs and, for compared
+``Recorder`` keeps, per prompt test (node id): its outcome and, when images are wanted
+(``--comfy-report`` or pytest-html's ``--html``), what the prompt's ``PromptReport`` says:
+the ComfyUI prompt id, seed, parameters, thumbnails of the outputs and, for compared
 prompts, the baseline's thumbnail, the new image and an amplified difference image. All of
-it is plain JSON, so a pytest-xdist worker hands it to the controller through
-``workeroutput``; the one process that writes renders one self-contained HTML file.
+it is plain JSON, so a pytest-xdist worker hands it to the controller in its payload; the
+one process that writes renders one self-contained HTML file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image, ImageChops
 
 THUMB_SIDE = 256
@@ -38,59 +37,37 @@ class Recorder:
 
     # -- during the run ------------------------------------------------------------------
 
-    def record(self, item: Any, run: Any, outcome: Any, verdict: Any, regression: Any) -> None:
-        """What a prompt produced (called by PromptItem._run once its outputs are saved)."""
-        entry = self._entry(item.nodeid)
-        entry.update(batch=item.batch.shown_as, prompt=item.spec.id, prompt_id=run.prompt_id,
-                     seed=run.prepared.values.get("seed", run.prepared.values.get("noise_seed")),
-                     params=dict(run.prepared.values), baseline=f"{verdict.status}: {verdict.message}",
-                     distances=list(verdict.distances), threshold=verdict.threshold,
-                     images=[], comparisons=[])
+    def record(self, report: Any, baseline_thumbnails: list[Path | None]) -> None:
+        """What a prompt produced (a ``run_prompt.PromptReport``), once its outputs are saved."""
+        verdict = report.verdict
+        entry = self._entry(report.job.key)
+        entry.update(batch=report.job.batch.shown_as, prompt=report.job.spec.id, prompt_id=report.prompt_id,
+                     seed=report.values.get("seed", report.values.get("noise_seed")),
+                     params=dict(report.values), baseline=f"{verdict.status}: {verdict.message}" if verdict else "",
+                     distances=list(verdict.distances) if verdict else [],
+                     threshold=verdict.threshold if verdict else None, images=[], comparisons=[])
         if not self.images:
             return
-        stills = [o for o in outcome.outputs if o.is_still_image]
+        stills = report.still_images
         for o in stills:
             entry["images"].append({"path": str(o.path or o.file.filename), "thumb": _thumb(o.data)})
-        if verdict.distances:
-            baselines = regression.baseline_thumbnails(item.batch, item.spec)
-            for index, (o, distance) in enumerate(zip(stills, verdict.distances)):
-                base = baselines[index] if index < len(baselines) else None
-                base_bytes = base.read_bytes() if base is not None and base.is_file() else None
-                entry["comparisons"].append({
-                    "index": index, "distance": distance, "threshold": verdict.threshold,
-                    "baseline_path": str(base or ""), "baseline": _b64(base_bytes) if base_bytes else None,
-                    "new": _thumb(o.data), "diff": _difference(base_bytes, o.data) if base_bytes else None,
-                })
+        for index, (o, distance) in enumerate(zip(stills, verdict.distances if verdict else ())):
+            base = baseline_thumbnails[index] if index < len(baseline_thumbnails) else None
+            base_bytes = base.read_bytes() if base is not None and base.is_file() else None
+            entry["comparisons"].append({
+                "index": index, "distance": distance, "threshold": verdict.threshold,
+                "baseline_path": str(base or ""), "baseline": _b64(base_bytes) if base_bytes else None,
+                "new": _thumb(o.data), "diff": _difference(base_bytes, o.data) if base_bytes else None,
+            })
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Outcomes of prompt tests (here, or forwarded by pytest-xdist workers); the recorder
-        is registered as a plugin for this hook."""
-        self.report(report)
-
-    def report(self, report: pytest.TestReport) -> None:
-        """A test report of a prompt test: its outcome and, for a failure or a skip, why."""
-        if not any(name == "prompt" for name, _ in report.user_properties):
-            return
-        entry = self._entry(report.nodeid)
-        if report.when == "call" or (report.when == "setup" and not report.passed) or \
-                (report.when == "teardown" and report.failed):
-            if hasattr(report, "wasxfail"):
-                outcome = "xfailed" if report.skipped else "xpassed"
-            else:
-                outcome = report.outcome
-            entry["outcome"] = outcome
-            if report.failed:
-                entry["message"] = report.longreprtext[-4000:]
-            elif report.skipped and isinstance(report.longrepr, tuple):
-                entry["message"] = str(report.longrepr[2])
-        entry.setdefault("batch", report.nodeid.split("::")[0])
-        entry.setdefault("prompt", report.nodeid.split("::")[-1])
-
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for entry in self.entries.values():
-            counts[entry["outcome"]] = counts.get(entry["outcome"], 0) + 1
-        return counts
+    def outcome(self, nodeid: str, outcome: str, message: str = "") -> None:
+        """A prompt test's outcome (passed, failed, skipped, xfailed, xpassed) and why."""
+        entry = self._entry(nodeid)
+        entry["outcome"] = outcome
+        if message:
+            entry["message"] = message
+        entry.setdefault("batch", nodeid.split("::")[0])
+        entry.setdefault("prompt", nodeid.split("::")[-1])
 
     def thumbnails(self, nodeid: str) -> list[str]:
         """Base64 PNG thumbnails of a prompt's outputs (for pytest-html's extras)."""
@@ -290,14 +267,3 @@ def render(entries: list[dict[str, Any]]) -> str:
         f'<script type="application/json" id="comfy-data">{payload}</script>',
         f"<script>{SCRIPT}</script>", "</body></html>",
     ])
-
-
-# -- hooks' helpers ----------------------------------------------------------------------
-
-RECORDER_KEY = pytest.StashKey[Recorder]()
-
-
-def record(config: pytest.Config, item: Any, run: Any, outcome: Any, verdict: Any, regression: Any) -> None:
-    recorder = config.stash.get(RECORDER_KEY, None)
-    if recorder is not None:
-        recorder.record(item, run, outcome, verdict, regression)

@@ -1,7 +1,9 @@
 """Start a ComfyUI for a test session and stop it afterwards.
 
-Each launch gets a free port and its own temporary base directory (inputs, outputs,
-user data), so sessions never share state; the log is kept in a file beside it.
+Each launch gets a free port and its own temporary folder (ComfyUI's base directory:
+inputs, outputs, user data; and the server's log), so sessions never share state. Stopping
+removes the folder; only the log of a server that failed (did not start, crashed, was
+killed) is kept, for a day, so that it can be read.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ServerUnavailable
+from .errors import LaunchFailed
 
 START_TIMEOUT_S = 180.0
+WORKDIR_PREFIX = "comfy-session-"
+#: The log of a failed server is kept this long; the next launch removes older ones.
+KEEP_FAILED_LOG_S = 24 * 3600.0
 
 
 @dataclass
@@ -33,7 +38,15 @@ class LaunchedServer:
     workdir: Path  # holds base/ (ComfyUI's base directory) and comfyui.log
     log_path: Path
 
-    def stop(self, grace_s: float = 10.0) -> None:
+    @property
+    def failed(self) -> bool:
+        """Whether the server ended by itself (crashed, was killed) before anyone stopped it."""
+        return self.process.poll() is not None
+
+    def stop(self, grace_s: float = 10.0, keep_log: bool | None = None) -> None:
+        """Stop the server and remove its folder; the log stays when ``keep_log`` (default:
+        when the server had already ended by itself)."""
+        keep = self.failed if keep_log is None else keep_log
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -41,13 +54,34 @@ class LaunchedServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.workdir / "base", ignore_errors=True)
+        remove_workdir(self.workdir, keep_log=keep)
 
     def log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def remove_workdir(workdir: Path, keep_log: bool) -> None:
+    """Remove a launch's folder, or everything in it but the log."""
+    if not keep_log:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    for entry in workdir.iterdir() if workdir.is_dir() else ():
+        if entry.name != "comfyui.log":
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+
+def sweep_old_logs(now: float | None = None) -> None:
+    """Remove the folders of failed launches (a kept log) older than a day."""
+    now = time.time() if now is None else now
+    for folder in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            if now - folder.stat().st_mtime > KEEP_FAILED_LOG_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # removed meanwhile by another session
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -67,19 +101,21 @@ def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host:
     again where it was, e.g. after killing it."""
     main = comfy_dir / "main.py"
     if not main.is_file():
-        raise ServerUnavailable(str(comfy_dir), "no main.py in the folder given to --comfy-launch",
+        raise LaunchFailed(str(comfy_dir), "no main.py in the folder given to --comfy-launch",
                                 "give ComfyUI's folder (the one holding main.py); "
                                 "in this repository run scripts/install-comfyui.sh first")
     if not (shutil.which(python) or Path(python).is_file()):
-        raise ServerUnavailable(str(comfy_dir), f"the interpreter '{python}' does not exist",
+        raise LaunchFailed(str(comfy_dir), f"the interpreter '{python}' does not exist",
                                 "name ComfyUI's Python with --comfy-python")
     if model_paths is not None and not Path(model_paths).is_file():
-        raise ServerUnavailable(str(comfy_dir), f"the model paths file '{model_paths}' does not exist",
+        raise LaunchFailed(str(comfy_dir), f"the model paths file '{model_paths}' does not exist",
                                 "in this repository run scripts/setup.sh (it writes it with "
                                 "scripts/make_checkpoint.py), or name another with --comfy-model-paths")
     port = port or free_port(host)
     url = f"http://{host}:{port}"
-    workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="comfy-session-"))
+    if workdir is None:
+        sweep_old_logs()
+    workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
     # ComfyUI lists base/custom_nodes at start-up unless custom nodes are disabled.
     (workdir / "base" / "custom_nodes").mkdir(parents=True, exist_ok=True)
     log_path = workdir / "comfyui.log"
@@ -88,22 +124,28 @@ def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host:
            "--base-directory", str(workdir / "base"), *args]
     if model_paths is not None:
         cmd += ["--extra-model-paths-config", str(Path(model_paths).resolve())]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                   start_new_session=True)
+    try:
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                       start_new_session=True)
+    except OSError as exc:  # an interpreter that is not executable, a folder that cannot be entered
+        remove_workdir(workdir, keep_log=False)
+        raise LaunchFailed(str(comfy_dir), f"cannot run '{python}': {exc.strerror or exc}",
+                           "name ComfyUI's Python with --comfy-python") from None
     server = LaunchedServer(url, process, workdir, log_path)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerUnavailable(url, f"ComfyUI exited with code {process.returncode} while starting "
+            remove_workdir(workdir, keep_log=True)
+            raise LaunchFailed(url, f"ComfyUI exited with code {process.returncode} while starting "
                                     f"(log: {log_path})\n{server.log_tail()}",
                                     f"command: {shlex.join(cmd)}")
         if _answers(url):
             return server
         time.sleep(0.25)
-    server.stop()
-    raise ServerUnavailable(url, f"ComfyUI did not answer within {timeout_s:g} s (log: {log_path})\n{server.log_tail()}")
+    server.stop(keep_log=True)
+    raise LaunchFailed(url, f"ComfyUI did not answer within {timeout_s:g} s (log: {log_path})\n{server.log_tail()}")
 
 
 def _answers(url: str) -> bool:

@@ -92,14 +92,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("comfy_baselines", "folder of the baseline files (mirrors batches/)", "baselines", "DIR"),
     Option("comfy_baseline_env", "label of a separate baseline set for machines that render differently, "
            "e.g. cpu or cuda", None, "LABEL"),
-    Option("comfy_missing_baseline", "a compared prompt without a baseline: fail (default), skip or write",
-           "fail", "fail|skip|write"),
+    Option("comfy_missing_baseline", "a compared prompt without a baseline: pass (default: the prompt passes "
+           "and the summary says how to record it), fail (for CI), skip or write", "pass", "pass|fail|skip|write"),
     Option("comfy_hash", "perceptual hash for baselines: phash (default), ahash, dhash, whash, colorhash, "
            "optionally with a size: phash-16", "phash-8", "ALGO[-SIZE]"),
     Option("comfy_threshold", "largest hash distance that still matches (default: 6 for phash-8, scaled "
            "to other hash sizes)", None, "N", convert=int),
     Option("comfy_fresh", "clear the server's cache at session start (POST /free), so reruns really run",
            False, switch=True, convert=_boolean),
+    Option("comfy_check", "check every selected prompt (schema, workflow and, when a server is named or "
+           "launched, its /object_info) and queue nothing", False, switch=True, convert=_boolean, env=False,
+           ini=False),
     Option("comfy_report", "write one self-contained HTML report of the prompts (thumbnails, baseline "
            "comparisons, seeds and parameters) to this file at the end of the session", None, "PATH"),
 )
@@ -114,11 +117,17 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         prune=bool(value("comfy_prune_baselines")),
         root=root,
         env=value("comfy_baseline_env"),
-        missing=_choice("comfy_missing_baseline", str(value("comfy_missing_baseline")), ("fail", "skip", "write")),
+        missing=_choice("comfy_missing_baseline", str(value("comfy_missing_baseline")), ("pass", "fail", "skip", "write")),
         hash=str(value("comfy_hash")),
         threshold=value("comfy_threshold"),
         fresh=bool(value("comfy_fresh")),
     )
+
+
+def any_given(config: pytest.Config) -> bool:
+    """Whether any comfy option is set on the command line, in the environment or in the ini:
+    then the plugin builds its parts at start (and a bad value fails at once)."""
+    return any(layer is not None for opt in OPTIONS for layer in _layers(config, opt))
 
 
 def report_path(config: pytest.Config) -> Path | None:
@@ -249,5 +258,7 @@ def resolve(config: pytest.Config) -> Settings:
         missing=_choice("comfy_missing", str(value("comfy_missing")), ("skip", "fail")),
         batch_dirs=tuple(config.getini("comfy_batch_dirs")),
         restart_on_crash=bool(value("comfy_restart_on_crash")),
+        check=bool(value("comfy_check")),
+        server_named=bool(cli_url or env_url or config.getini("comfy_url")) or launch is not None,
         headers=_headers(next((layer for layer in _layers(config, by_name["comfy_headers"]) if layer), None)),
     )

@@ -17,10 +17,23 @@ from .session import ComfySession
 
 
 @dataclass(frozen=True)
-class Upcoming:
-    key: str  # the test's node id
+class PromptJob:
+    """One prompt to run: the test's node id, its batch file and prompt; ``seed`` replaces a
+    "random" seed (a prompt queued again after a crash keeps the seed of its first try)."""
+
+    key: str
     batch: Batch
     spec: PromptSpec
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What the session's end removed from the server (``removed``), and what it could not."""
+
+    removed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    error: str = ""
 
 
 @dataclass
@@ -30,12 +43,12 @@ class Pipeline:
     started: dict[str, runner.PromptRun | ComfyError] = field(default_factory=dict)
     current: str | None = None  # the prompt the running test waits for, until it settles
 
-    def take(self, job: Upcoming, upcoming: list[Upcoming]) -> runner.PromptRun:
-        """This test's prompt, queued now if it was not queued ahead; then the next ones are
-        queued before the caller starts waiting. A failure found while queueing ahead is
-        raised here, for the test it belongs to."""
+    def take(self, job: PromptJob, upcoming: list[PromptJob]) -> runner.PromptRun:
+        """This test's prompt, queued now if it was not queued ahead (a job with a seed is queued
+        again: a retry); then the next ones are queued before the caller starts waiting. A
+        failure found while queueing ahead is raised here, for its own test."""
         run = self.started.pop(job.key, None)
-        if run is None:
+        if run is None or job.seed is not None:
             run = self._start(job)
         for nxt in upcoming[: self.lookahead]:
             if nxt.key not in self.started and not self.session.failure:
@@ -49,25 +62,29 @@ class Pipeline:
         """The running test is done with its prompt (it is no longer ours to cancel)."""
         self.current = None
 
-    def _start(self, job: Upcoming) -> runner.PromptRun | ComfyError:
-        return runner.start(self.session, job.batch, job.spec)
+    def _start(self, job: PromptJob) -> runner.PromptRun | ComfyError:
+        return runner.start(self.session, job.batch, job.spec, seed=job.seed)
 
-    def _start_quietly(self, job: Upcoming) -> runner.PromptRun | ComfyError:
+    def _start_quietly(self, job: PromptJob) -> runner.PromptRun | ComfyError:
         try:
             return self._start(job)
         except ComfyError as exc:
             return exc
 
-    def cancel(self) -> list[str]:
+    def cancel(self) -> Cancelled:
         """Remove every prompt queued ahead for a test that did not run, and the one a test was
-        waiting for when the session was interrupted (Ctrl-C); returns their ids."""
-        ids = [run.prompt_id for run in self.started.values() if isinstance(run, runner.PromptRun)]
+        waiting for when the session was interrupted (Ctrl-C)."""
+        ids = [run.prompt_id for run in self.started.values()
+               if isinstance(run, runner.PromptRun) and self.session.holds(run.prompt_id)]
         ids += [self.current] if self.current else []
         self.started.clear()
         self.current = None
-        if ids and self.session.failure is None:
-            try:
-                self.session.client().cancel(ids)
-            except ComfyError:
-                pass  # the server is gone: nothing left to cancel
-        return ids
+        if not ids:
+            return Cancelled()
+        if self.session.failure is not None:
+            return Cancelled(left=ids, error=f"the server is not available ({self.session.failure.url})")
+        try:
+            removed = self.session.client().cancel(ids)
+        except ComfyError as exc:
+            return Cancelled(left=ids, error=str(exc).splitlines()[0])
+        return Cancelled(removed=[i for i in ids if i in removed], left=[i for i in ids if i not in removed])

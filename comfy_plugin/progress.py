@@ -27,14 +27,20 @@ def wanted(config: pytest.Config) -> bool:
 
 
 class Progress:
-    def __init__(self, config: pytest.Config, tty: bool) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.tty = tty
         self._lock = threading.Lock()
         self._events: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # ComfyUI prompt id -> messages
         self._shown: dict[str, int] = {}  # ComfyUI prompt id -> messages already written
         self._item: Any = None  # the PromptItem whose call phase runs
         self._transient = False  # a \r line is on the screen
+
+    @property
+    def tty(self) -> bool:
+        """Whether pytest's terminal reporter writes to a terminal. Asked when writing: the
+        reporter does not exist yet when the plugin is configured."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        return reporter is not None and bool(reporter.isatty())
 
     # -- the reader thread ----------------------------------------------------------------
 

@@ -51,26 +51,33 @@ class PromptOutcome:
     outputs: list[SavedOutput]
 
 
-def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PromptRun:
-    """Prepare, check and queue the prompt. ``seed`` replaces a "random" seed (a retry keeps
-    the seed of the first try). An output directory that cannot be written fails here,
-    before anything is queued."""
+def checked(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PreparedPrompt:
+    """The prompt as it would be queued, checked against the server's /object_info (local input
+    images are uploaded, by content). ``seed`` replaces a "random" seed (a retry keeps the seed
+    of the first try). An output directory that cannot be written fails here."""
     if batch.save.enabled:
         check_writable(session.output_root / batch.save.output_directory)
-    client = session.client()
     object_info = session.object_info()
     uploaded = {key: session.upload(local) for key, local in spec.local_images}
     fixed = seed if seed is not None else session.settings.seed
     prepared = prepare(batch, spec, object_info, fixed, session.rng, uploaded)
     check(prepared.workflow, object_info)
-    return PromptRun(batch, spec, prepared, client.submit(prepared.workflow))
+    return prepared
 
 
-def finish(session: ComfySession, run: PromptRun, output_root: Path) -> PromptOutcome:
+def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PromptRun:
+    """Prepare, check and queue the prompt: nothing is queued that fails a check."""
+    prepared = checked(session, batch, spec, seed)
+    return PromptRun(batch, spec, prepared, session.client().submit(prepared.workflow))
+
+
+def finish(session: ComfySession, run: PromptRun) -> PromptOutcome:
+    """Wait for the prompt (its timeout counts from its execution start; the queue timeout
+    only while other people's prompts are ahead of it) and save its outputs."""
     client = session.client()
     timeout = run.spec.timeout_s if run.spec.timeout_s is not None else session.settings.timeout_s
-    result = client.wait(run.prompt_id, timeout)
-    outputs = save_outputs(client, result, run.batch, run.spec, output_root)
+    result = client.wait(run.prompt_id, timeout, queue_timeout=session.settings.queue_timeout_s)
+    outputs = save_outputs(client, result, run.batch, run.spec, session.output_root)
     return PromptOutcome(run.prompt_id, run.prepared, result, outputs)
 
 

@@ -1,15 +1,15 @@
-"""The test session's view of ComfyUI: which server, its client, and whether it failed.
+"""The connection to ComfyUI: which server (launched or given), its client, and whether it failed.
 
 Nothing happens until the first prompt runs, so collection never touches a server. A
 server failure is recorded once; every later prompt fails at once with a short line and
-the full message is printed once, in the summary.
+the full message is printed once, in the summary. What the summary reports about prompts
+is kept by the plugin's state, not here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,17 +24,6 @@ MAX_RESTARTS = 3
 
 
 @dataclass
-class PromptRecord:
-    """What one prompt did, for the summary."""
-
-    nodeid: str
-    prompt_id: str
-    drawn_seed: int | None
-    saved: list[Path]
-    execution_s: float | None
-
-
-@dataclass
 class ComfySession:
     settings: Settings
     rootdir: Path
@@ -42,8 +31,6 @@ class ComfySession:
     rng: random.Random = field(default_factory=random.SystemRandom)
     server: LaunchedServer | None = None
     failure: ServerUnavailable | None = None
-    records: list[PromptRecord] = field(default_factory=list)
-    cancelled: list[str] = field(default_factory=list)  # prompt ids queued ahead, then removed
     listeners: list[Callable[[str, str, dict], None]] = field(default_factory=list)  # given to every client
     _client: ComfyClient | None = None
     _object_info: dict[str, Any] | None = None
@@ -52,8 +39,8 @@ class ComfySession:
     worker: int = 0  # the pytest-xdist worker number (gw3 -> 3), 0 without xdist
     fresh: bool = False  # clear the server's cache when connecting (--comfy-fresh)
     restarts: int = 0  # relaunches after a crash (--comfy-restart-on-crash)
-    started_at: float = field(default_factory=time.monotonic)  # for the summary's wall time
-    output_root: Path = field(default_factory=Path.cwd)  # where relative output directories are made
+    output_root: Path = field(default_factory=Path.cwd)  # relative output folders: the invocation directory
+    run_mark: str | None = None  # marks this run's prompts (every xdist worker's) in the server's queue
 
     @property
     def url(self) -> str:
@@ -78,7 +65,7 @@ class ComfySession:
             self.server = launch(self.settings.launch, python, self.settings.launch_args,
                                  model_paths=self.settings.model_paths)
             self.say(f"ComfyUI launched at {self.server.url} (log: {self.server.log_path})")
-        client = ComfyClient(self.url, headers=dict(self.settings.headers))
+        client = ComfyClient(self.url, headers=dict(self.settings.headers), run_mark=self.run_mark)
         client.listeners.extend(self.listeners)
         client.system_stats()
         if self.fresh:

@@ -23,6 +23,8 @@ class Settings:
     batch_dirs: tuple[str, ...]
     restart_on_crash: bool = False
     queue_timeout_s: float = 1800.0  # time queued behind other people's prompts; 0: no bound
+    check: bool = False  # --comfy-check: validate the prompts, queue nothing
+    server_named: bool = False  # a server was named (URL) or is to be launched: check mode asks it
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values are secrets: never shown
 
     @property

@@ -1,59 +1,99 @@
-"""The terminal summary: the server, what was saved, seeds drawn, and a server failure once."""
+"""The terminal summary: the servers, the prompts' outcomes, what was saved, seeds drawn, a
+server failure once, and the baselines (counts, worst distances, files written, stale entries)."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from .regression import Regression
-from .session import ComfySession
+from .records import ServerInfo, WorkerPayload, saved_paths
+
+if TYPE_CHECKING:
+    from .regression import Regression
+    from .state import ComfyPlugin
+
+OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed")
 
 
-def summary(tr, session: ComfySession, recorder=None) -> None:
-    counts = recorder.counts() if recorder is not None else {}
-    written = recorder.written if recorder is not None else None
-    error = recorder.error if recorder is not None else ""
-    if not session.records and session.failure is None and not session.cancelled and not counts \
-            and not written and not error:
+def write(tr, plugin: ComfyPlugin) -> None:
+    parts = plugin.activate()
+    findings = plugin.findings()
+    _invalid(tr, plugin.invalid)
+    _prompts(tr, plugin, findings)
+    _baselines(tr, parts.regression)
+
+
+def _invalid(tr, invalid: list[tuple[str, str]]) -> None:
+    """--collect-only: the prompts that would fail as written, each with its message and hint."""
+    if not invalid:
+        return
+    tr.write_sep("-", f"{len(invalid)} prompt(s) cannot run as written")
+    for nodeid, message in invalid:
+        tr.write_line(nodeid, red=True, bold=True)
+        for line in message.splitlines():
+            tr.write_line(f"  {line}")
+
+
+def _prompts(tr, plugin: ComfyPlugin, findings: list[WorkerPayload]) -> None:
+    recorder = plugin.activate().recorder
+    records = [r for f in findings for r in f.records]
+    cancelled = [i for f in findings for i in f.cancelled]
+    left = [i for f in findings for i in f.not_cancelled]
+    failures = list(dict.fromkeys(f.failure for f in findings if f.failure))
+    if not (records or plugin.outcomes or cancelled or left or failures or recorder.written or recorder.error):
         return
     tr.write_sep("-", "ComfyUI")
-    if session.server is not None:
-        tr.write_line(f"server: {session.url} (launched; log: {session.server.log_path})")
-    elif session.settings.launch is not None:
-        tr.write_line(f"server: to be launched from {session.settings.launch}")
-    else:
-        tr.write_line(f"server: {session.url}")
-    if counts:
-        ran = sum(n for outcome, n in counts.items() if outcome not in ("skipped", "not run"))
-        order = ("passed", "failed", "skipped", "xfailed", "xpassed", "not run")
-        tr.write_line(f"prompts: {ran} run; " + ", ".join(
-            f"{counts.get(o, 0)} {o}" for o in order if o in ("passed", "failed", "skipped") or counts.get(o)))
-    saved = [p for r in session.records for p in r.saved]
+    for server in _servers(findings):
+        tr.write_line(_server_line(server))
+    if plugin.outcomes:
+        counts = {o: list(plugin.outcomes.values()).count(o) for o in OUTCOMES}
+        queued = sum(f.queued for f in findings)
+        head = "prompts checked, none queued: " if plugin.settings.check else f"prompts: {queued} run; "
+        tr.write_line(head + ", ".join(
+            f"{counts[o]} {o}" for o in OUTCOMES if o in ("passed", "failed", "skipped") or counts[o]))
+    saved = saved_paths(records)
     if saved:
-        folders = sorted({str(p.parent) for p in saved})
-        tr.write_line(f"{len(saved)} file(s) saved in {', '.join(folders)}")
-    drawn = [r for r in session.records if r.drawn_seed is not None]
+        tr.write_line(f"{len(saved)} file(s) saved in {', '.join(sorted({str(p.parent) for p in saved}))}")
+    drawn = [r for r in records if r.drawn_seed is not None]
     if drawn:
         tr.write_line("random seeds drawn:")
         for r in drawn:
             tr.write_line(f"  {r.nodeid}  seed {r.drawn_seed}")
-    busy = [r.execution_s for r in session.records if r.execution_s is not None]
+    busy = [r.execution_s for r in records if r.execution_s is not None]
     if busy:
-        wall = time.monotonic() - session.started_at
         tr.write_line(f"server execution time: {sum(busy):.2f} s over {len(busy)} prompt(s); "
-                      f"wall time {wall:.2f} s")
-    if session.cancelled:
-        tr.write_line(f"removed {len(session.cancelled)} prompt(s) of tests that did not run or were interrupted: "
-                      + ", ".join(session.cancelled))
-    if written:
-        tr.write_line(f"report: {written}")
-    if error:
-        tr.write_line(f"report not written: {error}", red=True)
-    if session.failure is not None:
+                      f"wall time {time.monotonic() - plugin.started_at:.2f} s")
+    if cancelled:
+        tr.write_line(f"removed {len(cancelled)} prompt(s) of tests that did not run or were interrupted: "
+                      + ", ".join(cancelled))
+    if left:
+        why = "; ".join(dict.fromkeys(f.cancel_error for f in findings if f.cancel_error))
+        tr.write_line(f"could not remove {len(left)} prompt(s) of tests that did not run: {', '.join(left)}"
+                      + (f" ({why})" if why else ""), yellow=True)
+    if recorder.written:
+        tr.write_line(f"report: {recorder.written}")
+    if recorder.error:
+        tr.write_line(f"report not written: {recorder.error}", red=True)
+    for failure in failures:
         tr.write_line("")
-        tr.write_line(str(session.failure), red=True, bold=True)
+        tr.write_line(failure, red=True, bold=True)
 
 
-def baseline_summary(tr, regression: Regression) -> None:
+def _servers(findings: list[WorkerPayload]) -> list[ServerInfo]:
+    return [f.server for f in findings if f.server is not None]
+
+
+def _server_line(server: ServerInfo) -> str:
+    who = f"{server.worker}: " if server.worker else ""
+    if server.launched:
+        log = f"; log kept: {server.log_path}" if server.failed else ""
+        return f"{who}server: {server.url} (launched from {server.launched_from}{log})"
+    if server.launched_from:
+        return f"{who}server: none launched (no prompt ran; would launch from {server.launched_from})"
+    return f"{who}server: {server.url}"
+
+
+def _baselines(tr, regression: Regression) -> None:
     """Compared prompts, the worst distances, what was written, and stale entries."""
     verdicts = regression.verdicts
     if not verdicts and not regression.written and not regression.stale and not regression.error:
@@ -66,8 +106,13 @@ def baseline_summary(tr, regression: Regression) -> None:
         tr.write_line("prompts: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     worst = sorted(((max(d for d in v.distances if d is not None), v.threshold, nodeid)
                     for nodeid, v in verdicts.items() if any(d is not None for d in v.distances)), reverse=True)
-    for distance, threshold, nodeid in worst[:5]:
+    for distance, threshold, nodeid in [w for w in worst if w[0] > 0][:5]:
         tr.write_line(f"  hash distance {distance} (threshold {threshold})  {nodeid}")
+    new = [nodeid for nodeid, v in verdicts.items() if v.status == "missing" and not v.failed and not v.skip]
+    if new:
+        files = " ".join(sorted({nodeid.split("::")[0] for nodeid in new}))
+        tr.write_line(f"{len(new)} prompt(s) have no baseline yet: record them with: "
+                      f"pytest {files} --comfy-update-baselines", yellow=True)
     for path in regression.written:
         tr.write_line(f"wrote {path}")
     for key, ids in regression.stale.items():

@@ -134,3 +134,32 @@ def test_ctrl_c_removes_the_running_and_the_queued_prompts(pytester: pytest.Pyte
                                  "*KeyboardInterrupt*"])
     assert queue["queue_running"] == [] and queue["queue_pending"] == []
     assert project.images() == []
+
+
+KILL_ON_FAILURE_CONFTEST = """
+import os, signal
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.failed:
+        os.kill({pid}, signal.SIGKILL)
+"""
+
+
+def test_prompts_that_cannot_be_removed_are_not_reported_as_removed(pytester: pytest.Pytester) -> None:
+    """Before the fix: the cancel swallowed the error and still said "removed 2 prompt(s)"."""
+    server = start_comfyui()
+    try:
+        project = Project(pytester, server.url)
+        pytester.makeconftest(KILL_ON_FAILURE_CONFTEST.format(pid=server.process.pid))
+        project.batch("stop.json", heavy_batch([
+            {"id": "fails", "seed": 1, "blur": 31, "width": 8, "height": 8},
+            {"id": "big-1", "seed": 2, "width": 3072, "height": 3072, "batch_size": 2},
+            {"id": "big-2", "seed": 3, "width": 3072, "height": 3072, "batch_size": 2},
+        ]))
+        result = project.run("batches/", "-x")
+        server.process.wait(30)  # the conftest killed it when the first test failed
+    finally:
+        server.stop()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "removed 2 prompt(s)" not in out, out
+    result.stdout.fnmatch_lines(["could not remove 2 prompt(s) of tests that did not run: * (*ComfyUI at *)"])

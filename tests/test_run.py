@@ -134,6 +134,21 @@ def test_missing_model_skips_with_its_name(project: Project) -> None:
     result.stdout.fnmatch_lines([
         "*server lacks model 'v1-5-pruned-emaonly.safetensors' (CheckpointLoaderSimple node 4, input ckpt_name)*"
     ])
+    # -rs points at the prompt in the batch file, not at the plugin's own line (before the fix: item.py:NN).
+    skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    assert skips and all(re.match(r"SKIPPED \[1\] batches/sd15-txt2img\.json:\d+: ", line) for line in skips), skips
+
+
+def test_relative_output_folders_have_one_root_the_invocation_directory(project: Project) -> None:
+    """Before the fix the writability check used the working directory when the plugin was
+    configured and the saving the invocation directory: a conftest that changes directory when
+    it is loaded split one folder in two."""
+    project.pytester.makeconftest("import os\nos.makedirs('elsewhere', exist_ok=True)\nos.chdir('elsewhere')\n")
+    project.batch("one.json", noise_batch([{"id": "a", "seed": 1}, {"id": "b", "seed": 2}]))
+    result = project.run(str(project.path / "batches"))
+    result.assert_outcomes(passed=2)
+    assert len(project.images()) == 2
+    assert not (project.path / "elsewhere" / "images").exists()
 
 
 def test_rejected_prompt_shows_node_input_and_message(project: Project) -> None:

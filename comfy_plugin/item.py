@@ -1,0 +1,132 @@
+"""A prompt as a pytest test: runs it through ``run_prompt`` and turns the typed result into
+pass, fail or skip, a report section, junit properties and a failure in plain words."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import pytest
+
+from .batch import Batch, PromptSpec
+from .errors import ComfyError, PreflightError, ServerUnavailable
+from .failure import FailureRepr
+from .pipeline import PromptJob
+from .regression import MARKER as REGRESSION_MARKER
+from .regression import is_compared
+from .run_prompt import PromptReport
+
+from .state import ComfyPlugin, comfy_state
+
+
+class PromptFailed(Exception):
+    """Raised by ``runtest`` for a prompt whose report says failed; carries the report."""
+
+    def __init__(self, report: PromptReport) -> None:
+        super().__init__(str(report.error))
+        self.report = report
+
+
+class PromptItem(pytest.Item):
+    """One prompt: queued on ComfyUI, its outputs saved and compared."""
+
+    def __init__(self, *, batch: Batch, spec: PromptSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+        self.spec = spec
+        self.add_marker("comfy")
+        for tag in spec.tags:
+            self.add_marker(tag)
+        self.drawn_seed: int | None = None
+        self.user_properties.append(("prompt", spec.id))
+        if spec.error is not None:
+            return  # a prompt written wrongly fails, whatever its skip or xfail says
+        if is_compared(spec):
+            self.add_marker(REGRESSION_MARKER)
+        if spec.skip:
+            self.add_marker(pytest.mark.skip(reason=spec.skip))
+        if spec.xfail:
+            self.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=False))
+
+    @property
+    def plugin(self) -> ComfyPlugin:
+        return comfy_state(self.config)
+
+    def job(self) -> PromptJob:
+        return PromptJob(self.nodeid, self.batch, self.spec)
+
+    def runs_prompt(self) -> bool:
+        """Whether running this test queues its prompt (a skipped or broken one does not)."""
+        return self.spec.error is None and self.get_closest_marker("skip") is None \
+            and self.get_closest_marker("skipif") is None
+
+    def runtest(self) -> None:
+        report = self.plugin.run(self)
+        self.drawn_seed = report.drawn_seed
+        if report.prompt_id is not None:  # something was queued: say what
+            self._record(report)
+        if report.verdict is not None:  # the prompt ran to its end: the project's own checks
+            self.config.hook.pytest_comfy_check_images(item=self, images=report.still_images)
+        if report.status == "skipped":
+            pytest.skip(str(report.error))
+        if report.status == "failed":
+            raise PromptFailed(report)
+
+    def on_queued(self, prompt_id: str) -> None:
+        """The prompt is on the server: its id is known to live progress and junit at once."""
+        self.user_properties.append(("prompt_id", prompt_id))
+
+    def _record(self, report: PromptReport) -> None:
+        for key, value in report.seeds.items():
+            self.user_properties.append((key, str(value)))
+        self.user_properties.append(("images", " ".join(str(p) for p in report.saved)))
+        verdict = report.verdict
+        if verdict is not None and verdict.distances:
+            self.user_properties.append(("hash_distance", " ".join(str(d) for d in verdict.distances)))
+            self.user_properties.append(("hash_threshold", str(verdict.threshold)))
+        self.add_report_section("call", "comfy", "\n".join(section_lines(report)))
+
+    def repr_failure(self, excinfo, style=None):
+        exc = excinfo.value
+        if isinstance(exc, PromptFailed):
+            exc = exc.report.error
+        if not isinstance(exc, ComfyError):
+            return super().repr_failure(excinfo, style)
+        if isinstance(exc, PreflightError):
+            text = f"{self.batch.shown_as}: prompts[{self.spec.index}]: {exc}"
+        elif isinstance(exc, ServerUnavailable) and self.plugin.server_failure is not None:
+            text = exc.short()
+        else:
+            text = str(exc)
+        sections = [("", text)]
+        if self.drawn_seed is not None:
+            sections.append(("", f"random seed drawn: {self.drawn_seed}; rerun exactly with:\n"
+                                 f"  pytest {shlex.quote(self.nodeid)} --comfy-seed {self.drawn_seed}"))
+        return FailureRepr(sections)
+
+    def reportinfo(self):
+        # pytest shows the node id, with this domain (the failure headline) at its end.
+        return self.path, self.spec.line, self.spec.id
+
+
+def section_lines(report: PromptReport) -> list[str]:
+    """The prompt's report section ("Captured comfy call"): what ran and what came out. A
+    failure's own message is not repeated here."""
+    lines = [f"prompt_id: {report.prompt_id}"]
+    random_keys = report.job.spec.random_keys()
+    lines += [f"{key}: {value}" + (" (drawn at random)" if key in random_keys else "")
+              for key, value in report.seeds.items()]
+    lines += [f"{o.file.kind}: {o.path or o.file.filename} {_size(o.size)}".rstrip() for o in report.outputs]
+    if report.wholly_cached:
+        lines.append("served wholly from ComfyUI's cache (--comfy-fresh clears it)")
+    elif report.cached_nodes:
+        lines.append(f"nodes {', '.join(report.cached_nodes)} were not run again: "
+                     "ComfyUI reused their cached results")
+    if report.verdict is not None:
+        shown = "see the failure above" if report.status == "failed" else report.verdict.message
+        lines.append(f"baseline: {report.verdict.status}: {shown}")
+    return lines
+
+
+def _size(size: tuple[int, int] | None) -> str:
+    return f"({size[0]}x{size[1]})" if size else ""

@@ -1,0 +1,164 @@
+"""Run one prompt of a batch file, end to end, and say what happened in one typed result.
+
+The pytest layer hands a ``PromptJob`` (and the jobs it will run next, to be queued ahead)
+to ``PromptJobs.run`` and gets a ``PromptReport`` back: the outcome, the images saved, the
+seeds sent, the server's timing and the baseline verdict. Everything that decides an outcome
+lives here, with no pytest: queueing ahead (the pipeline), a missing model (skip or fail),
+a server that died (relaunched and the prompt queued again through the same pipeline), the
+baseline check. Only a ``KeyboardInterrupt`` (or a bug) leaves by an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from . import runner
+from .errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, ServerUnavailable
+from .pipeline import Pipeline, PromptJob
+from .regression import Regression, Verdict
+from .session import ComfySession
+
+SEED_VALUES = ("seed", "noise_seed")
+
+
+@dataclass
+class PromptReport:
+    """What one prompt did: enough for pass/fail/skip, report sections, junit and the HTML report."""
+
+    job: PromptJob
+    status: str = "passed"  # passed | failed | skipped
+    error: ComfyError | None = None  # why it failed or was skipped
+    prompt_ids: list[str] = field(default_factory=list)  # every try, in order
+    drawn_seed: int | None = None  # the value a "random" seed was given
+    values: dict[str, Any] = field(default_factory=dict)  # the values sent, seeds included
+    outputs: list[runner.SavedOutput] = field(default_factory=list)
+    cached_nodes: list[str] = field(default_factory=list)
+    wholly_cached: bool = False
+    execution_s: float | None = None  # from the server's own timestamps
+    verdict: Verdict | None = None
+
+    @property
+    def prompt_id(self) -> str | None:
+        return self.prompt_ids[-1] if self.prompt_ids else None
+
+    @property
+    def seeds(self) -> dict[str, Any]:
+        return {key: self.values[key] for key in SEED_VALUES if key in self.values}
+
+    @property
+    def saved(self) -> list[Path]:
+        return [o.path for o in self.outputs if o.path is not None]
+
+    @property
+    def still_images(self) -> list[runner.SavedOutput]:
+        return [o for o in self.outputs if o.is_still_image]
+
+    def failed_with(self, error: ComfyError) -> PromptReport:
+        self.status, self.error = "failed", error
+        return self
+
+    def skipped_with(self, error: ComfyError) -> PromptReport:
+        self.status, self.error = "skipped", error
+        return self
+
+
+#: Called with each ComfyUI prompt id as soon as it is queued (live progress, junit).
+OnQueued = Callable[[str], None]
+
+
+@dataclass
+class PromptJobs:
+    """Runs prompts on the session's server through the pipeline that queues them ahead."""
+
+    session: ComfySession
+    pipeline: Pipeline
+    regression: Regression
+
+    def run(self, job: PromptJob, upcoming: list[PromptJob], on_queued: OnQueued = lambda _: None) -> PromptReport:
+        report = PromptReport(job)
+        if job.spec.error is not None:
+            return report.failed_with(job.spec.error)  # found by reading the file: no server time spent
+        try:
+            self._run(job, upcoming, report, on_queued)
+        except ComfyError as exc:
+            self._judge(report, exc)
+        except KeyboardInterrupt:
+            raise  # the prompt stays "current": the session's end cancels it
+        except BaseException:
+            self.pipeline.settled()
+            raise
+        self.pipeline.settled()
+        return report
+
+    def check(self, job: PromptJob) -> PromptReport:
+        """--comfy-check: the prompt validated as a run would validate it, and nothing queued.
+        Without a named or launched server only what the batch file itself tells is checked."""
+        report = PromptReport(job)
+        if job.spec.error is not None:
+            return report.failed_with(job.spec.error)
+        if not self.session.settings.server_named:
+            return report
+        try:
+            prepared = runner.checked(self.session, job.batch, job.spec)
+        except ComfyError as exc:
+            return self._judge(report, exc)
+        report.values = dict(prepared.values)
+        return report
+
+    def _judge(self, report: PromptReport, exc: ComfyError) -> PromptReport:
+        """A server that is gone fails this and every later prompt; a missing model skips the
+        prompt (--comfy-missing=fail: fails it); any other error fails it."""
+        if isinstance(exc, ServerUnavailable):
+            self.session.note_failure(exc)
+        if isinstance(exc, ModelMissing) and self.session.settings.missing != "fail":
+            return report.skipped_with(exc)
+        return report.failed_with(exc)
+
+    def _run(self, job: PromptJob, upcoming: list[PromptJob], report: PromptReport, on_queued: OnQueued) -> None:
+        run = self._take(job, upcoming, report, on_queued)
+        outcome = self._finish(job, run, report, on_queued)
+        report.outputs = outcome.outputs
+        report.cached_nodes = list(outcome.result.cached_nodes)
+        report.wholly_cached = bool(report.cached_nodes) and set(report.cached_nodes) >= set(run.prepared.workflow)
+        report.execution_s = outcome.result.execution_s
+        report.verdict = self.regression.check(job.key, job.batch, job.spec, run.prepared, outcome.outputs)
+        if report.verdict.skip:
+            report.skipped_with(BaselineSkipped(report.verdict.message))
+        elif report.verdict.failed:
+            report.failed_with(BaselineMismatch(report.verdict.message))
+
+    def _take(self, job: PromptJob, upcoming: list[PromptJob], report: PromptReport,
+              on_queued: OnQueued) -> runner.PromptRun:
+        """This job's prompt on the server; after a crash (and a relaunch) queued again."""
+        try:
+            run = self.pipeline.take(job, upcoming)
+        except ServerUnavailable as exc:
+            if not self.session.recover(exc):
+                raise
+            run = self.pipeline.take(job, [])
+        self._queued(run, report, on_queued)
+        return run
+
+    def _finish(self, job: PromptJob, run: runner.PromptRun, report: PromptReport,
+                on_queued: OnQueued) -> runner.PromptOutcome:
+        """Wait for the prompt and save its outputs. With --comfy-restart-on-crash, a prompt
+        whose launched server died (or was replaced) is queued once more, with the same seed."""
+        try:
+            if self.session.holds(run.prompt_id):
+                return runner.finish(self.session, run)
+        except ServerUnavailable as exc:
+            if not self.session.recover(exc):
+                raise
+        again = self.pipeline.take(replace(job, seed=run.prepared.drawn_seed), [])
+        self._queued(again, report, on_queued)
+        return runner.finish(self.session, again)
+
+    @staticmethod
+    def _queued(run: runner.PromptRun, report: PromptReport, on_queued: OnQueued) -> None:
+        report.prompt_ids.append(run.prompt_id)
+        report.drawn_seed = run.prepared.drawn_seed
+        report.values = dict(run.prepared.values)
+        on_queued(run.prompt_id)
+

@@ -1,0 +1,69 @@
+"""A launch that fails is reported once and leaves nothing behind; a launched session cleans up."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from comfy_plugin.launcher import KEEP_FAILED_LOG_S, WORKDIR_PREFIX, sweep_old_logs
+from conftest import COMFY_DIR, CPU_ARGS, MODEL_PATHS, ROOT, Project, noise_batch
+from comfy_plugin.launcher import default_python
+
+#: What torch may leave in TMPDIR on its own (its compile caches): not the plugin's to remove.
+TORCH_LEFTOVERS = ("torchinductor_", "tmp")
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(TORCH_LEFTOVERS))
+
+
+def test_an_interpreter_that_cannot_run_fails_once_with_one_line(offline_project: Project, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the fix: a raw PermissionError on every prompt, a launch per prompt, and a
+    temporary folder left behind each time."""
+    not_executable = tmp_path / "python"
+    not_executable.write_text("#!/bin/sh\n")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    p = offline_project
+    p.batch("three.json", noise_batch([{"id": f"p{i}", "seed": i} for i in range(3)]))
+    result = p.pytester.runpytest_subprocess("batches/", "-p", "no:cacheprovider", "--comfy-launch", str(COMFY_DIR),
+                                             "--comfy-python", str(not_executable))
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    assert out.count("launching ComfyUI from") == 1, out
+    assert out.count(f"cannot run '{not_executable}'") == 1, out
+    assert out.count("is not available (details in the session summary)") == 3, out
+    assert "Traceback" not in out and "PermissionError" not in out
+    assert leftovers(temp) == []
+
+
+def test_a_launched_session_leaves_its_temporary_folder_empty(offline_project: Project, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    p = offline_project
+    p.batch("one.json", noise_batch([{"id": "only", "seed": 1}]))
+    result = p.pytester.runpytest_subprocess(
+        "batches/", "-p", "no:cacheprovider", "--comfy-launch", str(COMFY_DIR), "--comfy-python", default_python(ROOT),
+        "--comfy-launch-args", " ".join(CPU_ARGS), "--comfy-model-paths", str(MODEL_PATHS))
+    result.assert_outcomes(passed=1)
+    assert "log kept" not in result.stdout.str()
+    assert leftovers(temp) == []
+
+
+def test_the_next_launch_removes_failed_logs_older_than_a_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    old, recent = tmp_path / f"{WORKDIR_PREFIX}old", tmp_path / f"{WORKDIR_PREFIX}recent"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "comfyui.log").write_text("Traceback: it crashed\n")
+    day_and_more = time.time() - KEEP_FAILED_LOG_S - 60
+    os.utime(old, (day_and_more, day_and_more))
+    sweep_old_logs()
+    assert not old.exists() and (recent / "comfyui.log").is_file()
