@@ -22,12 +22,18 @@ if TYPE_CHECKING:
 
 #: How often a waiter asks the server in case the socket missed the prompt's end.
 HISTORY_POLL_S = 2.0
-#: How often a waiter looks at /queue while its prompt is pending under a queue timeout.
-QUEUE_POLL_S = 1.0
+#: The most often a waiter looks at /queue while its prompt is pending under a queue timeout.
+QUEUE_POLL_MIN_S = 0.5
 #: How long one look at the watch blocks.
 WAIT_TICK_S = 0.2
 #: ``executing`` with ``node: null`` follows the history write; a few tries cover a slow one.
 HISTORY_TRIES, HISTORY_PAUSE_S = 50, 0.1
+
+
+def queue_poll_s(queue_timeout_s: float) -> float:
+    """How often to look at /queue for a pending prompt: often enough to end a short bound
+    near its time, never more often than QUEUE_POLL_MIN_S nor less than the backstop's."""
+    return min(HISTORY_POLL_S, max(QUEUE_POLL_MIN_S, queue_timeout_s / 4))
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ class Waiting:
                 if entry is not None:
                     return entry
                 pending = watch.started_at is None and bounds.queue_timeout_s > 0
-                next_poll = now + (QUEUE_POLL_S if pending else HISTORY_POLL_S)
+                next_poll = now + (queue_poll_s(bounds.queue_timeout_s) if pending else HISTORY_POLL_S)
             if watch.started_at is not None and now - watch.started_at >= bounds.timeout_s:
                 self.api.cancel([prompt_id])
                 raise PromptTimeout(f"timed out: no result within {bounds.timeout_s:g} s of the prompt's execution "

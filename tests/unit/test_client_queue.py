@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from comfy_plugin.client import RUN_MARK_KEY, QueueEntry, QueueSnapshot
 from comfy_plugin.client.answers import queue_from_answer
+from comfy_plugin.client.waiting import HISTORY_POLL_S, queue_poll_s
 from comfy_plugin.client.watches import QueueClock
 
 ME, OTHER = "client-me", "client-other"
@@ -81,3 +82,9 @@ def test_clock_expires_only_with_a_bound_and_others_still_ahead():
     assert not clock.expired(0.0), "0 means no bound"
     clock.observe(6.0, 0)
     assert clock.waited_s == 6.0 and not clock.expired(5.0), "nobody else ahead now: it will run next"
+
+
+def test_queue_is_looked_at_no_more_than_twice_a_second_and_no_less_than_the_backstop():
+    assert queue_poll_s(0.5) == queue_poll_s(1.0) == 0.5
+    assert queue_poll_s(4.0) == 1.0
+    assert queue_poll_s(1800.0) == HISTORY_POLL_S == 2.0
