@@ -1,0 +1,90 @@
+"""UI-format workflows (what the ComfyUI editor saves) converted to the API-format prompt that
+the editor itself would queue (its ``graphToPrompt().output``), using the server's
+``/object_info``. Pure functions: no network, no files, no pytest.
+
+The rules are the editor's (frontend 1.32.9, the version ComfyUI 0.3.75 pins), written
+down in ``shared/design/ui-format.md``; ``tests/test_ui_oracle.py`` checks them against
+the editor itself. Two deliberate differences: prompt text is sent as written (no
+``{a|b}`` choices, comments or ``%date%`` expansion), and integers beyond 2**53 keep
+their exact value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import UIFormatError
+from .catalog import UNDEFINED, Catalog
+from .flatten import Exec, Flat, flatten, virtual_value
+from .graph import BYPASSED, MUTED, read_workflow
+from .resolve import resolve_input
+
+__all__ = ["Catalog", "convert", "is_api_format", "is_ui_format"]
+
+
+def is_ui_format(data: Any) -> bool:
+    """A graph as the editor saves it: ``nodes`` and ``links``."""
+    return isinstance(data, Mapping) and isinstance(data.get("nodes"), list) and "links" in data
+
+
+def is_api_format(data: Any) -> bool:
+    """A prompt: every value a node with ``class_type``."""
+    return (isinstance(data, Mapping) and bool(data)
+            and all(isinstance(v, Mapping) and "class_type" in v for v in data.values()))
+
+
+def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str = "workflow",
+            server_version: str | None = None) -> dict[str, dict[str, Any]]:
+    """The API-format prompt for a UI-format ``workflow``.
+
+    ``source`` names the file in error messages; ``server_version`` (ComfyUI's version, when
+    known) is added to the message for widget values that do not fit. Raises the
+    ``UIFormatError`` subclasses of ``comfy_plugin.errors``: ``UnknownNodeType`` (also a
+    ``ModelMissing``), ``LegacyGroupNode``, ``WidgetValuesMismatch``, ``BrokenLink``,
+    ``MissingSubgraph``, ``RecursiveSubgraph``.
+    """
+    if not is_ui_format(workflow):
+        raise UIFormatError(source, "not a UI-format workflow (an object with 'nodes' and 'links')")
+    catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)
+    from .flatten import check_types
+
+    graph = read_workflow(workflow, source)
+    check_types(graph, catalog)
+    flat = flatten(graph, catalog, server_version)
+    output: dict[str, dict[str, Any]] = {}
+    for item in flat.execs.values():
+        if item.virtual or item.node.mode in (MUTED, BYPASSED):
+            continue
+        output[item.id] = {"inputs": _inputs(flat, item), "class_type": item.node.type,
+                           "_meta": {"title": item.node.title if item.node.title is not None
+                                     else item.cls.display_name if item.cls else item.node.type}}
+    for node in output.values():
+        inputs = node["inputs"]
+        for name in [n for n, v in inputs.items() if _is_link(v) and v[0] not in output]:
+            del inputs[name]
+    return output
+
+
+def _is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2
+
+
+def _inputs(flat: Flat, item: Exec) -> dict[str, Any]:
+    """Every sent widget's value, then each linked input: a link to the real origin, or the
+    value the link stands for (a subgraph instance's widget)."""
+    inputs: dict[str, Any] = {}
+    values = flat.values.get(item.key, {})
+    assert item.cls is not None
+    for widget in item.cls.widgets:
+        value = values.get(widget.name, UNDEFINED)
+        if widget.sent and value is not UNDEFINED:
+            inputs[widget.name] = virtual_value(value)
+    for index, slot in enumerate(item.slots):
+        found = resolve_input(flat, item, index, set())
+        if found is None:
+            continue
+        if found.is_value:
+            inputs[slot.name] = virtual_value(found.value)
+        else:
+            inputs[slot.name] = [found.origin_id, found.origin_slot]
+    return inputs

@@ -1,0 +1,315 @@
+"""Subgraph instances expanded into executable nodes with ``instance:inner`` ids, and the
+widget values every node holds once the editor has loaded the file.
+
+Widget values belong to a node object, and a subgraph definition's nodes are shared by
+all its instances (as in the editor), so values are keyed by (graph, node), not by the
+flattened id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..errors import MissingSubgraph, RecursiveSubgraph, UnknownNodeType
+from .catalog import Catalog, NodeClass
+from .graph import NOTES, PRIMITIVE, REROUTE, UUID, Graph, Node, Workflow
+from .widgets import widget_values
+
+VIRTUAL = NOTES | {PRIMITIVE, REROUTE}
+Key = tuple[str, str]  # (graph id, node id)
+
+
+@dataclass
+class SlotRef:
+    """One input of a node as the editor holds it: name, type, the link into it, its widget."""
+
+    name: str
+    type: str
+    link: int | None
+    widget: str | None
+
+
+@dataclass
+class Exec:
+    """A node of the flattened graph (the editor's ExecutableNodeDTO)."""
+
+    id: str
+    node: Node
+    path: tuple[str, ...]
+    instance: "Exec | None"
+    cls: NodeClass | None
+    slots: list[SlotRef]
+    subgraph: Graph | None = None  # the definition, when the node is a subgraph instance
+
+    @property
+    def key(self) -> Key:
+        return (self.node.graph.id, self.node.id)
+
+    @property
+    def virtual(self) -> bool:
+        return self.subgraph is not None or self.node.type in VIRTUAL
+
+    def output_type(self, slot: int) -> str:
+        if self.cls is not None:
+            return self.cls.outputs[slot] if slot < len(self.cls.outputs) else "*"
+        if self.subgraph is not None:
+            return self.subgraph.outputs[slot].type if slot < len(self.subgraph.outputs) else "*"
+        return self.node.outputs[slot] if slot < len(self.node.outputs) else "*"
+
+
+@dataclass
+class Promoted:
+    """A subgraph instance's widget for one of its inputs (the editor's promoted widget)."""
+
+    name: str
+    value: Any
+
+
+@dataclass
+class Flat:
+    """The flattened workflow: executable nodes in order, and the widget values of every node."""
+
+    workflow: Workflow
+    catalog: Catalog
+    execs: dict[str, Exec] = field(default_factory=dict)
+    values: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    promoted: dict[Key, list[Promoted]] = field(default_factory=dict)
+    slots: dict[Key, list[SlotRef]] = field(default_factory=dict)
+
+
+def check_types(workflow: Workflow, catalog: Catalog) -> None:
+    """Every node type used from the root must be a server class, an editor-only node or a
+    defined subgraph, and no subgraph may contain itself."""
+    unknown: dict[str, Node] = {}
+    done: set[str] = set()
+
+    def walk(graph: Graph, stack: tuple[str, ...]) -> None:
+        for node in graph.nodes.values():
+            if node.type in workflow.subgraphs:
+                if node.type in stack:
+                    chain = " > ".join(f"'{workflow.subgraphs[s].name}'" for s in stack + (node.type,))
+                    raise RecursiveSubgraph(workflow.source, f"subgraph '{workflow.subgraphs[node.type].name}' "
+                                            f"contains an instance of itself ({chain})",
+                                            node.label(), "a subgraph cannot hold itself: remove that instance")
+                if node.type not in done:
+                    walk(workflow.subgraphs[node.type], stack + (node.type,))
+                    done.add(node.type)
+            elif node.type in VIRTUAL or node.type in catalog:
+                continue
+            elif UUID.match(node.type):
+                raise MissingSubgraph(workflow.source, f"the definition of subgraph {node.type} is not in the file "
+                                      "(definitions.subgraphs)", node.label(),
+                                      "save the workflow again with the editor, or copy the subgraph's definition in")
+            else:
+                unknown.setdefault(node.type, node)
+
+    walk(workflow.root, ())
+    if unknown:
+        first = next(iter(unknown.values()))
+        types = sorted(unknown)
+        raise UnknownNodeType(workflow.source, types,
+                              f"the server has no node type {', '.join(repr(t) for t in types)}",
+                              first.label(), "install the custom nodes that provide it on the server")
+
+
+def _class_slots(node: Node, cls: NodeClass) -> list[SlotRef]:
+    """The class's inputs in the editor's order, each with the file's link by name; inputs the
+    class does not define (added by a script) follow, as the editor keeps them."""
+    by_name = {i.name: i for i in node.inputs}
+    slots = [SlotRef(s.name, s.type, by_name[s.name].link if s.name in by_name else None,
+                     s.name if s.widget else None) for s in cls.slots]
+    known = {s.name for s in cls.slots}
+    slots += [SlotRef(i.name, i.type, i.link, i.widget) for i in node.inputs if i.name not in known]
+    return slots
+
+
+def _instance_slots(node: Node, definition: Graph) -> list[SlotRef]:
+    """The definition's inputs, each with the saved input of the same name (its link and
+    widget); saved inputs the definition lacks follow."""
+    by_name = {i.name: i for i in node.inputs}
+    slots = [SlotRef(s.name, s.type, by_name[s.name].link if s.name in by_name else None,
+                     by_name[s.name].widget if s.name in by_name else None) for s in definition.inputs]
+    known = {s.name for s in definition.inputs}
+    slots += [SlotRef(i.name, i.type, i.link, i.widget) for i in node.inputs if i.name not in known]
+    return slots
+
+
+def flatten(workflow: Workflow, catalog: Catalog, server_version: str | None = None) -> Flat:
+    flat = Flat(workflow, catalog)
+    _expand(flat, workflow.root, (), None)
+    _load_values(flat, server_version)
+    return flat
+
+
+def _expand(flat: Flat, graph: Graph, path: tuple[str, ...], instance: Exec | None) -> None:
+    for node in graph.nodes.values():
+        exec_id = ":".join(path + (node.id,))
+        definition = flat.workflow.subgraphs.get(node.type)
+        cls = None if definition is not None else flat.catalog.get(node.type)
+        item = Exec(exec_id, node, path, instance, cls, slots_of(flat, node), definition)
+        flat.execs[exec_id] = item
+        if definition is not None:
+            _expand(flat, definition, path + (node.id,), item)
+
+
+def _load_values(flat: Flat, server_version: str | None) -> None:
+    """Widget values after load, then what the editor does before it builds the prompt:
+    primitives write their value into the widgets they feed, and each instance copies its
+    promoted values into the inner widgets (when the graph is serialised)."""
+    graphs = [flat.workflow.root, *flat.workflow.subgraphs.values()]
+    for graph in graphs:
+        for node in graph.nodes.values():
+            cls = flat.catalog.get(node.type) if node.type not in flat.workflow.subgraphs else None
+            if cls is not None:
+                flat.values[(graph.id, node.id)] = widget_values(
+                    flat.workflow, node, cls, flat.catalog.object_info, node.label(), server_version,
+                    at_root=not graph.id)
+    for graph in graphs:
+        for node in graph.nodes.values():
+            if node.type in flat.workflow.subgraphs:
+                _promote(flat, node)
+    for graph in graphs:
+        for node in graph.nodes.values():
+            if node.type == PRIMITIVE:
+                _apply_primitive(flat, node)
+    for graph in graphs:
+        for node in graph.nodes.values():
+            if node.type in flat.workflow.subgraphs:
+                _sync_promoted(flat, node)
+
+
+def widget_of(flat: Flat, graph: Graph, node: Node, slot_name: str | None) -> tuple[Key, str] | None:
+    """The widget behind an input of ``node`` (named by the input's widget), if it has one."""
+    if slot_name is None:
+        return None
+    key = (graph.id, node.id)
+    if key in flat.values:
+        return (key, slot_name) if slot_name in flat.values[key] else None
+    if node.type in flat.workflow.subgraphs:
+        promoted = _promote(flat, node)
+        return (key, slot_name) if any(p.name == slot_name for p in promoted) else None
+    return None
+
+
+def slots_of(flat: Flat, node: Node) -> list[SlotRef] | None:
+    """A node's inputs as the editor holds them (None for an editor-only node)."""
+    key = (node.graph.id, node.id)
+    found = flat.slots.get(key)
+    if found is None:
+        definition = flat.workflow.subgraphs.get(node.type)
+        cls = flat.catalog.get(node.type) if definition is None else None
+        if definition is not None:
+            found = _instance_slots(node, definition)
+        elif cls is not None:
+            found = _class_slots(node, cls)
+        else:
+            found = [SlotRef(i.name, i.type, i.link, i.widget) for i in node.inputs]
+        flat.slots[key] = found
+    return found
+
+
+def _target_slot(flat: Flat, node: Node, link_id: int, target_slot: int) -> SlotRef | None:
+    """The input a link goes into: the one holding the link's id (the editor re-numbers
+    target slots after ordering inputs by the definition), else the slot by number."""
+    slots = slots_of(flat, node)
+    found = next((s for s in slots if s.link == link_id), None)
+    return found or (slots[target_slot] if 0 <= target_slot < len(slots) else None)
+
+
+def get_value(flat: Flat, key: Key, name: str) -> Any:
+    if key in flat.values:
+        return flat.values[key][name]
+    return next(p.value for p in flat.promoted[key] if p.name == name)
+
+
+def set_value(flat: Flat, key: Key, name: str, value: Any) -> None:
+    if key in flat.values:
+        flat.values[key][name] = value
+    else:
+        for p in flat.promoted[key]:
+            if p.name == name:
+                p.value = value
+
+
+def _promote(flat: Flat, node: Node) -> list[Promoted]:
+    """The instance's promoted widgets: one per input whose definition slot feeds a widget
+    (the first such), holding that widget's value, then the saved values (by position;
+    with ``proxyWidgets``, the ``["-1", name]`` entries by name)."""
+    key = (node.graph.id, node.id)
+    if key in flat.promoted:
+        return flat.promoted[key]
+    flat.promoted[key] = promoted = []
+    definition = flat.workflow.subgraphs[node.type]
+    for slot in slots_of(flat, node):
+        io = next((s for s in definition.inputs if s.name == slot.name), None)
+        for link_id in io.link_ids if io else ():
+            link = definition.links.get(link_id)
+            target = definition.nodes.get(link.target_id) if link else None
+            ref = _target_slot(flat, target, link_id, link.target_slot) if target else None
+            found = widget_of(flat, definition, target, ref.widget) if ref else None
+            if found:
+                promoted.append(Promoted(io.name, get_value(flat, *found)))
+                break
+    saved = node.widgets_values
+    if isinstance(saved, list):
+        for widget, value in zip(promoted, saved):
+            widget.value = value
+        proxies = node.properties.get("proxyWidgets")
+        if isinstance(proxies, list):
+            for entry, value in zip(proxies, saved):
+                if isinstance(entry, list) and len(entry) == 2 and str(entry[0]) == "-1" and value is not None:
+                    for widget in promoted:
+                        if widget.name == entry[1]:
+                            widget.value = value
+                            break
+    return promoted
+
+
+def _apply_primitive(flat: Flat, node: Node) -> None:
+    """A PrimitiveNode writes its value into every widget it is linked to."""
+    saved = node.widgets_values
+    if not isinstance(saved, list) or not saved:
+        return
+    graph = node.graph
+    for link in graph.links.values():
+        if link.origin_id != node.id:
+            continue
+        target = graph.nodes.get(link.target_id)
+        ref = _target_slot(flat, target, link.id, link.target_slot) if target else None
+        found = widget_of(flat, graph, target, ref.widget) if ref else None
+        if found:
+            set_value(flat, found[0], found[1], saved[0])
+
+
+def _sync_promoted(flat: Flat, node: Node) -> None:
+    """Serialising an instance copies each promoted value into the widgets its input feeds."""
+    definition = flat.workflow.subgraphs[node.type]
+    for widget in _promote(flat, node):
+        io = next((s for s in definition.inputs if s.name == widget.name), None)
+        for link_id in io.link_ids if io else ():
+            link = definition.links.get(link_id)
+            target = definition.nodes.get(link.target_id) if link else None
+            ref = _target_slot(flat, target, link_id, link.target_slot) if target else None
+            found = widget_of(flat, definition, target, ref.widget) if ref else None
+            if found:
+                set_value(flat, found[0], found[1], widget.value)
+
+
+def virtual_value(value: Any) -> Any:
+    return {"__value__": value} if isinstance(value, list) else value
+
+
+def promoted_value(flat: Flat, instance: Exec, slot: SlotRef) -> tuple[bool, Any]:
+    """(found, value) of the instance's widget for one of its inputs: the one promoted for
+    that input, else the one the saved input names."""
+    promoted = _promote(flat, instance.node)
+    for name in (slot.name, slot.widget):
+        for widget in promoted:
+            if name is not None and widget.name == name:
+                return True, widget.value
+    return False, None
+
+
+def exec_values(flat: Flat, item: Exec) -> Mapping[str, Any]:
+    return flat.values.get(item.key, {})
