@@ -9,7 +9,7 @@
 #   SYSTEM_PACKAGES  the list, as space-separated COMMANDS=PACKAGE entries, where COMMANDS is a
 #                    comma-separated list of names (default "chromium,chromium-browser=chromium")
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]:-.}")/.." && pwd)"
 wanted="${SYSTEM_PACKAGES:-chromium,chromium-browser=chromium}"
 log="$root/build/system-packages.log"
 

@@ -134,27 +134,31 @@ def test_the_project_venv_is_installed_again_when_pyproject_toml_changes(tmp_pat
     assert not (project / "build").exists()  # a dry run writes no log either
 
 
-def run_as_non_root(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    if os.geteuid() != 0:
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.fail("running as root, and no user 'nobody' to run the script as", pytrace=False)
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.fail("running as root, and no setpriv (util-linux) to drop to user 'nobody'", pytrace=False)
-    return subprocess.run([setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
-                           *command],
-                          env=env, capture_output=True, text=True, timeout=60)
+def run_as_non_root(script: Path, stubs: Stubs, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs the script as this user, or as nobody when this is root. The script comes on stdin and
+    the folder is the stubs', so nobody needs no access to the checkout."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            pytest.fail("running as root, and no user 'nobody' to run the script as", pytrace=False)
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.fail("running as root, and no setpriv (util-linux) to drop to user 'nobody'", pytrace=False)
+        prefix = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    with script.open() as source:
+        return subprocess.run([*prefix, "bash", "-s"], stdin=source, cwd=stubs.folder, env=env,
+                              capture_output=True, text=True, timeout=60)
 
 
 def test_a_missing_package_without_root_prints_the_sudo_line(stubs: Stubs) -> None:
     env = stubs.env(SYSTEM_PACKAGES="comfy-absent-tool=comfy-absent-package chromium=chromium")
-    run = run_as_non_root(["bash", str(ROOT / "scripts" / "system-packages.sh")], env)
+    run = run_as_non_root(ROOT / "scripts" / "system-packages.sh", stubs, env)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "  sudo apt-get install -y comfy-absent-package\n" in run.stderr
     assert "chromium" not in run.stderr  # present (the stub), so not asked for
+    assert run.stdout == ""
     assert stubs.called() == []
 
 
