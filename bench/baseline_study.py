@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How far apart are the hashes of reruns and of real changes? A study, not a test.
 
-The defaults of comfy_plugin/baselines.py (hash, colour and sharpness thresholds) come from
+The defaults of comfy_plugin/baselines/metrics/ (hash, colour and sharpness thresholds) come from
 this. For three kinds of image produced by a real ComfyUI it measures, between a baseline
 image and another image, the perceptual-hash distance (phash-8, and ahash, dhash, whash,
 colorhash for comparison), the colour distance (mean RGB of a 4x4 grid) and the sharpness
@@ -48,8 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from comfy_plugin import baselines as bl  # noqa: E402
+from comfy_plugin.baselines.metrics.colour import DEFAULT_COLOUR_THRESHOLD  # noqa: E402
+from comfy_plugin.baselines.metrics.hash import DEFAULT_THRESHOLD, FLAT_CONTRAST, hamming  # noqa: E402
+from comfy_plugin.baselines.metrics.sharpness import DEFAULT_SHARPNESS_THRESHOLD  # noqa: E402
 from comfy_plugin.client import ComfyClient  # noqa: E402
 from comfy_plugin.launcher import launch  # noqa: E402
+from comfy_plugin.outputs import safe_piece  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 COMFY_PYTHON = ROOT / ".comfyui" / "venv" / "bin" / "python"
@@ -246,7 +250,7 @@ class Sample:
     sharpness: float
     same_size: bool
     max_pixel_change: int | None  # None for another size
-    flat: bool  # both images below baselines.FLAT_CONTRAST: the hash is not used
+    flat: bool  # both images below FLAT_CONTRAST (metrics/hash.py): the hash is not used
     extra: dict[str, int]
     verdict: str  # the status baselines.compare gives with the defaults
 
@@ -281,23 +285,32 @@ class Runner:
         return self.client.download(result.files[0])
 
 
+def features(data: bytes, spec: bl.HashSpec = PHASH) -> dict[str, Any]:
+    return bl.observe(data, spec, thumbnail=False).entry.features
+
+
+def rgb(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
+
+
 def measure(base: bytes, other: bytes) -> Sample:
-    old = bl.observe(base, PHASH).entry
-    new = bl.observe(other, PHASH)
-    verdict = bl.compare(old, new).status
-    a, b = bl.open_image(base), bl.open_image(other)
-    extra = {str(s): bl.distance(bl.hash_image(a, s), bl.hash_image(b, s), s) for s in EXTRA_SPECS}
+    old = bl.observe(base, PHASH, thumbnail=False).entry
+    new = bl.observe(other, PHASH, thumbnail=False)
+    result = bl.compare(old, new)
+    extra = {str(s): hamming(features(base, s)["hash"], features(other, s)["hash"], s) for s in EXTRA_SPECS}
+    a, b = rgb(base), rgb(other)
     same_size = a.size == b.size
     change = int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max()) if same_size else None
     return Sample(
-        phash=bl.distance(old.hash, new.entry.hash, PHASH),
-        colour=bl.colour_distance(old.colour, new.entry.colour),
-        sharpness=round(abs(old.sharpness - new.entry.sharpness), 2),
+        phash=result.distances["hash"],
+        colour=result.distances["colour"],
+        sharpness=result.distances["sharpness"],
         same_size=same_size,
         max_pixel_change=change,
-        flat=max(old.contrast, new.entry.contrast) < bl.FLAT_CONTRAST,
+        flat=max(old.features["contrast"], new.entry.features["contrast"]) < FLAT_CONTRAST,
         extra=extra,
-        verdict=verdict,
+        verdict=result.status,
     )
 
 
@@ -308,7 +321,7 @@ def study(runner: Runner, kind: str, graph: Callable[[Params], dict[str, Any]], 
     contrasts = []
     for trial, base_params in enumerate(bases):
         base = runner.run(graph(base_params), fresh=True)
-        contrasts.append(bl.contrast(bl.open_image(base)))
+        contrasts.append(features(base)["contrast"])
         if save is not None and trial == 0:
             save.mkdir(parents=True, exist_ok=True)
             (save / f"{kind}-base.png").write_bytes(base)
@@ -324,7 +337,7 @@ def study(runner: Runner, kind: str, graph: Callable[[Params], dict[str, Any]], 
                     data = case.client(data, 1000 * trial + repeat)
                 result.samples.append(measure(base, data))
                 if save is not None and trial == 0 and repeat == 0:
-                    (save / f"{kind}-{bl.safe_piece(case.name)}.png").write_bytes(data)
+                    (save / f"{kind}-{safe_piece(case.name)}.png").write_bytes(data)
     return results, contrasts
 
 
@@ -377,10 +390,9 @@ def report(title: str, results: list[CaseResult]) -> int:
 
 def separating(all_results: list[tuple[str, list[CaseResult]]]) -> None:
     """For each check: the largest rerun distance, and the perturbations that only it catches."""
-    t = bl.Thresholds()
-    checks = [("phash-8", t.hash, lambda x: 0 if x.flat else x.phash),
-              ("colour", t.colour, lambda x: x.colour),
-              ("sharpness", t.sharpness, lambda x: x.sharpness)]
+    checks = [("phash-8", DEFAULT_THRESHOLD, lambda x: 0 if x.flat else x.phash),
+              ("colour", DEFAULT_COLOUR_THRESHOLD, lambda x: x.colour),
+              ("sharpness", DEFAULT_SHARPNESS_THRESHOLD, lambda x: x.sharpness)]
     reruns = [(kind, r.case.name, x) for kind, rs in all_results for r in rs if r.case.expect == "pass"
               for x in r.samples]
     changes = [(kind, r.case.name, x) for kind, rs in all_results for r in rs if r.case.expect == "fail"
@@ -459,8 +471,8 @@ def main() -> int:
         separating(tables)
         if runner.cached_reruns:
             print(f"warning: {runner.cached_reruns} rerun(s) were served from the cache despite /free")
-        print(f"\n{time.monotonic() - started:.0f} s; defaults: phash-8 {bl.DEFAULT_THRESHOLD}, "
-              f"colour {bl.DEFAULT_COLOUR_THRESHOLD:g}, sharpness {bl.DEFAULT_SHARPNESS_THRESHOLD:g}: "
+        print(f"\n{time.monotonic() - started:.0f} s; defaults: phash-8 {DEFAULT_THRESHOLD}, "
+              f"colour {DEFAULT_COLOUR_THRESHOLD:g}, sharpness {DEFAULT_SHARPNESS_THRESHOLD:g}: "
               + ("every case classified as expected" if not wrong else f"{wrong} sample(s) misclassified"))
         return 1 if wrong else 0
     finally:

@@ -18,6 +18,7 @@ import ast
 import contextlib
 import io
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,7 @@ class Figures:
     wall_s: float  # as the client saw it, start-up included
     busy_s: float  # sum of per-prompt execution times
     span_s: float  # last execution_success - first execution_start
+    client_cpu_s: float | None = None  # user + sys CPU of the pytest process (pytest mode only)
 
     @property
     def ratio(self) -> float:
@@ -141,14 +143,17 @@ def pytest_plugin(url: str, client: ComfyClient, workflows: list[dict], items: d
         (tmp_path / "bench.json").write_text(json.dumps(batch))
         cmd = [sys.executable, "-m", "pytest", "bench.json", "--comfy-url", url, "-q", "-p", "no:cacheprovider",
                "--junitxml=report.xml", "--comfy-missing-baseline=write", *extra_args]  # hashing included
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
         wall = time.monotonic() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
         ids = [p.get("value") for p in ET.parse(tmp_path / "report.xml").iter("property")
                if p.get("name") == "prompt_id"]
-    return Figures("pytest", len(ids), wall, *timings(client, ids))
+    return Figures("pytest", len(ids), wall, *timings(client, ids), client_cpu_s=cpu)
 
 
 def run_mode(mode: str, url: str, client: ComfyClient, workflows: list[dict], items: dict[str, str],

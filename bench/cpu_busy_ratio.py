@@ -4,7 +4,10 @@
 N prompts of workflows-files/noise-image-api.json (EmptyImage -> ImageAddNoise -> SaveImage)
 at 1024x1024 with distinct seeds, driven three ways (see bench/busy.py): the queue-all floor,
 the seed's sequential loop with a Pillow re-save per image, and `pytest` with this plugin
-(downloading and saving every image). Target: pytest's span/busy <= 1.08 x the floor's.
+(downloading and saving every image). Two ratios against the floor, both from /history: the
+busy ratio (span / busy) over the floor's, and the span ratio (span over the floor's span, the
+same number of prompts); the issue's target is a span ratio <= 1.08. bench/client_cpu.py adds
+the pytest process's CPU per image.
 
     .venv/bin/python bench/cpu_busy_ratio.py [--n 30] [--size 1024] [--url URL]
 """
@@ -55,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             wfs = [workflow(args.size, seed + i) for i in range(args.n)]
             seed += args.n
             fig = run_mode(mode, url, client, wfs, ITEMS, prompt_values)
-            floor = fig.ratio if mode == "queue-all" else floor
-            print(row(fig) + (f"   = {fig.ratio / floor:.3f} x the floor" if floor and mode != "queue-all" else ""),
-                  flush=True)
+            floor = fig if mode == "queue-all" else floor
+            against = (f"   busy ratio {fig.ratio / floor.ratio:.3f} x the floor's, span {fig.span_s / floor.span_s:.3f}"
+                       " x the floor's" if floor is not None and mode != "queue-all" else "")
+            print(row(fig) + against, flush=True)
             time.sleep(1)
     return 0
 

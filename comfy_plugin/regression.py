@@ -110,6 +110,7 @@ class Regression:
         """Every prompt id of a batch file read in full: what stale entries are measured against.
         Loads the modules that read pixels now, before the first prompt runs."""
         _load("comparison")
+        _load("entries").warm_up()
         key = self._key(batch)
         if key is not None:
             self.results.collected(key, [spec.id for spec in batch.prompts])

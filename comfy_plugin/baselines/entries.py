@@ -4,10 +4,14 @@ a new image (an observation: the entry that would record it, with its thumbnail)
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
+
+from PIL import Image
 
 from ..errors import BaselineError
 from .image import decode
@@ -111,6 +115,16 @@ def observe(image_bytes: bytes, spec: HashSpec = HashSpec(), *, seed: int | None
         features.update(metric.observe(image, spec))
     entry = BaselineEntry(image.width, image.height, seed, workflow_digest, features, plain(dict(params or {})))
     return Observation(entry, image.thumbnail_png() if thumbnail else b"")
+
+
+@functools.cache
+def warm_up() -> None:
+    """Observe one tiny image, once per process, so that what the per-image path loads on
+    first use (Pillow's file format plugins, parts of numpy) is loaded before the first prompt
+    runs, while the server is still idle, instead of on the first image."""
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((8, 8)).convert("RGB").save(out, format="PNG")
+    observe(out.getvalue())
 
 
 def workflow_digest(workflow: Mapping[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """One output image, decoded once: every metric and the thumbnail read from the same pixels.
 
 Decoding a 1024x1024 PNG is most of the client's work per image, and the pytest process
-shares the CPU with the server, so nothing here decodes or converts twice: the grey image,
-the arrays and the small grey squares the hashes read are made on first use and kept.
+shares the CPU with the server, so nothing here decodes or converts twice: the grey image and
+the small grey squares the hashes read are made on first use and kept. The metrics let Pillow
+do the pixel work (crops, histograms, differences), which copies no array of the whole image.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import io
 from functools import cached_property
 
-import numpy as np
 from PIL import Image
 
 from ..errors import BaselineError
@@ -37,15 +37,6 @@ class DecodedImage:
     def grey(self) -> Image.Image:
         """Pillow's luminance ("L"), the grey every imagehash algorithm starts from."""
         return self.rgb.convert("L")
-
-    @cached_property
-    def rgb_array(self) -> np.ndarray:
-        """height x width x 3, uint8, read-only (shares Pillow's pixels where it can)."""
-        return np.asarray(self.rgb)
-
-    @cached_property
-    def grey_array(self) -> np.ndarray:
-        return np.asarray(self.grey)
 
     def grey_square(self, side: int) -> Image.Image:
         """The grey image resized (Lanczos) to ``side`` x ``side``, as phash reads it."""

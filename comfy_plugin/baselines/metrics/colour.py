@@ -30,24 +30,26 @@ def _starts(length: int) -> list[int]:
     return starts + [length]
 
 
-def cell_means(pixels: np.ndarray) -> np.ndarray:
-    """grid x grid x 3 means, from integer sums (a band of rows at a time: no float copy of the image)."""
-    rows, cols = _starts(pixels.shape[0]), _starts(pixels.shape[1])
-    bands = np.stack([pixels[rows[i]:rows[i + 1]].sum(axis=0, dtype=np.uint64) for i in range(COLOUR_GRID)])
-    sums = np.add.reduceat(bands, cols[:-1], axis=1)
-    counts = np.outer(np.diff(rows), np.diff(cols))[..., None]
-    return sums / counts
+def cell_sums(image: Image.Image) -> np.ndarray:
+    """grid*grid rows of (sum of R, sum of G, sum of B, pixels), row by row, from each cell's
+    histogram: exact integers, and no array copy of the image."""
+    rows, cols = _starts(image.height), _starts(image.width)
+    boxes = [(left, top, right, bottom) for top, bottom in zip(rows, rows[1:]) for left, right in zip(cols, cols[1:])]
+    counts = np.array([image.crop(box).histogram() for box in boxes], dtype=np.int64).reshape(len(boxes), 3, 256)
+    sums = counts @ np.arange(256, dtype=np.int64)
+    pixels = np.array([(right - left) * (bottom - top) for left, top, right, bottom in boxes], dtype=np.int64)
+    return np.column_stack([sums, pixels])
 
 
 def colour_signature(image: DecodedImage) -> str:
-    """Each mean as 16-bit hex in 1/256 grey levels: rounding to whole levels would turn a
-    shift of 0.01 into 1."""
-    pixels = image.rgb_array
-    if image.width < COLOUR_GRID or image.height < COLOUR_GRID:
-        grown = image.rgb.resize((max(image.width, COLOUR_GRID), max(image.height, COLOUR_GRID)), Image.NEAREST)
-        pixels = np.asarray(grown)
-    fixed = np.rint(cell_means(pixels).reshape(-1) * 256).clip(0, 65535).astype(">u2")
-    return fixed.tobytes().hex()
+    """Each cell's mean R, G, B as 16-bit hex in 1/256 grey levels: rounding to whole levels
+    would turn a shift of 0.01 into 1."""
+    rgb = image.rgb
+    if rgb.width < COLOUR_GRID or rgb.height < COLOUR_GRID:
+        rgb = rgb.resize((max(rgb.width, COLOUR_GRID), max(rgb.height, COLOUR_GRID)), Image.NEAREST)
+    cells = cell_sums(rgb)
+    means = cells[:, :3] / cells[:, 3:]
+    return np.rint(means.reshape(-1) * 256).clip(0, 65535).astype(">u2").tobytes().hex()
 
 
 def _levels(a_hex: str, b_hex: str) -> tuple[list[int], list[int]]:
