@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from ..errors import UIFormatError
 from .catalog import UNDEFINED, Catalog
-from .flatten import Exec, Flat, flatten, virtual_value
+from .flatten import Exec, Flat, check_types, flatten, virtual_value
 from .graph import BYPASSED, MUTED, read_workflow
 from .resolve import resolve_input
 
@@ -46,8 +46,6 @@ def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalo
     if not is_ui_format(workflow):
         raise UIFormatError(source, "not a UI-format workflow (an object with 'nodes' and 'links')")
     catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)
-    from .flatten import check_types
-
     graph = read_workflow(workflow, source)
     check_types(graph, catalog)
     flat = flatten(graph, catalog, server_version)

@@ -71,7 +71,7 @@ class NodeClass:
     slots: tuple[Slot, ...]
     widgets: tuple[Widget, ...]
     outputs: tuple[str, ...]
-    force_inputs: frozenset[str]  # widget-typed inputs shown as sockets (old files saved a value)
+    force_inputs: frozenset[str]  # inputs marked forceInput (old editors saved a dummy value for them)
 
     def widget(self, name: str) -> Widget | None:
         return next((w for w in self.widgets if w.name == name and w.sent), None)
@@ -161,8 +161,8 @@ def node_class(name: str, info: Mapping[str, Any]) -> NodeClass:
             upload = upload or (kind == "COMBO" and not optional and any(opts.get(f) for f in UPLOAD_FLAGS))
         else:
             sockets.append(Slot(input_name, kind, False))
-            if kind in WIDGET_TYPES:
-                force.add(input_name)
+        if opts.get("forceInput"):
+            force.add(input_name)
     for extra, kind, saved in EXTENSION_WIDGETS.get(name, ()):
         widget_slots.append(Slot(extra, kind, True))
         widgets.append(Widget(extra, kind, "", saved=saved))

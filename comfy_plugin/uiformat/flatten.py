@@ -9,7 +9,7 @@ flattened id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import MissingSubgraph, RecursiveSubgraph, UnknownNodeType
 from .catalog import Catalog, NodeClass
@@ -232,6 +232,14 @@ def set_value(flat: Flat, key: Key, name: str, value: Any) -> None:
                 p.value = value
 
 
+def _fed_widget(flat: Flat, graph: Graph, link_id: int) -> tuple[Key, str] | None:
+    """The widget that link ``link_id`` of ``graph`` goes into, if it goes into one."""
+    link = graph.links.get(link_id)
+    target = graph.nodes.get(link.target_id) if link else None
+    ref = _target_slot(flat, target, link_id, link.target_slot) if target and link else None
+    return widget_of(flat, graph, target, ref.widget) if ref and target else None
+
+
 def _promote(flat: Flat, node: Node) -> list[Promoted]:
     """The instance's promoted widgets: one per input whose definition slot feeds a widget
     (the first such), holding that widget's value, then the saved values (by position;
@@ -243,26 +251,19 @@ def _promote(flat: Flat, node: Node) -> list[Promoted]:
     definition = flat.workflow.subgraphs[node.type]
     for slot in slots_of(flat, node):
         io = next((s for s in definition.inputs if s.name == slot.name), None)
-        for link_id in io.link_ids if io else ():
-            link = definition.links.get(link_id)
-            target = definition.nodes.get(link.target_id) if link else None
-            ref = _target_slot(flat, target, link_id, link.target_slot) if target else None
-            found = widget_of(flat, definition, target, ref.widget) if ref else None
-            if found:
-                promoted.append(Promoted(io.name, get_value(flat, *found)))
-                break
+        found = next(filter(None, (_fed_widget(flat, definition, i) for i in io.link_ids)), None) if io else None
+        if found:
+            promoted.append(Promoted(io.name, get_value(flat, *found)))
     saved = node.widgets_values
     if isinstance(saved, list):
         for widget, value in zip(promoted, saved):
             widget.value = value
         proxies = node.properties.get("proxyWidgets")
-        if isinstance(proxies, list):
-            for entry, value in zip(proxies, saved):
-                if isinstance(entry, list) and len(entry) == 2 and str(entry[0]) == "-1" and value is not None:
-                    for widget in promoted:
-                        if widget.name == entry[1]:
-                            widget.value = value
-                            break
+        for entry, value in zip(proxies if isinstance(proxies, list) else [], saved):
+            if isinstance(entry, list) and len(entry) == 2 and str(entry[0]) == "-1" and value is not None:
+                widget = next((w for w in promoted if w.name == entry[1]), None)
+                if widget is not None:
+                    widget.value = value
     return promoted
 
 
@@ -271,15 +272,10 @@ def _apply_primitive(flat: Flat, node: Node) -> None:
     saved = node.widgets_values
     if not isinstance(saved, list) or not saved:
         return
-    graph = node.graph
-    for link in graph.links.values():
-        if link.origin_id != node.id:
-            continue
-        target = graph.nodes.get(link.target_id)
-        ref = _target_slot(flat, target, link.id, link.target_slot) if target else None
-        found = widget_of(flat, graph, target, ref.widget) if ref else None
+    for link in node.graph.links.values():
+        found = _fed_widget(flat, node.graph, link.id) if link.origin_id == node.id else None
         if found:
-            set_value(flat, found[0], found[1], saved[0])
+            set_value(flat, *found, saved[0])
 
 
 def _sync_promoted(flat: Flat, node: Node) -> None:
@@ -288,15 +284,13 @@ def _sync_promoted(flat: Flat, node: Node) -> None:
     for widget in _promote(flat, node):
         io = next((s for s in definition.inputs if s.name == widget.name), None)
         for link_id in io.link_ids if io else ():
-            link = definition.links.get(link_id)
-            target = definition.nodes.get(link.target_id) if link else None
-            ref = _target_slot(flat, target, link_id, link.target_slot) if target else None
-            found = widget_of(flat, definition, target, ref.widget) if ref else None
+            found = _fed_widget(flat, definition, link_id)
             if found:
-                set_value(flat, found[0], found[1], widget.value)
+                set_value(flat, *found, widget.value)
 
 
 def virtual_value(value: Any) -> Any:
+    """A list value as the editor sends it (a bare list would read as a link)."""
     return {"__value__": value} if isinstance(value, list) else value
 
 
@@ -309,7 +303,3 @@ def promoted_value(flat: Flat, instance: Exec, slot: SlotRef) -> tuple[bool, Any
             if name is not None and widget.name == name:
                 return True, widget.value
     return False, None
-
-
-def exec_values(flat: Flat, item: Exec) -> Mapping[str, Any]:
-    return flat.values.get(item.key, {})

@@ -92,7 +92,7 @@ class Graph:
 
     def workflow(self, *definitions: "Graph") -> dict[str, Any]:
         data: dict[str, Any] = {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfy-fixture-root/{id(self)}")), "revision": 0,
+            "id": "", "revision": 0,
             "last_node_id": max([n["id"] for n in self.nodes] + [0]), "last_link_id": self.counter[0],
             "nodes": self.nodes,
             "links": [[x["id"], x["origin_id"], x["origin_slot"], x["target_id"], x["target_slot"], x["type"]]
@@ -270,6 +270,22 @@ def primitive_in_subgraph() -> dict[str, Any]:
     return root.workflow(inner)
 
 
+def legacy_values() -> dict[str, Any]:
+    """Values as old editors saved them: a ``sample_`` sampler name and a boolean seed control
+    (migrated at the top level only), a dummy value for a ``forceInput`` input."""
+    counter = [0]
+    inner = Graph(counter, "Old sampler inside")
+    inner.io([], [])
+    inner.node(1, "KSamplerAdvanced", ["enable", 3, False, 10, 6, "sample_dpm_2", "karras", 0, 10, "disable"])
+    root = Graph(counter)
+    root.node(1, "KSampler", [5, True, 20, 8, "sample_euler", "normal", 1])
+    root.node(2, "KSamplerAdvanced", ["enable", 4, False, 12, 7, "sample_lms", "normal", 0, 12, "disable"])
+    root.node(3, "CreateHookKeyframesFromFloats", [-1, 0.1, 0.9, False])
+    root.node(4, "CreateHookKeyframesFromFloats", [0.2, 0.8, True])
+    instance(root, 5, inner)
+    return root.workflow(inner)
+
+
 def _noise_graph(counter: list[int] | None = None) -> Graph:
     g = Graph(counter or [0])
     g.node(1, "EmptyImage", [32, 32, 1, 0])
@@ -350,6 +366,7 @@ FIXTURES = {
     "nested-subgraphs.json": nested_subgraphs,
     "keyed-widgets.json": keyed_widget_values,
     "primitive-in-subgraph.json": primitive_in_subgraph,
+    "legacy-values.json": legacy_values,
 }
 
 
@@ -357,7 +374,9 @@ def main() -> None:
     (HERE / "bad").mkdir(exist_ok=True)
     for folder, table in ((HERE, FIXTURES), (HERE / "bad", BAD)):
         for name, build in table.items():
-            (folder / name).write_text(json.dumps(build(), indent=1) + "\n", encoding="utf-8")
+            data = build()
+            data["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfy-fixture-root/{name}"))
+            (folder / name).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
             print("wrote", folder / name)
 
 
