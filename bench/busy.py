@@ -48,6 +48,7 @@ class Figures:
     busy_s: float  # sum of per-prompt execution times
     span_s: float  # last execution_success - first execution_start
     client_cpu_s: float | None = None  # user + sys CPU of the pytest process (pytest mode only)
+    startup_cpu_s: float | None = None  # the same for `pytest --co` on the same project, when asked for
 
     @property
     def ratio(self) -> float:
@@ -124,10 +125,24 @@ def seed_style(url: str, client: ComfyClient, workflows: list[dict], out_dir: Pa
     return Figures("seed-style", len(ids), wall, *timings(client, ids))
 
 
+def child_cpu(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:
+    """(the finished process, wall seconds, its user + sys CPU seconds, children included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    return proc, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def pytest_plugin(url: str, client: ComfyClient, workflows: list[dict], items: dict[str, str],
-                  values: Callable[[dict], dict], extra_args: tuple[str, ...] = ()) -> Figures:
+                  values: Callable[[dict], dict], extra_args: tuple[str, ...] = (),
+                  startup: bool = False) -> Figures:
     """``pytest`` with this plugin over a batch file of the same prompts: ``items`` is its
-    workflow_items, ``values(workflow)`` the prompt's values."""
+    workflow_items, ``values(workflow)`` the prompt's values. ``startup``: also measure the
+    CPU of ``pytest --co`` on the same project first (start-up and collection, no prompt)."""
     with tempfile.TemporaryDirectory(prefix="bench-pytest-") as tmp:
         tmp_path = Path(tmp)
         (tmp_path / "pytest.ini").write_text("[pytest]\n")
@@ -143,17 +158,11 @@ def pytest_plugin(url: str, client: ComfyClient, workflows: list[dict], items: d
         (tmp_path / "bench.json").write_text(json.dumps(batch))
         cmd = [sys.executable, "-m", "pytest", "bench.json", "--comfy-url", url, "-q", "-p", "no:cacheprovider",
                "--junitxml=report.xml", "--comfy-missing-baseline=write", *extra_args]  # hashing included
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
-        wall = time.monotonic() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        if proc.returncode != 0:
-            raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+        startup_cpu = child_cpu([*cmd, "--co"], tmp_path)[2] if startup else None
+        _, wall, cpu = child_cpu(cmd, tmp_path)
         ids = [p.get("value") for p in ET.parse(tmp_path / "report.xml").iter("property")
                if p.get("name") == "prompt_id"]
-    return Figures("pytest", len(ids), wall, *timings(client, ids), client_cpu_s=cpu)
+    return Figures("pytest", len(ids), wall, *timings(client, ids), client_cpu_s=cpu, startup_cpu_s=startup_cpu)
 
 
 def run_mode(mode: str, url: str, client: ComfyClient, workflows: list[dict], items: dict[str, str],
