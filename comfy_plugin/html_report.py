@@ -5,15 +5,22 @@
 the ComfyUI prompt id, seed, parameters, thumbnails of the outputs and, for compared
 prompts, the baseline's thumbnail, the new image and an amplified difference image. All of
 it is plain JSON, so a pytest-xdist worker hands it to the controller in its payload; the
-one process that writes renders one self-contained HTML file.
+one process that writes renders one self-contained HTML file: the run's date and server(s),
+then a card per prompt (failures first) with its positive prompt, durations and thumbnails
+that link to the saved images at full size. Its CSS and script are in ``report_assets/``.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
+import os
+import urllib.parse
+from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +52,8 @@ class Recorder:
                      seed=report.values.get("seed", report.values.get("noise_seed")),
                      params=dict(report.values), baseline=f"{verdict.status}: {verdict.message}" if verdict else "",
                      distances=list(verdict.distances) if verdict else [],
-                     threshold=verdict.threshold if verdict else None, images=[], comparisons=[])
+                     threshold=verdict.threshold if verdict else None, images=[], comparisons=[],
+                     positive_prompt=report.values.get("positive_prompt"), execution_s=report.execution_s)
         if not self.images:
             return
         stills = report.still_images
@@ -60,10 +68,13 @@ class Recorder:
                 "new": _thumb(o.data), "diff": _difference(base_bytes, o.data) if base_bytes else None,
             })
 
-    def outcome(self, nodeid: str, outcome: str, message: str = "") -> None:
-        """A prompt test's outcome (passed, failed, skipped, xfailed, xpassed) and why."""
+    def outcome(self, nodeid: str, outcome: str, message: str = "", duration_s: float | None = None) -> None:
+        """A prompt test's outcome (passed, failed, skipped, xfailed, xpassed), why, and how long
+        the test took."""
         entry = self._entry(nodeid)
         entry["outcome"] = outcome
+        if duration_s is not None:
+            entry["duration_s"] = duration_s
         if message:
             entry["message"] = message
         entry.setdefault("batch", nodeid.split("::")[0])
@@ -90,11 +101,13 @@ class Recorder:
 
     # -- the end -------------------------------------------------------------------------
 
-    def write(self) -> Path | None:
+    def write(self, started: float | None = None, servers: list[str] | None = None) -> Path | None:
+        """Render the report; ``started`` (epoch seconds) and ``servers`` go in its header."""
         if self.path is None:
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(render(list(self.entries.values())), encoding="utf-8")
+        page = render(list(self.entries.values()), started, servers, self.path.parent)
+        self.path.write_text(page, encoding="utf-8")
         self.written = self.path
         return self.path
 
@@ -165,16 +178,96 @@ def _img(b64: str | None, alt: str, title: str = "") -> str:
             f'title="{html.escape(title or alt, quote=True)}">')
 
 
-def _card(entry: dict[str, Any]) -> str:
+def full_size_href(path: str, folder: Path | None) -> str | None:
+    """A link from the report's folder to a saved image, relative so that the report and the
+    images still find each other when opened from disk or downloaded together; None when
+    there is no file on disk to open (the embedded thumbnail shows all the same)."""
+    target = Path(path)
+    if folder is None or not target.is_absolute() or not target.is_file():
+        return None
+    try:
+        relative = os.path.relpath(target, folder.absolute())
+    except ValueError:  # another drive (Windows): no relative path exists
+        return target.as_uri()
+    return urllib.parse.quote(Path(relative).as_posix())
+
+
+def _linked(inner: str, path: str, folder: Path | None) -> str:
+    href = full_size_href(path, folder)
+    if href is None:
+        return inner
+    return (f'<a class="full" href="{html.escape(href, quote=True)}" target="_blank" '
+            f'title="{html.escape("full size: " + path, quote=True)}">{inner}</a>')
+
+
+def seconds(value: float) -> str:
+    """A duration a person reads at a glance: 0.42 s, 12.3 s, 2 min 05 s."""
+    if value < 10:
+        return f"{value:.2f} s"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def _times(entry: dict[str, Any]) -> str:
+    """The test's duration (pytest) and the server's execution time, when known."""
+    shown = []
+    if isinstance(entry.get("duration_s"), (int, float)):
+        shown.append(f'<span title="how long the test took in pytest: queueing, running, downloading, comparing">'
+                     f'test <b>{seconds(entry["duration_s"])}</b></span>')
+    if isinstance(entry.get("execution_s"), (int, float)):
+        shown.append(f'<span title="the server\'s own execution time for this prompt">'
+                     f'server <b>{seconds(entry["execution_s"])}</b></span>')
+    return f'<span class="times">{" &middot; ".join(shown)}</span>' if shown else ""
+
+
+def _header(entry: dict[str, Any]) -> str:
     e = html.escape
     outcome = entry.get("outcome", "not run")
-    params = {k: v for k, v in (entry.get("params") or {}).items()}
+    positive = entry.get("positive_prompt")
+    parts = ['<header>', f'<h2><span class="badge">{e(outcome)}</span> {e(str(entry.get("prompt", "")))} '
+             f'<small>{e(str(entry.get("batch", "")))}</small></h2>', _times(entry)]
+    if positive:
+        parts.append(f'<p class="positive" title="positive prompt">{e(str(positive))}</p>')
+    parts.append("</header>")
+    return "".join(parts)
+
+
+def _outputs(entry: dict[str, Any], folder: Path | None) -> str:
+    figures = []
+    for image in entry["images"]:
+        path, e = image["path"], html.escape
+        caption = e(Path(path).name)
+        if Path(path).is_absolute() and not Path(path).is_file():
+            caption += ' <span class="missing">(file not found)</span>'
+        figures.append(f'<figure>{_linked(_img(image.get("thumb"), "output", path), path, folder)}'
+                       f'<figcaption>{caption}</figcaption></figure>')
+    return '<div class="row outputs">' + "".join(figures) + "</div>"
+
+
+def _comparison(comparison: dict[str, Any], images: list[dict[str, Any]], folder: Path | None) -> str:
+    e = html.escape
+    label = f'image {comparison["index"]}: distance {comparison["distance"]} (threshold {comparison["threshold"]})'
+    index = comparison["index"]
+    new_path = images[index]["path"] if isinstance(index, int) and 0 <= index < len(images) else ""
+    return (f'<div class="compare"><div class="label">{e(label)}</div><div class="row">'
+            f'<figure>{_img(comparison.get("baseline"), "baseline", comparison.get("baseline_path", ""))}'
+            f'<figcaption>baseline</figcaption></figure>'
+            f'<figure>{_linked(_img(comparison.get("new"), "new", new_path), new_path, folder)}'
+            f'<figcaption>new</figcaption></figure>'
+            f'<figure>{_img(comparison.get("diff"), "difference")}<figcaption>difference (x4)</figcaption>'
+            f'</figure></div></div>')
+
+
+def _card(entry: dict[str, Any], folder: Path | None = None) -> str:
+    e = html.escape
+    outcome = entry.get("outcome", "not run")
+    params = dict(entry.get("params") or {})
     seed = entry.get("seed")
     search = " ".join(str(x) for x in (entry["nodeid"], outcome, entry.get("message", ""), _json(params)))
     parts = [f'<section class="card {e(outcome)}" data-outcome="{e(outcome)}" data-nodeid="{e(entry["nodeid"], quote=True)}" '
-             f'data-search="{e(search.lower(), quote=True)}">',
-             f'<h2><span class="badge">{e(outcome)}</span> {e(str(entry.get("prompt", "")))} '
-             f'<small>{e(str(entry.get("batch", "")))}</small></h2>',
+             f'data-search="{e(search.lower(), quote=True)}">', _header(entry),
              f'<div class="nodeid">{e(entry["nodeid"])}</div>']
     if entry.get("message"):
         parts.append(f'<pre class="message">{e(entry["message"])}</pre>')
@@ -189,60 +282,48 @@ def _card(entry: dict[str, Any]) -> str:
         parts.append('<div class="meta">' + " &middot; ".join(meta) + "</div>")
     if params:
         parts.append(f'<details><summary>parameters</summary><pre class="params">{e(_json(params, 2))}</pre></details>')
-    for comparison in entry.get("comparisons") or []:
-        label = f'image {comparison["index"]}: distance {comparison["distance"]} (threshold {comparison["threshold"]})'
-        parts.append(f'<div class="compare"><div class="label">{e(label)}</div><div class="row">'
-                     f'<figure>{_img(comparison.get("baseline"), "baseline", comparison.get("baseline_path", ""))}'
-                     f'<figcaption>baseline</figcaption></figure>'
-                     f'<figure>{_img(comparison.get("new"), "new")}<figcaption>new</figcaption></figure>'
-                     f'<figure>{_img(comparison.get("diff"), "difference")}<figcaption>difference (x4)</figcaption>'
-                     f'</figure></div></div>')
-    if entry.get("images"):
-        parts.append('<div class="row outputs">' + "".join(
-            f'<figure>{_img(i.get("thumb"), "output", i["path"])}<figcaption>{e(Path(i["path"]).name)}</figcaption></figure>'
-            for i in entry["images"]) + "</div>")
+    images = entry.get("images") or []
+    parts.extend(_comparison(c, images, folder) for c in entry.get("comparisons") or [])
+    if images:
+        parts.append(_outputs(entry, folder))
     parts.append("</section>")
     return "\n".join(parts)
 
 
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5em;background:#fafafa;color:#222}
-h1{margin:0 0 .3em} .summary{margin-bottom:1em}
-#filter{width:100%;max-width:40em;padding:.4em;font-size:1em;margin-bottom:1em}
-.card{background:#fff;border:1px solid #ddd;border-left:6px solid #999;border-radius:4px;padding:.6em 1em;margin:.8em 0}
-.card.failed{border-left-color:#c0392b} .card.passed{border-left-color:#27ae60} .card.skipped{border-left-color:#f1c40f}
-.card h2{font-size:1.1em;margin:.2em 0} .card h2 small{color:#777;font-weight:normal}
-.badge{font-size:.8em;text-transform:uppercase;padding:.1em .4em;border-radius:3px;background:#eee}
-.failed .badge{background:#c0392b;color:#fff} .passed .badge{background:#27ae60;color:#fff}
-.nodeid{color:#777;font-size:.85em} .meta{margin:.4em 0;font-size:.9em}
-pre{background:#f4f4f4;padding:.5em;overflow:auto;max-height:20em;white-space:pre-wrap}
-.row{display:flex;flex-wrap:wrap;gap:1em} figure{margin:0;text-align:center} figcaption{font-size:.8em;color:#555}
-img{max-width:256px;image-rendering:pixelated;border:1px solid #ccc;min-width:64px}
-.compare .label{font-weight:bold;margin:.4em 0} table{border-collapse:collapse} td,th{padding:.2em .6em;border:1px solid #ddd}
-"""
-
-SCRIPT = """
-(function(){
-  var filter=document.getElementById('filter');
-  filter.addEventListener('input',function(){
-    var q=filter.value.toLowerCase().trim();
-    document.querySelectorAll('.card').forEach(function(c){
-      c.style.display=(!q||c.dataset.search.indexOf(q)>=0)?'':'none';});
-  });
-  function check(){
-    var imgs=Array.prototype.slice.call(document.images),ok=0;
-    imgs.forEach(function(i){var good=i.complete&&i.naturalWidth>0;i.setAttribute('data-loaded',good?'yes':'no');if(good)ok++;});
-    var first=document.querySelector('.card');
-    document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-loaded',ok);
-    document.title='comfy report: '+ok+'/'+imgs.length+' images loaded; first: '+(first?first.dataset.outcome+' '+first.dataset.nodeid:'none');
-  }
-  if(document.readyState==='complete'){check();}else{window.addEventListener('load',check);}
-})();
-"""
+@functools.cache
+def asset(name: str) -> str:
+    """The page's CSS and script, shipped as package data beside this module."""
+    return (resources.files("comfy_plugin") / "report_assets" / name).read_text(encoding="utf-8")
 
 
-def render(entries: list[dict[str, Any]]) -> str:
-    ordered = sorted(entries, key=lambda x: (OUTCOME_ORDER.get(x.get("outcome", ""), 9), x.get("order", 0)))
+def when(started: float) -> str:
+    """The run's start in the local time of the machine that ran it, with its UTC offset."""
+    moment = datetime.fromtimestamp(started).astimezone()
+    offset = moment.strftime("%z")
+    return f'{moment.strftime("%Y-%m-%d %H:%M:%S")} (UTC{offset[:3]}:{offset[3:]})'
+
+
+def _run_line(entries: list[dict[str, Any]], started: float | None, servers: list[str] | None) -> str:
+    """When the run started, against which server(s), and how long its prompts took."""
+    e = html.escape
+    shown = []
+    if started is not None:
+        iso = datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds")
+        shown.append(f'started <time datetime="{iso}">{e(when(started))}</time>')
+    if servers:
+        label = "server" if len(servers) == 1 else "servers"
+        shown.append(f'<span class="servers">{label} ' + ", ".join(f"<code>{e(s)}</code>" for s in servers) + "</span>")
+    tests = [x["duration_s"] for x in entries if isinstance(x.get("duration_s"), (int, float))]
+    executions = [x["execution_s"] for x in entries if isinstance(x.get("execution_s"), (int, float))]
+    if tests:
+        shown.append(f"tests took {seconds(sum(tests))} in all")
+    if executions:
+        shown.append(f"server execution {seconds(sum(executions))} over {len(executions)} prompt(s)")
+    return '<div class="run">' + " &middot; ".join(shown) + "</div>" if shown else ""
+
+
+def _summary(entries: list[dict[str, Any]]) -> str:
+    """Counts per outcome, and a table of them per batch file."""
     e = html.escape
     counts: dict[str, int] = {}
     batches: dict[str, dict[str, int]] = {}
@@ -255,15 +336,22 @@ def render(entries: list[dict[str, Any]]) -> str:
     table = "<table><tr><th>batch</th>" + "".join(f"<th>{e(o)}</th>" for o in outcomes) + "</tr>" + "".join(
         f"<tr><td>{e(b)}</td>" + "".join(f"<td>{per.get(o, 0)}</td>" for o in outcomes) + "</tr>"
         for b, per in sorted(batches.items())) + "</table>"
+    return '<div class="summary">' + ", ".join(f"{counts[o]} {e(o)}" for o in outcomes) + f"</div>{table}"
+
+
+def render(entries: list[dict[str, Any]], started: float | None = None, servers: list[str] | None = None,
+           folder: Path | None = None) -> str:
+    """The whole page: failures first, then file order. ``folder`` is where the page will be
+    written, so that links to the saved images are relative to it."""
+    ordered = sorted(entries, key=lambda x: (OUTCOME_ORDER.get(x.get("outcome", ""), 9), x.get("order", 0)))
     data = [{k: v for k, v in entry.items() if k not in ("images", "comparisons")} for entry in ordered]
     payload = _json(data).replace("</", "<\\/")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        "<title>comfy report</title>", f"<style>{STYLE}</style></head><body>",
-        "<h1>ComfyUI batch report</h1>",
-        '<div class="summary">' + ", ".join(f"{counts[o]} {e(o)}" for o in outcomes) + f"</div>{table}",
+        "<title>comfy report</title>", f"<style>{asset('report.css')}</style></head><body>",
+        "<h1>ComfyUI batch report</h1>", _run_line(entries, started, servers), _summary(entries),
         '<p><input id="filter" type="search" placeholder="filter: prompt, batch, outcome, parameter ..."></p>',
-        *(_card(entry) for entry in ordered),
+        *(_card(entry, folder) for entry in ordered),
         f'<script type="application/json" id="comfy-data">{payload}</script>',
-        f"<script>{SCRIPT}</script>", "</body></html>",
+        f"<script>{asset('report.js')}</script>", "</body></html>",
     ])

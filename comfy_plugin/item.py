@@ -80,6 +80,10 @@ class PromptItem(pytest.Item):
         for key, value in report.seeds.items():
             self.user_properties.append((key, str(value)))
         self.user_properties.append(("images", " ".join(str(p) for p in report.saved)))
+        for name, value in (("queued_s", report.timing.queued_s), ("execution_s", report.execution_s),
+                            ("peak_mem_mb", report.timing.peak_mem_mb)):
+            if value is not None:
+                self.user_properties.append((name, f"{value:.3f}" if name != "peak_mem_mb" else f"{value:.0f}"))
         verdict = report.verdict
         if verdict is not None and verdict.distances:
             self.user_properties.append(("hash_distance", " ".join(str(d) for d in verdict.distances)))
@@ -122,10 +126,33 @@ def section_lines(report: PromptReport) -> list[str]:
     elif report.cached_nodes:
         lines.append(f"nodes {', '.join(report.cached_nodes)} were not run again: "
                      "ComfyUI reused their cached results")
+    lines += timing_lines(report)
     if report.verdict is not None:
         shown = "see the failure above" if report.status == "failed" else report.verdict.message
         lines.append(f"baseline: {report.verdict.status}: {shown}")
     return lines
+
+
+def timing_lines(report: PromptReport) -> list[str]:
+    """Queued and execution time, peak memory, and the slowest nodes (client receive times)."""
+    timing, lines = report.timing, []
+    times = [f"{label} {value:.2f} s" for label, value in (("queued", timing.queued_s),
+                                                           ("executed", report.execution_s)) if value is not None]
+    if times:
+        lines.append("time: " + ", ".join(times) + " (execution: the server's timestamps)")
+    if timing.peak_mem_mb is not None:
+        lines.append(f"memory: {timing.peak_mem_mb:.0f} MB ({timing.mem_kind})")
+    slowest = sorted(timing.node_s, key=lambda pair: -pair[1])[:3]
+    if slowest:
+        lines.append("slowest nodes (as the client saw them): "
+                     + ", ".join(f"{_node_name(report, node)} {seconds:.2f} s" for node, seconds in slowest))
+    return lines
+
+
+def _node_name(report: PromptReport, node: str) -> str:
+    entry = report.job.batch.workflow.get(node) if isinstance(report.job.batch.workflow, dict) else None
+    kind = entry.get("class_type") if isinstance(entry, dict) else None
+    return f"{kind} {node}" if kind else f"node {node}"
 
 
 def _size(size: tuple[int, int] | None) -> str:

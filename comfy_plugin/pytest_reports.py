@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 
-def outcome_of(report: pytest.TestReport) -> tuple[str, str] | None:
+def outcome_of(report: pytest.TestReport) -> tuple[str, str, float] | None:
     """A prompt test's outcome and why (for the summary and the HTML report), from the report
     of the phase that decides it; None for the other phases and for other tests."""
     if not any(name == "prompt" for name, _ in report.user_properties):
@@ -25,7 +25,7 @@ def outcome_of(report: pytest.TestReport) -> tuple[str, str] | None:
         message = report.longreprtext[-4000:]
     elif report.skipped and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2])
-    return outcome, message
+    return outcome, message, report.duration
 
 
 def adjust_report(item: Any, report: pytest.TestReport, recorder: Any) -> None:

@@ -23,10 +23,13 @@ class PromptRecord:
     drawn_seed: int | None
     saved: tuple[str, ...]
     execution_s: float | None
+    queued_s: float | None = None
+    peak_mem_mb: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PromptRecord:
-        return cls(data["nodeid"], data["prompt_id"], data["drawn_seed"], tuple(data["saved"]), data["execution_s"])
+        return cls(data["nodeid"], data["prompt_id"], data["drawn_seed"], tuple(data["saved"]), data["execution_s"],
+                   data.get("queued_s"), data.get("peak_mem_mb"))
 
 
 @dataclass(frozen=True)

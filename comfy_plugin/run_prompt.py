@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from . import runner
 from .errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, ServerUnavailable
+from .measure import PromptTiming
 from .pipeline import Pipeline, PromptJob
 from .regression import Regression, Verdict
 from .session import ComfySession
@@ -37,6 +38,7 @@ class PromptReport:
     cached_nodes: list[str] = field(default_factory=list)
     wholly_cached: bool = False
     execution_s: float | None = None  # from the server's own timestamps
+    timing: PromptTiming = field(default_factory=PromptTiming)  # queued time, node times, peak memory
     verdict: Verdict | None = None
 
     @property
@@ -123,6 +125,7 @@ class PromptJobs:
         report.cached_nodes = list(outcome.result.cached_nodes)
         report.wholly_cached = bool(report.cached_nodes) and set(report.cached_nodes) >= set(run.prepared.workflow)
         report.execution_s = outcome.result.execution_s
+        report.timing = self.session.timings.result(outcome.prompt_id)
         report.verdict = self.regression.check(job.key, job.batch, job.spec, run.prepared, outcome.outputs)
         if report.verdict.skip:
             report.skipped_with(BaselineSkipped(report.verdict.message))

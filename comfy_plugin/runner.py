@@ -7,6 +7,8 @@ of the test that waits for them.
 from __future__ import annotations
 
 import io
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +70,10 @@ def checked(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | N
 def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PromptRun:
     """Prepare, check and queue the prompt: nothing is queued that fails a check."""
     prepared = checked(session, batch, spec, seed)
-    return PromptRun(batch, spec, prepared, session.client().submit(prepared.workflow))
+    client = session.client()
+    prompt_id = str(uuid.uuid4())  # known before the POST, so no message of the prompt goes unseen
+    session.timings.submitted(prompt_id, time.monotonic())
+    return PromptRun(batch, spec, prepared, client.submit(prepared.workflow, prompt_id=prompt_id))
 
 
 def finish(session: ComfySession, run: PromptRun) -> PromptOutcome:

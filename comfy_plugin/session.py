@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .client import ComfyClient
-from .errors import ServerUnavailable
+from .errors import ComfyError, ServerUnavailable
+from .measure import Timings, device_memory_mb
 from .launcher import LaunchedServer, default_python, launch
 from .settings import Settings
 
@@ -41,6 +42,21 @@ class ComfySession:
     restarts: int = 0  # relaunches after a crash (--comfy-restart-on-crash)
     output_root: Path = field(default_factory=Path.cwd)  # relative output folders: the invocation directory
     run_mark: str | None = None  # marks this run's prompts (every xdist worker's) in the server's queue
+    timings: Timings = field(init=False)  # time and memory of each prompt, from the socket's messages
+
+    def __post_init__(self) -> None:
+        self.timings = Timings(pid=self._server_pid, sample=self._device_memory)
+        self.listeners.append(self.timings.listener)
+
+    def _server_pid(self) -> int | None:
+        return self.server.process.pid if self.server is not None else None
+
+    def _device_memory(self) -> float | None:
+        """Device memory in use, from /system_stats (a remote server's memory, sampled)."""
+        try:
+            return device_memory_mb(self.client().system_stats())
+        except ComfyError:
+            return None
 
     @property
     def url(self) -> str:

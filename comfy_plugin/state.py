@@ -63,6 +63,7 @@ class ComfyPlugin:
         self.local = WorkerPayload()  # this process's findings
         self.workers: list[WorkerPayload] = []  # the controller's: each worker's findings
         self.started_at = time.monotonic()
+        self.started_wall = time.time()  # the report's date
         self.invalid: list[tuple[str, str]] = []  # --collect-only: (node id, message) of prompts that cannot run
         if options.any_given(config):
             self.activate()
@@ -134,7 +135,8 @@ class ComfyPlugin:
         self.local.queued += len(report.prompt_ids)
         if report.prompt_id is not None and report.verdict is not None:
             self.local.records.append(PromptRecord(item.nodeid, report.prompt_id, report.drawn_seed,
-                                                   tuple(str(p) for p in report.saved), report.execution_s))
+                                                   tuple(str(p) for p in report.saved), report.execution_s,
+                                                   report.timing.queued_s, report.timing.peak_mem_mb))
             parts.recorder.record(report, parts.regression.baseline_thumbnails(item.batch, item.spec))
         return report
 
@@ -194,9 +196,9 @@ class ComfyPlugin:
 
         found = outcome_of(report)
         if found is not None:
-            outcome, message = found
+            outcome, message, duration_s = found
             self.outcomes[report.nodeid] = outcome
-            self.activate().recorder.outcome(report.nodeid, outcome, message)
+            self.activate().recorder.outcome(report.nodeid, outcome, message, duration_s)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Prompts of tests that did not run or were interrupted (-x, --maxfail, Ctrl-C) leave the
@@ -230,8 +232,9 @@ class ComfyPlugin:
         recorder = self.activate().recorder
         if recorder.path is None:
             return
+        servers = [f.server.url for f in self.findings() if f.server is not None]
         try:
-            recorder.write()
+            recorder.write(started=self.started_wall, servers=list(dict.fromkeys(servers)))
         except OSError as exc:
             recorder.error = f"{recorder.path}: {exc}"
 

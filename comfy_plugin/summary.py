@@ -63,6 +63,8 @@ def _prompts(tr, plugin: ComfyPlugin, findings: list[WorkerPayload]) -> None:
     if busy:
         tr.write_line(f"server execution time: {sum(busy):.2f} s over {len(busy)} prompt(s); "
                       f"wall time {time.monotonic() - plugin.started_at:.2f} s")
+        _per_server(tr, findings)
+        _slowest(tr, records)
     if cancelled:
         tr.write_line(f"removed {len(cancelled)} prompt(s) of tests that did not run or were interrupted: "
                       + ", ".join(cancelled))
@@ -77,6 +79,25 @@ def _prompts(tr, plugin: ComfyPlugin, findings: list[WorkerPayload]) -> None:
     for failure in failures:
         tr.write_line("")
         tr.write_line(failure, red=True, bold=True)
+
+
+def _per_server(tr, findings: list[WorkerPayload]) -> None:
+    """With several servers: how many prompts and how much execution time each one took."""
+    if len(findings) < 2:
+        return
+    for f in findings:
+        busy = [r.execution_s for r in f.records if r.execution_s is not None]
+        url = f.server.url if f.server is not None else "?"
+        tr.write_line(f"  {url}: {len(f.records)} prompt(s), {sum(busy):.2f} s of execution")
+
+
+def _slowest(tr, records: list) -> None:
+    timed = sorted((r for r in records if r.execution_s is not None), key=lambda r: -r.execution_s)[:3]
+    if len(timed) < 2:
+        return
+    tr.write_line("slowest prompts: " + "; ".join(
+        f"{r.nodeid} {r.execution_s:.2f} s" + (f", {r.peak_mem_mb:.0f} MB" if r.peak_mem_mb is not None else "")
+        for r in timed))
 
 
 def _servers(findings: list[WorkerPayload]) -> list[ServerInfo]:
