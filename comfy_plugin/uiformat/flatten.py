@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import MissingSubgraph, RecursiveSubgraph, UnknownNodeType
 from .catalog import Catalog, NodeClass
-from .graph import NOTES, PRIMITIVE, REROUTE, UUID, Graph, Node, Workflow
+from .graph import BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, UUID, Graph, Node, Workflow
 from .widgets import widget_values
 
 VIRTUAL = NOTES | {PRIMITIVE, REROUTE}
@@ -95,8 +95,8 @@ def check_types(workflow: Workflow, catalog: Catalog) -> None:
                 if node.type not in done:
                     walk(workflow.subgraphs[node.type], stack + (node.type,))
                     done.add(node.type)
-            elif node.type in VIRTUAL or node.type in catalog:
-                continue
+            elif node.type in VIRTUAL or node.type in catalog or node.mode in (MUTED, BYPASSED):
+                continue  # the editor never sends a muted or bypassed node, known or not
             elif UUID.match(node.type):
                 raise MissingSubgraph(workflow.source, f"the definition of subgraph {node.type} is not in the file "
                                       "(definitions.subgraphs)", node.label(),

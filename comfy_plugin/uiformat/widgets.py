@@ -46,8 +46,16 @@ def _versions(workflow: Workflow, node: Node, server_version: str | None) -> str
         parts.append(f"node version {ver}")
     text = f"the file was saved with {' and '.join(parts)}" if parts else "the file does not say which versions saved it"
     if server_version:
-        text += f"; the server runs ComfyUI {server_version}"
+        core = node.properties.get("cnr_id") == "comfy-core"  # a custom node's version is its own
+        newer = core and isinstance(ver, str) and _version(ver) > _version(server_version) > ()
+        text += f"; the server runs ComfyUI {server_version}" + (", older than the node's version" if newer else "")
     return text
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """"0.3.75" as (0, 3, 75); () when it is not a plain dotted version."""
+    parts = text.strip().lstrip("v").split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
 
 
 def _mismatch(workflow: Workflow, node: Node, where: str, what: str, server_version: str | None,

@@ -286,6 +286,21 @@ def legacy_values() -> dict[str, Any]:
     return root.workflow(inner)
 
 
+def unknown_but_unsent() -> dict[str, Any]:
+    """Node types the server lacks, muted or bypassed: the editor sends the rest."""
+    g = Graph([0])
+    g.node(1, "EmptyImage", [32, 32, 1, 0])
+    g.node(2, "FancyUpscaler", [2, "lanczos"], mode=4)
+    g.node(3, "ImageInvert")
+    g.node(4, "FancyFilter", [0.5], mode=2)
+    g.node(5, "SaveImage", ["ui-unknown"])
+    g.link(1, 0, 2, "image", "IMAGE")
+    g.link(2, 0, 3, "image", "IMAGE")
+    g.link(3, 0, 4, "image", "IMAGE")
+    g.link(4, 0, 5, "images", "IMAGE")
+    return g.workflow()
+
+
 def _noise_graph(counter: list[int] | None = None) -> Graph:
     g = Graph(counter or [0])
     g.node(1, "EmptyImage", [32, 32, 1, 0])
@@ -367,6 +382,7 @@ FIXTURES = {
     "keyed-widgets.json": keyed_widget_values,
     "primitive-in-subgraph.json": primitive_in_subgraph,
     "legacy-values.json": legacy_values,
+    "unknown-unsent.json": unknown_but_unsent,
 }
 
 

@@ -45,7 +45,9 @@ def test_widget_values_that_do_not_fit_name_the_node_class_input_and_versions() 
 
 def test_the_servers_version_is_named_when_known() -> None:
     err = error_for("widget-values.json", server_version="0.3.75")
-    assert "the server runs ComfyUI 0.3.75" in err.message
+    assert "the server runs ComfyUI 0.3.75, older than the node's version" in err.message
+    err = error_for("widget-values.json", server_version="1.0.0")
+    assert err.message.endswith("the server runs ComfyUI 1.0.0")
 
 
 def test_a_keyed_value_for_an_input_the_server_lacks_is_named() -> None:
@@ -101,6 +103,19 @@ def test_unknown_types_inside_a_subgraph_are_found() -> None:
     err = error_for("nested.json", broken)
     assert isinstance(err, UnknownNodeType)
     assert err.place == "node 2 (ImageBlurPro) in subgraph 'Noise and blur'"
+
+
+def test_a_muted_or_bypassed_node_of_an_unknown_type_does_not_matter() -> None:
+    workflow = load(BAD / "unknown-type.json")
+    node = next(n for n in workflow["nodes"] if n["type"] == "FancyUpscaler")
+    node["mode"] = 2
+    assert "4" not in convert(workflow, INFO)
+    node["mode"] = 4
+    workflow["nodes"].append({"id": 5, "type": "ImageInvert", "mode": 0, "inputs": [
+        {"name": "image", "type": "IMAGE", "link": 50}], "outputs": []})
+    workflow["links"].append([50, 4, 0, 5, 0, "IMAGE"])
+    node["outputs"] = [{"name": "IMAGE", "type": "IMAGE", "links": [50]}]
+    assert convert(workflow, INFO)["5"]["inputs"] == {"image": ["2", 0]}, "bypassed: its IMAGE input passes"
 
 
 def test_not_a_ui_workflow() -> None:
