@@ -214,6 +214,10 @@ class BaselineMismatch(ComfyError):
     """An output image differs from its baseline beyond the threshold (or has none)."""
 
 
+class PerfRegression(ComfyError):
+    """A prompt got slower or hungrier than its time baseline allows (--comfy-perf=fail)."""
+
+
 class BaselineSkipped(ComfyError):
     """The baseline check asks to skip the prompt (--comfy-missing-baseline=skip)."""
 
@@ -239,6 +243,25 @@ class NoAnswer(ServerUnavailable):
 class SocketUnavailable(ServerUnavailable):
     """The WebSocket (``/ws``) could not be opened, though HTTP may answer (a proxy that does
     not pass the upgrade, an upgrade refused for lack of credentials)."""
+
+
+class AuthenticationFailed(ServerUnavailable):
+    """The server, or a proxy in front of it, answered 401 or 403: the credentials sent (a
+    header such as X-API-Key, user:password in the URL) are wrong or missing. Every later
+    request would be refused alike, so it is recorded once, like an unreachable server. The
+    message names the headers sent, never their values."""
+
+    def short(self) -> str:
+        return f"ComfyUI at {self.url}: authentication failed (details in the session summary)"
+
+
+class TlsVerificationFailed(ServerUnavailable):
+    """An https server's certificate could not be verified (signed by a CA this machine does
+    not trust, for another name, expired). Verification cannot be turned off: the message says
+    how to pass the CA's certificate."""
+
+    def short(self) -> str:
+        return f"ComfyUI at {self.url}: TLS verification failed (details in the session summary)"
 
 
 class HttpError(ComfyError):

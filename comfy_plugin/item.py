@@ -127,6 +127,8 @@ def section_lines(report: PromptReport) -> list[str]:
         lines.append(f"nodes {', '.join(report.cached_nodes)} were not run again: "
                      "ComfyUI reused their cached results")
     lines += timing_lines(report)
+    if report.perf is not None and report.perf.status != "off":
+        lines.append(f"time baseline: {report.perf.status}" + (f": {report.perf.message}" if report.perf.message else ""))
     if report.verdict is not None:
         shown = "see the failure above" if report.status == "failed" else report.verdict.message
         lines.append(f"baseline: {report.verdict.status}: {shown}")

@@ -148,6 +148,13 @@ def peak_mb(pid: int) -> float | None:
     return None
 
 
+def device_name(stats: dict[str, Any]) -> str:
+    """The first device of ``/system_stats``: ``cpu``, ``cuda:0 NVIDIA H200 : cudaMallocAsync``."""
+    devices = stats.get("devices") if isinstance(stats, dict) else None
+    name = devices[0].get("name") if devices and isinstance(devices[0], dict) else None
+    return str(name) if name else "unknown device"
+
+
 def device_memory_mb(stats: dict[str, Any]) -> float | None:
     """Memory in use on the first device of ``/system_stats`` (total minus free), in MB."""
     devices = stats.get("devices") if isinstance(stats, dict) else None

@@ -84,6 +84,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("comfy_headers", "an HTTP header sent with every request and the WebSocket upgrade, "
            "'Name: value' (repeatable; environment/ini: several separated by newlines or ';'); "
            "values are never shown", None, "'NAME: VALUE'", repeat=True, cli_name="--comfy-header"),
+    Option("comfy_ca_bundle", "PEM file of the CA certificates that verify an https server (a proxy with its own "
+           "CA); default: the system's store, or SSL_CERT_FILE. Verification cannot be turned off", None, "PATH"),
     # Baselines: perceptual-hash comparison of fixed-seed prompts (see baselines.py).
     Option("comfy_update_baselines", "record or refresh the baselines of the selected prompts", False,
            switch=True, convert=_boolean, env=False, ini=False),
@@ -98,6 +100,12 @@ OPTIONS: tuple[Option, ...] = (
            "optionally with a size: phash-16", "phash-8", "ALGO[-SIZE]"),
     Option("comfy_threshold", "largest hash distance that still matches (default: 6 for phash-8, scaled "
            "to other hash sizes)", None, "N", convert=int),
+    Option("comfy_perf", "time baselines (execution time and peak memory per prompt and device): warn (default: "
+           "list regressions in the summary), fail (fail the prompt) or off", "warn", "warn|fail|off"),
+    Option("comfy_time_tolerance", "a prompt slower than this factor of its time baseline (and at least 1 s "
+           "slower) is a regression", 1.5, "FACTOR", convert=float),
+    Option("comfy_mem_tolerance", "a prompt whose peak memory exceeds this factor of its baseline is a regression",
+           1.25, "FACTOR", convert=float),
     Option("comfy_fresh", "clear the server's cache at session start (POST /free), so reruns really run",
            False, switch=True, convert=_boolean),
     Option("comfy_check", "check every selected prompt (schema, workflow and, when a server is named or "
@@ -121,6 +129,9 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         hash=str(value("comfy_hash")),
         threshold=value("comfy_threshold"),
         fresh=bool(value("comfy_fresh")),
+        perf=_choice("comfy_perf", str(value("comfy_perf")), ("warn", "fail", "off")),
+        time_tolerance=float(value("comfy_time_tolerance")),
+        mem_tolerance=float(value("comfy_mem_tolerance")),
     )
 
 
@@ -261,4 +272,5 @@ def resolve(config: pytest.Config) -> Settings:
         check=bool(value("comfy_check")),
         server_named=bool(cli_url or env_url or config.getini("comfy_url")) or launch is not None,
         headers=_headers(next((layer for layer in _layers(config, by_name["comfy_headers"]) if layer), None)),
+        ca_bundle=_path_setting(config, "comfy_ca_bundle"),
     )

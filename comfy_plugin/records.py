@@ -59,6 +59,7 @@ class WorkerPayload:
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> Verdict.to_json()
     baseline_results: dict[str, Any] = field(default_factory=dict)  # Regression.results.to_json()
     report_entries: list[dict[str, Any]] = field(default_factory=list)  # html_report.Recorder.to_json()
+    perf: dict[str, Any] = field(default_factory=dict)  # perf.PerfBaselines.to_json()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +78,7 @@ class WorkerPayload:
             verdicts=dict(data.get("verdicts", {})),
             baseline_results=dict(data.get("baseline_results", {})),
             report_entries=list(data.get("report_entries", [])),
+            perf=dict(data.get("perf", {})),
         )
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import runner
-from .errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, ServerUnavailable
+from .errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable
 from .measure import PromptTiming
+from .perf import PerfBaselines, PerfVerdict
 from .pipeline import Pipeline, PromptJob
 from .regression import Regression, Verdict
 from .session import ComfySession
@@ -40,6 +41,7 @@ class PromptReport:
     execution_s: float | None = None  # from the server's own timestamps
     timing: PromptTiming = field(default_factory=PromptTiming)  # queued time, node times, peak memory
     verdict: Verdict | None = None
+    perf: PerfVerdict | None = None  # against the time baseline
 
     @property
     def prompt_id(self) -> str | None:
@@ -77,6 +79,7 @@ class PromptJobs:
     session: ComfySession
     pipeline: Pipeline
     regression: Regression
+    perf: PerfBaselines
 
     def run(self, job: PromptJob, upcoming: list[PromptJob], on_queued: OnQueued = lambda _: None) -> PromptReport:
         report = PromptReport(job)
@@ -131,6 +134,16 @@ class PromptJobs:
             report.skipped_with(BaselineSkipped(report.verdict.message))
         elif report.verdict.failed:
             report.failed_with(BaselineMismatch(report.verdict.message))
+        self._check_perf(job, report)
+
+    def _check_perf(self, job: PromptJob, report: PromptReport) -> None:
+        """Compare time and memory with the prompt's time baseline (fixed seeds, really run)."""
+        if report.wholly_cached or report.verdict is None or report.verdict.status == "not-compared":
+            return
+        figures = {"execution_s": report.execution_s, "peak_mem_mb": report.timing.peak_mem_mb}
+        report.perf = self.perf.check(job.key, job.batch.path, job.spec.id, self.session.device, figures)
+        if report.perf.failed and report.status == "passed":
+            report.failed_with(PerfRegression(f"time baseline: {report.perf.message}"))
 
     def _take(self, job: PromptJob, upcoming: list[PromptJob], report: PromptReport,
               on_queued: OnQueued) -> runner.PromptRun:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .client import ComfyClient
 from .errors import ComfyError, ServerUnavailable
-from .measure import Timings, device_memory_mb
+from .measure import Timings, device_memory_mb, device_name
 from .launcher import LaunchedServer, default_python, launch
 from .settings import Settings
 
@@ -42,6 +42,7 @@ class ComfySession:
     restarts: int = 0  # relaunches after a crash (--comfy-restart-on-crash)
     output_root: Path = field(default_factory=Path.cwd)  # relative output folders: the invocation directory
     run_mark: str | None = None  # marks this run's prompts (every xdist worker's) in the server's queue
+    device: str = ""  # the server's first device, as /system_stats names it (set on connecting)
     timings: Timings = field(init=False)  # time and memory of each prompt, from the socket's messages
 
     def __post_init__(self) -> None:
@@ -81,9 +82,10 @@ class ComfySession:
             self.server = launch(self.settings.launch, python, self.settings.launch_args,
                                  model_paths=self.settings.model_paths)
             self.say(f"ComfyUI launched at {self.server.url} (log: {self.server.log_path})")
-        client = ComfyClient(self.url, headers=dict(self.settings.headers), run_mark=self.run_mark)
+        client = ComfyClient(self.settings.connect_url(self.url), headers=dict(self.settings.headers),
+                             run_mark=self.run_mark, ca_bundle=self.settings.ca_bundle)
         client.listeners.extend(self.listeners)
-        client.system_stats()
+        self.device = device_name(client.system_stats())
         if self.fresh:
             client.free()  # --comfy-fresh: an identical prompt must really run again
         return client

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .client.access import without_credentials
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,6 +28,21 @@ class Settings:
     check: bool = False  # --comfy-check: validate the prompts, queue nothing
     server_named: bool = False  # a server was named (URL) or is to be launched: check mode asks it
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values are secrets: never shown
+    ca_bundle: Path | None = None  # --comfy-ca-bundle: CAs that verify an https server (None: the system's)
+    #: (URL as shown, URL with its user:password): filled from ``urls``, which keep no credentials.
+    credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        """A URL's ``user:password@`` (sent as basic auth) moves to ``credentials``, so that
+        every URL the plugin shows (summary, errors) comes from ``urls`` without a secret."""
+        shown = tuple(without_credentials(url) for url in self.urls)
+        moved = tuple((clean, url) for clean, url in zip(shown, self.urls) if clean != url)
+        object.__setattr__(self, "urls", shown)
+        object.__setattr__(self, "credentials", self.credentials + moved)
+
+    def connect_url(self, url: str) -> str:
+        """The URL to give the client: with the credentials it was given with, if any."""
+        return dict(self.credentials).get(url, url)
 
     @property
     def url(self) -> str:
@@ -46,3 +63,6 @@ class BaselineSettings:
     hash: str
     threshold: int | None
     fresh: bool
+    perf: str = "warn"  # time baselines: warn | fail | off
+    time_tolerance: float = 1.5  # slower than this factor (and at least 1 s) is a regression
+    mem_tolerance: float = 1.25  # more peak memory than this factor is a regression

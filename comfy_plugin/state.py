@@ -22,6 +22,7 @@ from .records import PAYLOAD_KEY, PromptRecord, ServerInfo, WorkerPayload
 
 if TYPE_CHECKING:  # imported only when activated
     from .html_report import Recorder
+    from .perf import PerfBaselines
     from .pipeline import Pipeline
     from .progress import Progress
     from .regression import Regression
@@ -39,6 +40,7 @@ class Parts:
     session: ComfySession
     pipeline: Pipeline
     regression: Regression
+    perf: PerfBaselines
     jobs: PromptJobs
     recorder: Recorder
     validator: Any  # the batch schema's jsonschema validator
@@ -85,6 +87,7 @@ class ComfyPlugin:
         from . import progress  # noqa: PLC0415  (heavy imports: only for sessions with batch files)
         from .errors import ComfyError  # noqa: PLC0415
         from .html_report import Recorder  # noqa: PLC0415
+        from .perf import PerfBaselines  # noqa: PLC0415
         from .pipeline import Pipeline  # noqa: PLC0415
         from .regression import Regression  # noqa: PLC0415
         from .run_prompt import PromptJobs  # noqa: PLC0415
@@ -107,7 +110,8 @@ class ComfyPlugin:
         shown = progress.Progress(config) if progress.wanted(config) else None
         if shown is not None:
             session.listeners.append(shown.listener)
-        return Parts(session, pipeline, regression, PromptJobs(session, pipeline, regression), recorder,
+        perf = PerfBaselines(self.baseline, regression.store)
+        return Parts(session, pipeline, regression, perf, PromptJobs(session, pipeline, regression, perf), recorder,
                      make_validator(), shown)
 
     def say(self, line: str) -> None:
@@ -220,11 +224,13 @@ class ComfyPlugin:
             return
         self._write_report()
         self.parts.regression.finish()
+        self.parts.perf.finish()
 
     def _payload(self) -> WorkerPayload:
         parts = self.activate()
         self.local.verdicts = {k: v.to_json() for k, v in parts.regression.verdicts.items()}
         self.local.baseline_results = parts.regression.results.to_json()
+        self.local.perf = parts.perf.to_json()
         self.local.report_entries = parts.recorder.to_json()
         return self.local
 
@@ -257,6 +263,7 @@ class ComfyPlugin:
         parts.regression.absorb(payload.baseline_results)
         parts.regression.verdicts.update({k: Verdict.from_json(v) for k, v in payload.verdicts.items()})
         parts.recorder.absorb(payload.report_entries)
+        parts.perf.absorb(payload.perf)
 
     def findings(self) -> list[WorkerPayload]:
         """Every pytest-xdist worker's findings on a controller; else this process's."""

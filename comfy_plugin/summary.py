@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .records import ServerInfo, WorkerPayload, saved_paths
 
 if TYPE_CHECKING:
+    from .perf import PerfBaselines
     from .regression import Regression
     from .state import ComfyPlugin
 
@@ -21,6 +22,7 @@ def write(tr, plugin: ComfyPlugin) -> None:
     _invalid(tr, plugin.invalid)
     _prompts(tr, plugin, findings)
     _baselines(tr, parts.regression)
+    _perf(tr, parts.perf)
 
 
 def _invalid(tr, invalid: list[tuple[str, str]]) -> None:
@@ -142,3 +144,20 @@ def _baselines(tr, regression: Regression) -> None:
         tr.write_line("  remove them with: pytest --comfy-update-baselines --comfy-prune-baselines")
     if regression.error:
         tr.write_line(f"baselines not written: {regression.error}", red=True)
+
+
+def _perf(tr, perf: PerfBaselines) -> None:
+    """Prompts slower or hungrier than their time baselines, and the time baselines written."""
+    worse = {nodeid: v for nodeid, v in perf.verdicts.items() if v.status in ("slower", "hungrier", "slower, hungrier")}
+    if not worse and not perf.written and not perf.error:
+        return
+    tr.write_sep("-", "time baselines")
+    for nodeid, verdict in sorted(worse.items()):
+        tr.write_line(f"{verdict.status}: {nodeid}: {verdict.message}", red=verdict.failed, yellow=not verdict.failed)
+    if worse and not any(v.failed for v in worse.values()):
+        tr.write_line("  (reported only: --comfy-perf=fail fails such prompts; --comfy-update-baselines records "
+                      "the new figures)")
+    for path in perf.written:
+        tr.write_line(f"wrote {path}")
+    if perf.error:
+        tr.write_line(f"time baselines not written: {perf.error}", red=True)

@@ -21,7 +21,7 @@ from .entries import BaselineEntry, Observation
 from .results import FORMAT_VERSION
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path`` and rename it into place: never half a file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +136,7 @@ class BaselineStore:
                 name = thumbnail_name(prompt_id, index)
                 if not seen.thumbnail_png:
                     raise BaselineError(f"{prompt_id}: image {index} was observed without its thumbnail")
-                _atomic_write(thumbs / name, seen.thumbnail_png)
+                atomic_write(thumbs / name, seen.thumbnail_png)
                 entries.append(seen.entry.with_thumbnail(f"{thumbs.name}/{name}"))
             stored[prompt_id] = entries
         if stored:
@@ -147,7 +147,7 @@ class BaselineStore:
                 "baselines": {pid: [e.to_json() for e in entries] for pid, entries in stored.items()},
             }
             text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-            _atomic_write(path, text.encode("utf-8"))
+            atomic_write(path, text.encode("utf-8"))
         elif path.exists():
             try:
                 path.unlink()
