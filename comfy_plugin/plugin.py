@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from . import hookspecs, options
+from .regression import MARKER as REGRESSION_MARKER
 from .state import STATE_NAME, ComfyPlugin
 
 
@@ -22,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "comfy: a prompt of a ComfyUI batch file")
-    config.addinivalue_line("markers", "comfy_regression: a fixed-seed prompt compared with its baseline")
+    config.addinivalue_line("markers", f"{REGRESSION_MARKER}: a fixed-seed prompt compared with its baseline")
     config.pluginmanager.register(ComfyPlugin(config), STATE_NAME)
 
 
