@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from . import hookspecs, options
-from .regression import MARKER as REGRESSION_MARKER
+from .settings import REGRESSION_MARKER
 from .state import STATE_NAME, ComfyPlugin
 
 

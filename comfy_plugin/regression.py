@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .baselines.spec import HashSpec
 from .checks import HARNESS_KEYS
 from .errors import BaselineError, ComfyError
-from .settings import BaselineSettings
+from .settings import REGRESSION_MARKER, BaselineSettings
 
 if TYPE_CHECKING:
     from .baselines.entries import BaselineEntry
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .prepare import PreparedPrompt
     from .runner import SavedOutput
 
-MARKER = "comfy_regression"
+MARKER = REGRESSION_MARKER
 MISSING_POLICIES = ("pass", "fail", "skip", "write")
 _FAILING = ("diff", "changed-test", "missing")
 
@@ -120,7 +120,9 @@ class Regression:
         metrics = _load("metrics").METRICS
         layers: list[Mapping[str, Any]] = [spec.values.get("baseline") or {}, batch.baseline]
         hash_text = next((layer["hash"] for layer in layers if "hash" in layer), self.settings.hash)
-        given: dict[str, float | None] = {"hash": self.settings.threshold} if self.settings.threshold is not None else {}
+        given: dict[str, float | None] = {}
+        if self.settings.threshold is not None:  # --comfy-threshold: the hash's
+            given["hash"] = self.settings.threshold
         for metric in metrics:
             chosen = next((layer for layer in layers if metric.threshold_key in layer), None)
             if chosen is not None:

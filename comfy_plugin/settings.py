@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The marker of fixed-seed prompts, which are compared with their baselines (``-m comfy_regression``).
+REGRESSION_MARKER = "comfy_regression"
+
 from .client.access import without_credentials
 
 
