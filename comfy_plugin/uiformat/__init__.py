@@ -15,11 +15,11 @@ from typing import Any, Mapping
 
 from ..errors import UIFormatError
 from .catalog import UNDEFINED, Catalog
-from .flatten import Exec, Flat, check_types, flatten, virtual_value
+from .flatten import Exec, Flat, check_types, flatten, virtual_value, visible_source
 from .graph import BYPASSED, MUTED, read_workflow
 from .resolve import resolve_input
 
-__all__ = ["Catalog", "convert", "is_api_format", "is_ui_format"]
+__all__ = ["Catalog", "Sources", "Visible", "convert", "is_api_format", "is_ui_format", "visible_nodes"]
 
 
 def is_ui_format(data: Any) -> bool:
@@ -34,11 +34,14 @@ def is_api_format(data: Any) -> bool:
 
 
 def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str = "workflow",
-            server_version: str | None = None) -> dict[str, dict[str, Any]]:
+            server_version: str | None = None, sources: Sources | None = None) -> dict[str, dict[str, Any]]:
     """The API-format prompt for a UI-format ``workflow``.
 
     ``source`` names the file in error messages; ``server_version`` (ComfyUI's version, when
-    known) is added to the message for widget values that do not fit. Raises the
+    known) is added to the message for widget values that do not fit. ``sources``, when
+    given, receives ``{(node id, input): (node id, input)}`` for each input of the prompt
+    whose value the user sees on another node: a subgraph instance's widget (``("75",
+    "text")``) or a PrimitiveNode (``("12", "value")``). Raises the
     ``UIFormatError`` subclasses of ``comfy_plugin.errors``: ``UnknownNodeType`` (also a
     ``ModelMissing``), ``LegacyGroupNode``, ``WidgetValuesMismatch``, ``BrokenLink``,
     ``MissingSubgraph``, ``RecursiveSubgraph``.
@@ -53,7 +56,7 @@ def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalo
     for item in flat.execs.values():
         if item.virtual or item.node.mode in (MUTED, BYPASSED):
             continue
-        output[item.id] = {"inputs": _inputs(flat, item), "class_type": item.node.type,
+        output[item.id] = {"inputs": _inputs(flat, item, sources), "class_type": item.node.type,
                            "_meta": {"title": item.node.title if item.node.title is not None
                                      else item.cls.display_name if item.cls else item.node.type}}
     for node in output.values():
@@ -63,20 +66,29 @@ def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalo
     return output
 
 
+#: Where the values of a prompt's inputs are shown to the user: (node id, input) of the
+#: prompt -> (node id, input) as the editor shows it.
+Sources = dict[tuple[str, str], tuple[str, str]]
+
+from .visible import Visible, visible_nodes  # noqa: E402  (it calls convert)
+
+
 def _is_link(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2
 
 
-def _inputs(flat: Flat, item: Exec) -> dict[str, Any]:
+def _inputs(flat: Flat, item: Exec, sources: Sources | None) -> dict[str, Any]:
     """Every sent widget's value, then each linked input: a link to the real origin, or the
     value the link stands for (a subgraph instance's widget)."""
     inputs: dict[str, Any] = {}
+    shown: dict[str, tuple[str, str] | None] = {}
     values = flat.values.get(item.key, {})
     assert item.cls is not None
     for widget in item.cls.widgets:
         value = values.get(widget.name, UNDEFINED)
         if widget.sent and value is not UNDEFINED:
             inputs[widget.name] = virtual_value(value)
+            shown[widget.name] = visible_source(item.path, flat.origins.get((item.key, widget.name)))
     for index, slot in enumerate(item.slots):
         found = resolve_input(flat, item, index, set())
         if found is None:
@@ -85,4 +97,7 @@ def _inputs(flat: Flat, item: Exec) -> dict[str, Any]:
             inputs[slot.name] = virtual_value(found.value)
         else:
             inputs[slot.name] = [found.origin_id, found.origin_slot]
+        shown[slot.name] = found.source
+    if sources is not None:
+        sources.update({(item.id, name): where for name, where in shown.items() if where is not None})
     return inputs

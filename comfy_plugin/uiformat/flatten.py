@@ -64,6 +64,13 @@ class Promoted:
 
     name: str
     value: Any
+    primitive: str | None = None  # the PrimitiveNode (in the instance's own graph) that wrote it
+
+
+#: Where a widget's value came from when not from the node itself: ("primitive", id of the
+#: PrimitiveNode in the same graph), ("instance", name of the enclosing instance's promoted
+#: widget) or ("instance-primitive", id of the PrimitiveNode that wrote that promoted widget).
+Origin = tuple[str, str]
 
 
 @dataclass
@@ -76,6 +83,7 @@ class Flat:
     values: dict[Key, dict[str, Any]] = field(default_factory=dict)
     promoted: dict[Key, list[Promoted]] = field(default_factory=dict)
     slots: dict[Key, list[SlotRef]] = field(default_factory=dict)
+    origins: dict[tuple[Key, str], Origin] = field(default_factory=dict)
 
 
 def check_types(workflow: Workflow, catalog: Catalog) -> None:
@@ -223,13 +231,15 @@ def get_value(flat: Flat, key: Key, name: str) -> Any:
     return next(p.value for p in flat.promoted[key] if p.name == name)
 
 
-def set_value(flat: Flat, key: Key, name: str, value: Any) -> None:
+def set_value(flat: Flat, key: Key, name: str, value: Any, origin: Origin) -> None:
     if key in flat.values:
         flat.values[key][name] = value
+        flat.origins[(key, name)] = origin
     else:
         for p in flat.promoted[key]:
             if p.name == name:
                 p.value = value
+                p.primitive = origin[1] if origin[0] == "primitive" else None
 
 
 def _fed_widget(flat: Flat, graph: Graph, link_id: int) -> tuple[Key, str] | None:
@@ -275,7 +285,7 @@ def _apply_primitive(flat: Flat, node: Node) -> None:
     for link in node.graph.links.values():
         found = _fed_widget(flat, node.graph, link.id) if link.origin_id == node.id else None
         if found:
-            set_value(flat, *found, saved[0])
+            set_value(flat, *found, saved[0], ("primitive", node.id))
 
 
 def _sync_promoted(flat: Flat, node: Node) -> None:
@@ -286,7 +296,8 @@ def _sync_promoted(flat: Flat, node: Node) -> None:
         for link_id in io.link_ids if io else ():
             found = _fed_widget(flat, definition, link_id)
             if found:
-                set_value(flat, *found, widget.value)
+                origin = ("instance-primitive", widget.primitive) if widget.primitive else ("instance", widget.name)
+                set_value(flat, *found, widget.value, origin)
 
 
 def virtual_value(value: Any) -> Any:
@@ -294,12 +305,25 @@ def virtual_value(value: Any) -> Any:
     return {"__value__": value} if isinstance(value, list) else value
 
 
-def promoted_value(flat: Flat, instance: Exec, slot: SlotRef) -> tuple[bool, Any]:
-    """(found, value) of the instance's widget for one of its inputs: the one promoted for
-    that input, else the one the saved input names."""
+def promoted_widget(flat: Flat, instance: Exec, slot: SlotRef) -> Promoted | None:
+    """The instance's widget for one of its inputs: the one promoted for that input, else the
+    one the saved input names."""
     promoted = _promote(flat, instance.node)
     for name in (slot.name, slot.widget):
         for widget in promoted:
             if name is not None and widget.name == name:
-                return True, widget.value
-    return False, None
+                return widget
+    return None
+
+
+def visible_source(path: tuple[str, ...], origin: Origin | None) -> tuple[str, str] | None:
+    """The node and input a user sees for a widget value with this origin, for a node whose
+    flattened path (its enclosing instances) is ``path``."""
+    if origin is None:
+        return None
+    kind, name = origin
+    if kind == "primitive":
+        return ":".join(path + (name,)), "value"
+    if kind == "instance":
+        return ":".join(path), name
+    return ":".join(path[:-1] + (name,)), "value"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BrokenLink, UIFormatError
-from .flatten import Exec, Flat, promoted_value
+from .flatten import Exec, Flat, promoted_widget, visible_source
 from .graph import BYPASSED, PRIMITIVE, SUBGRAPH_INPUT
 
 
@@ -24,6 +24,7 @@ class Resolved:
     origin_slot: int = -1
     value: Any = None
     is_value: bool = False
+    source: tuple[str, str] | None = None  # for a value: the node and input the user sees it on
 
 
 def valid_connection(type_a: str, type_b: str) -> bool:
@@ -72,8 +73,12 @@ def _from_instance_input(flat: Flat, item: Exec, slot_index: int, visited: set[t
         raise _broken(flat, instance, f"subgraph input {slot_index} used by node {item.id} does not exist")
     outer = instance.slots[slot_index]
     if outer.link is None:
-        found, value = promoted_value(flat, instance, outer)
-        return Resolved(instance.id, -1, value, True) if found else None
+        widget = promoted_widget(flat, instance, outer)
+        if widget is None:
+            return None
+        origin = ("primitive", widget.primitive) if widget.primitive else None
+        source = visible_source(instance.path, origin) or (instance.id, widget.name)
+        return Resolved(instance.id, -1, widget.value, True, source)
     if instance.node.graph.links.get(outer.link) is None:
         raise _broken(flat, instance, f"input '{outer.name}' is connected by link {outer.link}, "
                                       "which the file does not hold")

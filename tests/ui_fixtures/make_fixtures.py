@@ -286,6 +286,26 @@ def legacy_values() -> dict[str, Any]:
     return root.workflow(inner)
 
 
+def primitive_into_subgraph() -> dict[str, Any]:
+    """A PrimitiveNode feeding a subgraph instance's promoted input."""
+    counter = [0]
+    inner = Graph(counter, "Blur")
+    inner.io([("image", "IMAGE"), ("blur_radius", "INT")], [("IMAGE", "IMAGE")])
+    inner.node(1, "ImageBlur", [2, 1.0])
+    inner.link(-10, 0, 1, "image", "IMAGE")
+    inner.link(-10, 1, 1, "blur_radius", "INT")
+    inner.link(1, 0, -20, "IMAGE", "IMAGE")
+    root = Graph(counter)
+    root.node(1, "EmptyImage", [32, 32, 1, 0])
+    instance(root, 2, inner, [4])
+    root.node(3, "PrimitiveNode", [6], title="radius")
+    root.node(4, "SaveImage", ["ui-primitive-into"])
+    root.link(1, 0, 2, "image", "IMAGE")
+    root.link(3, 0, 2, "blur_radius", "INT")
+    root.link(2, 0, 4, "images", "IMAGE")
+    return root.workflow(inner)
+
+
 def unknown_but_unsent() -> dict[str, Any]:
     """Node types the server lacks, muted or bypassed: the editor sends the rest."""
     g = Graph([0])
@@ -383,6 +403,7 @@ FIXTURES = {
     "primitive-in-subgraph.json": primitive_in_subgraph,
     "legacy-values.json": legacy_values,
     "unknown-unsent.json": unknown_but_unsent,
+    "primitive-into-subgraph.json": primitive_into_subgraph,
 }
 
 
