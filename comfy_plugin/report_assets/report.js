@@ -1,0 +1,18 @@
+// The --comfy-report page: the filter box, and a check that every image decoded, written to
+// the document's title and to data-* attributes so that a headless browser can read it.
+(function(){
+  var filter=document.getElementById('filter');
+  filter.addEventListener('input',function(){
+    var q=filter.value.toLowerCase().trim();
+    document.querySelectorAll('.card').forEach(function(c){
+      c.style.display=(!q||c.dataset.search.indexOf(q)>=0)?'':'none';});
+  });
+  function check(){
+    var imgs=Array.prototype.slice.call(document.images),ok=0;
+    imgs.forEach(function(i){var good=i.complete&&i.naturalWidth>0;i.setAttribute('data-loaded',good?'yes':'no');if(good)ok++;});
+    var first=document.querySelector('.card');
+    document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-loaded',ok);
+    document.title='comfy report: '+ok+'/'+imgs.length+' images loaded; first: '+(first?first.dataset.outcome+' '+first.dataset.nodeid:'none');
+  }
+  if(document.readyState==='complete'){check();}else{window.addEventListener('load',check);}
+})();
