@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
+from PIL import Image
 
+from comfy_plugin.html_report import render, seconds
 from conftest import Project, noise_batch
 from test_checkpoint import tiny_batch
 
@@ -126,3 +132,87 @@ def test_pytest_html_gets_the_images_as_extras(project: Project) -> None:
     project.run("batches/", "--html", "h.html", "--self-contained-html").assert_outcomes(passed=1)
     text = (project.path / "h.html").read_text()
     assert text.count("data:image/png;base64,") == 1, "the one output's thumbnail, embedded"
+
+
+def _card_blocks(dom: str) -> dict[str, str]:
+    """{prompt id: its card's HTML} from the rendered DOM."""
+    return {m.group(1).split("::")[-1]: m.group(0)
+            for m in re.finditer(r'<section class="card[^"]*"[^>]*data-nodeid="([^"]+)".*?</section>', dom, re.S)}
+
+
+def _full_size_targets(page: Path, card: str) -> list[Path]:
+    hrefs = re.findall(r'<a class="full" href="([^"]+)"', card)
+    assert all(not h.startswith(("/", "file:", "http")) for h in hrefs), f"links relative to the report: {hrefs}"
+    return [(page.parent / unquote(h)).resolve() for h in hrefs]
+
+
+def test_html_report_shows_date_server_prompt_durations_and_links_full_size_images(project: Project) -> None:
+    project.batch("look.json", noise_batch([
+        {"id": "windmill", "positive_prompt": "a windmill at dawn, oil on canvas", "seed": 31},
+        {"id": "lake", "positive_prompt": "a quiet lake", "seed": 32, "batch_size": 2},
+    ]))
+    before = datetime.now().astimezone().replace(microsecond=0)
+    project.run("batches/", "--comfy-report", "out/report.html").assert_outcomes(passed=2)
+    after = datetime.now().astimezone()
+    page = project.path / "out" / "report.html"
+    saved = {p.resolve() for p in project.images()}
+    assert len(saved) == 3
+    text = page.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I), "no network assets"
+    data = {e["prompt"]: e for e in json.loads(re.search(
+        r'<script type="application/json" id="comfy-data">(.*?)</script>', text, re.S).group(1).replace("<\\/", "</"))}
+
+    dom = render_dom(page, project.path / "chromium-profile", project.path / "look.png")
+    assert re.search(r"<title>comfy report: 3/3 images loaded; first: passed batches/look\.json::windmill</title>", dom)
+    run = re.search(r'<div class="run">(.*?)</div>', dom, re.S).group(1)
+    started = datetime.fromisoformat(re.search(r'<time datetime="([^"]+)">', run).group(1))
+    assert before <= started <= after, (before, started, after)
+    assert started.strftime("%Y-%m-%d %H:%M:%S") in run, run
+    assert f"server <code>{project.url}</code>" in run, run
+    cards = _card_blocks(dom)
+    for prompt, words, images in (("windmill", "a windmill at dawn, oil on canvas", 1), ("lake", "a quiet lake", 2)):
+        card, entry = cards[prompt], data[prompt]
+        header = re.search(r"<header>(.*?)</header>", card, re.S).group(1)
+        assert f'<p class="positive" title="positive prompt">{words}</p>' in header, header
+        assert entry["duration_s"] > 0 and entry["execution_s"] > 0, entry
+        assert f"test <b>{seconds(entry['duration_s'])}</b>" in header, header
+        assert f"server <b>{seconds(entry['execution_s'])}</b>" in header, header
+        targets = _full_size_targets(page, card)
+        assert len(targets) == images and set(targets) <= saved, (targets, saved)
+        assert card.count('data-loaded="yes"') == images
+    if os.environ.get("COMFY_REPORT_SCREENSHOT"):  # to look at it: COMFY_REPORT_SCREENSHOT=/tmp/r.png
+        shutil.copy(project.path / "look.png", os.environ["COMFY_REPORT_SCREENSHOT"])
+
+    # Downloaded together (report and images, the same layout), the links still find the images;
+    # the report left behind without them still shows every thumbnail.
+    download = project.path / "download"
+    shutil.copytree(project.path / "out", download / "out")
+    shutil.copytree(project.path / "images", download / "images")
+    shutil.rmtree(project.path / "images")
+    moved = download / "out" / "report.html"
+    dom = render_dom(moved, project.path / "chromium-profile")
+    targets = [t for card in _card_blocks(dom).values() for t in _full_size_targets(moved, card)]
+    assert len(targets) == 3 and all(t.is_file() and download in t.parents for t in targets), targets
+    dom = render_dom(page, project.path / "chromium-profile")
+    assert "<title>comfy report: 3/3 images loaded;" in dom
+
+
+def test_html_report_without_the_saved_file_shows_the_thumbnail_and_links_odd_names(tmp_path: Path) -> None:
+    odd = tmp_path / "my images" / "a #1?.png"
+    odd.parent.mkdir()
+    Image.new("RGB", (96, 64), (200, 40, 40)).save(odd)
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 64), (40, 40, 200)).save(buffer, "PNG")
+    thumb = base64.b64encode(buffer.getvalue()).decode("ascii")
+    gone = tmp_path / "images" / "gone.png"
+    entries = [{"nodeid": "b.json::p", "outcome": "passed", "prompt": "p", "batch": "b.json", "order": 0,
+                "positive_prompt": None, "images": [{"path": str(odd), "thumb": thumb},
+                                                     {"path": str(gone), "thumb": thumb}]}]
+    page = tmp_path / "out" / "report.html"
+    page.parent.mkdir()
+    page.write_text(render(entries, folder=page.parent), encoding="utf-8")
+    dom = render_dom(page, tmp_path / "chromium-profile")
+    assert "<title>comfy report: 2/2 images loaded;" in dom, "the missing file's thumbnail still shows"
+    assert _full_size_targets(page, dom) == [odd.resolve()], "a link for the file on disk only"
+    assert 'gone.png <span class="missing">(file not found)</span>' in dom
+    assert 'class="positive"' not in dom and '<div class="run">' not in dom, "nothing to show, nothing shown"
