@@ -1,6 +1,8 @@
 """ComfyUI's HTTP + WebSocket API, in parts. No pytest here.
 
 - ``transport``: HTTP requests, the one retry of a cut connection, one error type per failure;
+- ``access``: credentials out of the URL (basic auth, never shown), TLS verification, and the
+  errors that say which of the two failed;
 - ``endpoints``: one method per endpoint (stats, object_info, free, interrupt, queue, history,
   upload, download) and cancel, which reports what it really removed;
 - ``submit``: POST /prompt, sent again after a cut only when the server lacks the prompt;
@@ -22,6 +24,7 @@ from .answers import (
     rejection,
     result_from_history,
 )
+from .access import without_credentials
 from .comfy_client import ComfyClient
 from .transport import START_HINT
 from .watches import Listener
@@ -29,4 +32,5 @@ from .watches import Listener
 __all__ = [
     "RUN_MARK_KEY", "START_HINT", "ComfyClient", "Listener", "OutputFile", "PromptResult", "QueueEntry",
     "QueueSnapshot", "failure_from_history", "failure_from_message", "rejection", "result_from_history",
+    "without_credentials",
 ]

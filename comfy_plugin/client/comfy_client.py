@@ -8,6 +8,7 @@ the result from ``/history``.
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 import uuid
 from typing import TYPE_CHECKING, Any, Mapping
@@ -26,10 +27,13 @@ if TYPE_CHECKING:
 
 class ComfyClient:
     def __init__(self, url: str, headers: Mapping[str, str] | None = None, http_timeout: float = 60.0,
-                 run_mark: str | None = None) -> None:
+                 run_mark: str | None = None, ca_bundle: str | os.PathLike[str] | None = None) -> None:
         """``run_mark``: put into every prompt's ``extra_data``; prompts of other clients with
-        the same mark (the run's other xdist workers) never count against a queue timeout."""
-        self.http = Transport(url, headers, http_timeout)
+        the same mark (the run's other xdist workers) never count against a queue timeout.
+        ``headers`` go with every request and the WebSocket upgrade; ``user:password@`` in the
+        URL is sent as basic auth and never shown (``url`` is without it). ``ca_bundle``: the
+        CA certificates that verify an https server (default: the system's, or SSL_CERT_FILE)."""
+        self.http = Transport(url, headers, http_timeout, ca_bundle)
         self.api = Endpoints(self.http)
         self.client_id = uuid.uuid4().hex
         self.run_mark = run_mark

@@ -76,7 +76,8 @@ class Endpoints:
         breaks off twice while the server still answers is an OutputError (nothing is saved)."""
         query = urllib.parse.urlencode({"filename": file.filename, "subfolder": file.subfolder, "type": file.type})
         try:
-            status, raw = self.http.request("GET", f"/view?{query}")
+            # ComfyUI itself answers 403 to a subfolder outside its folders: only a 401 is the credentials'
+            status, raw = self.http.request("GET", f"/view?{query}", denials=(401,))
         except ConnectionCut as exc:
             if not self.http.answers():
                 raise

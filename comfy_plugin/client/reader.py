@@ -8,12 +8,14 @@ a server that answers neither for RECONNECT_WINDOW_S is gone, and every waiter f
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 
 import websocket
 
 from ..errors import ConnectionCut, ServerUnavailable, SocketUnavailable
+from .access import AUTH_STATUSES
 from .transport import GONE, START_HINT, Transport, describe
 from .watches import Watches
 
@@ -27,6 +29,8 @@ RECV_TICK_S = 0.5
 REREGISTER_PAUSE_S = 0.2
 #: Between two tries to reconnect.
 RETRY_PAUSE_S = 0.25
+UPGRADE_HINT = ("HTTP answers but the upgrade of /ws was refused: a reverse proxy in front of ComfyUI must pass it "
+                "on (nginx: proxy_http_version 1.1, the Upgrade and Connection headers; see docs/remote-servers.md)")
 _TICK = object()  # recv() timed out: nothing arrived, the socket is fine
 
 
@@ -54,6 +58,13 @@ class SocketReader:
                 return
             try:
                 self._ws = self._connect(self.http.timeout)
+            except websocket.WebSocketBadStatusException as exc:
+                if exc.status_code in AUTH_STATUSES:
+                    raise self.http.auth_failure("the WebSocket upgrade (GET /ws)", exc.status_code) from None
+                raise SocketUnavailable(self.http.url, f"cannot open the WebSocket ({describe(exc)})",
+                                        UPGRADE_HINT) from None
+            except ssl.SSLCertVerificationError as exc:
+                raise self.http.failure(exc, sent=False) from None
             except (OSError, websocket.WebSocketException) as exc:
                 raise SocketUnavailable(self.http.url, f"cannot open the WebSocket ({describe(exc)})",
                                         START_HINT) from None
@@ -75,7 +86,9 @@ class SocketReader:
 
     def _connect(self, timeout: float) -> websocket.WebSocket:
         headers = [f"{k}: {v}" for k, v in self.http.headers.items()]
-        ws = websocket.create_connection(self.ws_url, timeout=timeout, header=headers)
+        sslopt = {"context": self.http.tls} if self.http.tls is not None else None
+        # redirect_limit=0: a redirect is refused, never followed with the credentials.
+        ws = websocket.create_connection(self.ws_url, timeout=timeout, header=headers, sslopt=sslopt, redirect_limit=0)
         ws.settimeout(RECV_TICK_S)
         return ws
 

@@ -1,0 +1,92 @@
+"""What it takes to reach a server behind a proxy: credentials taken out of the URL (sent as
+basic auth, never shown), the TLS context that verifies an https server, and the errors that
+say which of the two failed, without a secret in them.
+
+There is deliberately no way to turn certificate verification off: a server with its own CA
+is reached by passing that CA (``--comfy-ca-bundle``).
+"""
+
+from __future__ import annotations
+
+import base64
+import http
+import os
+import re
+import ssl
+import urllib.parse
+from typing import Iterable
+
+from ..errors import AuthenticationFailed, ServerUnavailable, TlsVerificationFailed
+
+#: Answers that mean "these credentials are not good enough" (from ComfyUI or a proxy).
+AUTH_STATUSES = (401, 403)
+#: scheme://, then an optional user:password@ in the authority (before the first / ? or #).
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:(?P<userinfo>[^/?#]*)@)?(?P<rest>.*)$", re.S)
+CA_HINT = ("pass the certificate of the CA that signed the server's certificate (a PEM file) with "
+           "--comfy-ca-bundle PATH (environment COMFY_CA_BUNDLE, ini comfy_ca_bundle; SSL_CERT_FILE is used "
+           "when none is given); certificate verification cannot be turned off")
+AUTH_HINT = ("check the credentials: a header with --comfy-header 'NAME: VALUE' (environment COMFY_HEADERS, "
+             "ini comfy_headers), or https://USER:PASSWORD@HOST/ in --comfy-url for basic auth")
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH.
+HOSTNAME_MISMATCH = 62
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without its ``user:password@`` (the one to show and to connect to), and the
+    ``Authorization`` value that sends them as basic auth (None when the URL has none).
+    Percent-escapes in the user and password are decoded (``p%40ss`` is ``p@ss``)."""
+    match = _USERINFO.match(url)
+    if match is None or match["userinfo"] is None:
+        return url, None
+    if not match["userinfo"]:  # a bare "@": nothing to send
+        return match["scheme"] + match["rest"], None
+    user, _, password = match["userinfo"].partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode("utf-8")
+    return match["scheme"] + match["rest"], "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def without_credentials(url: str) -> str:
+    """The URL as it may be shown: any ``user:password@`` removed."""
+    return split_credentials(url)[0]
+
+
+def tls_context(url: str, ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext:
+    """The context that verifies an https server: against ``ca_bundle`` when given, else
+    against the system's store (OpenSSL reads SSL_CERT_FILE and SSL_CERT_DIR for it)."""
+    try:
+        return ssl.create_default_context(cafile=os.fspath(ca_bundle) if ca_bundle else None)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ServerUnavailable(url, f"cannot use the CA bundle {ca_bundle} ({reason})", CA_HINT) from None
+
+
+def trust_source(ca_bundle: str | os.PathLike[str] | None) -> str:
+    """What the certificate was checked against, for a message."""
+    if ca_bundle:
+        return f"the CA bundle {os.fspath(ca_bundle)}"
+    if os.environ.get("SSL_CERT_FILE"):
+        return f"SSL_CERT_FILE={os.environ['SSL_CERT_FILE']}"
+    return "this machine's CA store"
+
+
+def tls_failure(url: str, exc: ssl.SSLCertVerificationError,
+                ca_bundle: str | os.PathLike[str] | None) -> TlsVerificationFailed:
+    """A failed certificate check as one clear message: why, against what, and what to pass."""
+    why = exc.verify_message or exc.reason or "certificate verify failed"
+    hint = CA_HINT
+    if exc.verify_code == HOSTNAME_MISMATCH:
+        hint = "the certificate was made for another name: use that host name in --comfy-url; " + CA_HINT
+    return TlsVerificationFailed(url, f"TLS verification failed: {why} (checked against {trust_source(ca_bundle)})",
+                                 hint)
+
+
+def auth_failure(url: str, request: str, status: int, header_names: Iterable[str]) -> AuthenticationFailed:
+    """A 401/403 as an authentication failure that names the headers sent, never their values."""
+    try:
+        phrase = " " + http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    names = list(header_names)
+    sent = f"sent: {', '.join(names)} (values not shown)" if names else "no credentials were sent"
+    return AuthenticationFailed(url, f"authentication failed: {request} was answered HTTP {status}{phrase} by the "
+                                     f"server or a proxy in front of it; {sent}", AUTH_HINT)
