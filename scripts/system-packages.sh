@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the system packages that only the test suite needs; `make test` runs it, `make batches`
-# never does. Today: chromium, which renders the HTML report in tests/test_report.py.
+# never does. Today: chromium, which renders the HTML report in tests/test_report.py, and nginx, the
+# reverse proxy (TLS, path prefix, credentials) of tests/test_proxy.py (Debian puts it in /usr/sbin,
+# which is not on every user's PATH: its full path counts too).
 #
 # A package counts as missing when none of its commands is on PATH. As root, the missing ones
 # are installed with apt-get; as anyone else, the script prints the one `sudo apt-get install`
 # line to run, and fails.
 #
 #   SYSTEM_PACKAGES  the list, as space-separated COMMANDS=PACKAGE entries, where COMMANDS is a
-#                    comma-separated list of names (default "chromium,chromium-browser=chromium")
+#                    comma-separated list of names or paths
+#                    (default "chromium,chromium-browser=chromium nginx,/usr/sbin/nginx=nginx")
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]:-.}")/.." && pwd)"
-wanted="${SYSTEM_PACKAGES:-chromium,chromium-browser=chromium}"
+wanted="${SYSTEM_PACKAGES:-chromium,chromium-browser=chromium nginx,/usr/sbin/nginx=nginx}"
 log="$root/build/system-packages.log"
 
 # True when one of the comma-separated commands is on PATH.
