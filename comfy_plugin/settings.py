@@ -11,7 +11,7 @@ from pathlib import Path
 #: The marker of fixed-seed prompts, which are compared with their baselines (``-m comfy_regression``).
 REGRESSION_MARKER = "comfy_regression"
 
-from .client.access import without_credentials
+from .urls import without_credentials
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,16 @@ is reached by passing that CA (``--comfy-ca-bundle``).
 
 from __future__ import annotations
 
-import base64
 import http
 import os
-import re
 import ssl
-import urllib.parse
 from typing import Iterable
 
 from ..errors import AuthenticationFailed, ServerUnavailable, TlsVerificationFailed
+from ..urls import split_credentials, without_credentials  # noqa: F401  (the client imports them from here)
 
 #: Answers that mean "these credentials are not good enough" (from ComfyUI or a proxy).
 AUTH_STATUSES = (401, 403)
-#: scheme://, then an optional user:password@ in the authority (before the first / ? or #).
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:(?P<userinfo>[^/?#]*)@)?(?P<rest>.*)$", re.S)
 CA_HINT = ("pass the certificate of the CA that signed the server's certificate (a PEM file) with "
            "--comfy-ca-bundle PATH (environment COMFY_CA_BUNDLE, ini comfy_ca_bundle; SSL_CERT_FILE is used "
            "when none is given); certificate verification cannot be turned off")
@@ -29,25 +25,6 @@ AUTH_HINT = ("check the credentials: a header with --comfy-header 'NAME: VALUE' 
              "ini comfy_headers), or https://USER:PASSWORD@HOST/ in --comfy-url for basic auth")
 #: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH.
 HOSTNAME_MISMATCH = 62
-
-
-def split_credentials(url: str) -> tuple[str, str | None]:
-    """The URL without its ``user:password@`` (the one to show and to connect to), and the
-    ``Authorization`` value that sends them as basic auth (None when the URL has none).
-    Percent-escapes in the user and password are decoded (``p%40ss`` is ``p@ss``)."""
-    match = _USERINFO.match(url)
-    if match is None or match["userinfo"] is None:
-        return url, None
-    if not match["userinfo"]:  # a bare "@": nothing to send
-        return match["scheme"] + match["rest"], None
-    user, _, password = match["userinfo"].partition(":")
-    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode("utf-8")
-    return match["scheme"] + match["rest"], "Basic " + base64.b64encode(pair).decode("ascii")
-
-
-def without_credentials(url: str) -> str:
-    """The URL as it may be shown: any ``user:password@`` removed."""
-    return split_credentials(url)[0]
 
 
 def tls_context(url: str, ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext:
