@@ -264,6 +264,11 @@ class TlsVerificationFailed(ServerUnavailable):
         return f"ComfyUI at {self.url}: TLS verification failed (details in the session summary)"
 
 
+class UpstreamUnavailable(ServerUnavailable):
+    """A proxy answered 502, 503 or 504: ComfyUI behind it cannot be reached (ComfyUI itself
+    never answers those). Recorded once, like an unreachable server."""
+
+
 class HttpError(ComfyError):
     """The server answered a request with an HTTP status the client cannot use."""
 

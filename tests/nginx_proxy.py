@@ -84,6 +84,7 @@ http {{
             proxy_pass http://comfyui/;
         }}
         location /moved/ {{ return 301 https://localhost:{port}/comfy/; }}
+        location /down/ {{ proxy_pass http://127.0.0.1:1/; }}
     }}
 }}
 """

@@ -28,6 +28,7 @@ from comfy_plugin.errors import (
     ServerUnavailable,
     SocketUnavailable,
     TlsVerificationFailed,
+    UpstreamUnavailable,
 )
 from comfy_plugin.launcher import LaunchedServer
 from comfy_plugin.options import resolve
@@ -272,3 +273,16 @@ def test_settings_keep_urls_without_credentials(pytester: pytest.Pytester) -> No
     assert "hunter2" not in repr(settings)
     assert settings.connect_url(settings.urls[0]) == "https://u:hunter2@gpu.example/comfy/"
     assert settings.connect_url(settings.urls[1]) == "http://127.0.0.1:8188"
+
+
+def test_a_proxy_whose_comfyui_is_down_fails_the_run_once(pytester: pytest.Pytester, proxy: NginxProxy) -> None:
+    """nginx answers 502 when nothing listens behind it: a server failure, recorded once."""
+    with pytest.raises(UpstreamUnavailable, match=r"GET /system_stats was answered HTTP 502 Bad Gateway: a proxy"):
+        ComfyClient(proxy.url("down"), ca_bundle=proxy.ca).system_stats()
+    project = Project(pytester, proxy.url("down"))
+    project.batch("noise.json", noise_batch([{"id": "a", "seed": 1}, {"id": "b", "seed": 2}]))
+    result = project.run("batches/", "--comfy-ca-bundle", str(proxy.ca))
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    assert output.count("is not available (details in the session summary)") == 2, output
+    assert output.count("a proxy in front of ComfyUI cannot reach it") == 1, output

@@ -25,7 +25,8 @@ import urllib.request
 import uuid
 from typing import Any, Mapping
 
-from ..errors import BadAnswer, ConnectionCut, ConnectionRefused, HttpError, NoAnswer, ServerUnavailable
+from ..errors import (BadAnswer, ConnectionCut, ConnectionRefused, HttpError, NoAnswer, ServerUnavailable,
+                      UpstreamUnavailable)
 from .access import AUTH_STATUSES, auth_failure, split_credentials, tls_context, tls_failure, without_credentials
 
 START_HINT = (
@@ -49,6 +50,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
         return f"TLS verification failed: {exc.verify_message}"
     return str(exc) or type(exc).__name__
+#: What a proxy answers when ComfyUI behind it is down (ComfyUI itself never does).
+UPSTREAM_DOWN = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -104,6 +107,10 @@ class Transport:
                 status, raw = self._once(method, path, data, headers)
                 if status in denials:
                     raise self.auth_failure(f"{method} {path.partition('?')[0]}", status)
+                if status in UPSTREAM_DOWN:
+                    raise UpstreamUnavailable(self.url, f"{method} {path.partition('?')[0]} was answered HTTP {status} "
+                                              f"{UPSTREAM_DOWN[status]}: a proxy in front of ComfyUI cannot reach it",
+                                              "check that ComfyUI runs behind the proxy, and the proxy's upstream")
                 return status, raw
             except ConnectionCut:
                 if not retry or attempt == 2:
