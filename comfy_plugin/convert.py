@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from .errors import ComfyError, ServerUnavailable, UIFormatError
 from .uiformat import convert, is_api_format, is_ui_format
+from .urls import without_credentials
 
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
@@ -49,17 +50,18 @@ def _read_json(path: Path, what: str) -> Any:
                                        f"column {exc.colno}") from None
 
 
-def _server_info(url: str) -> tuple[dict[str, Any], str | None]:
+def _server_info(url: str, ca_bundle: str | None = None) -> tuple[dict[str, Any], str | None]:
     """The server's /object_info and, when it says, its ComfyUI version."""
     from .client import ComfyClient  # noqa: PLC0415  (only this path talks to a server)
 
+    shown = without_credentials(url)  # user:password@ is sent as basic auth, never printed
     try:
-        client = ComfyClient(url)
+        client = ComfyClient(url, ca_bundle=ca_bundle)
         info = client.object_info()
     except ServerUnavailable as exc:
-        raise _Failure(EXIT_UNREACHABLE, f"cannot get /object_info from ComfyUI at {url}: {exc.what}") from None
+        raise _Failure(EXIT_UNREACHABLE, f"cannot get /object_info from ComfyUI at {shown}: {exc.what}") from None
     except ComfyError as exc:
-        raise _Failure(EXIT_UNREACHABLE, f"{url}: /object_info did not answer as a ComfyUI does: {one_line(exc)}") \
+        raise _Failure(EXIT_UNREACHABLE, f"{shown}: /object_info did not answer as a ComfyUI does: {one_line(exc)}") \
             from None
     try:
         version = (client.system_stats().get("system") or {}).get("comfyui_version")
@@ -70,7 +72,7 @@ def _server_info(url: str) -> tuple[dict[str, Any], str | None]:
 
 def _object_info(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     if args.url:
-        return _server_info(args.url)
+        return _server_info(args.url, args.ca_bundle)
     info = _read_json(Path(args.object_info), "object info")
     if not isinstance(info, dict) or not all(isinstance(v, dict) for v in info.values()):
         raise _Failure(EXIT_BAD_INPUT, f"{args.object_info}: not the JSON of GET /object_info "
@@ -114,6 +116,8 @@ def parser() -> argparse.ArgumentParser:
     source = ap.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="a running ComfyUI, e.g. http://127.0.0.1:8188 (its /object_info is read)")
     source.add_argument("--object-info", metavar="FILE", help="the JSON of GET /object_info, saved to a file")
+    ap.add_argument("--ca-bundle", metavar="PATH", help="CA certificates that verify an https --url (default: the "
+                    "system's, or SSL_CERT_FILE)")
     ap.add_argument("-o", "--output", metavar="OUT.json", help="write here instead of stdout")
     return ap
 

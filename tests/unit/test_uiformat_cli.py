@@ -80,3 +80,13 @@ def test_an_unreachable_server_exits_3_with_one_line() -> None:
 def test_the_server_source_is_required() -> None:
     done = run(str(EXAMPLES[0]))
     assert done.returncode == 2 and "--url" in done.stderr
+
+
+def test_an_unreachable_url_never_shows_its_credentials(capsys) -> None:
+    from comfy_plugin.convert import main
+    from comfy_plugin.launcher import free_port
+
+    workflow = Path(__file__).resolve().parents[2] / "workflows-files" / "tiny-sd15-txt2img-ui.json"
+    code = main([str(workflow), "--url", f"http://user:s3cret@127.0.0.1:{free_port()}"])
+    err = capsys.readouterr().err
+    assert code == 3 and "s3cret" not in err and "user:" not in err and "cannot get /object_info" in err, err
