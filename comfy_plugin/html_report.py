@@ -6,8 +6,9 @@ the ComfyUI prompt id, seed, parameters, thumbnails of the outputs and, for comp
 prompts, the baseline's thumbnail, the new image and an amplified difference image. All of
 it is plain JSON, so a pytest-xdist worker hands it to the controller in its payload; the
 one process that writes renders one self-contained HTML file: the run's date and server(s),
-then a card per prompt (failures first) with its positive prompt, durations and thumbnails
-that link to the saved images at full size. Its CSS and script are in ``report_assets/``.
+then a card per prompt (failures first) with its positive prompt, durations, peak memory,
+a bar chart of its nodes' times (``html_timing``) and thumbnails that link to the saved
+images at full size. Its CSS and script are in ``report_assets/``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageChops
+
+from .html_timing import chart, figures, timing_entry
 
 THUMB_SIDE = 256
 MAX_SAFE_INT = 2**53 - 1  # the largest integer JavaScript holds exactly
@@ -53,7 +56,8 @@ class Recorder:
                      params=dict(report.values), baseline=f"{verdict.status}: {verdict.message}" if verdict else "",
                      distances=list(verdict.distances) if verdict else [],
                      threshold=verdict.threshold if verdict else None, images=[], comparisons=[],
-                     positive_prompt=report.values.get("positive_prompt"), execution_s=report.execution_s)
+                     positive_prompt=report.values.get("positive_prompt"), execution_s=report.execution_s,
+                     timing=timing_entry(report.timing, report.job.batch.workflow))
         if not self.images:
             return
         stills = report.still_images
@@ -211,14 +215,18 @@ def seconds(value: float) -> str:
 
 
 def _times(entry: dict[str, Any]) -> str:
-    """The test's duration (pytest) and the server's execution time, when known."""
+    """The test's duration (pytest), the prompt's time in the queue, the server's execution
+    time and the peak memory, when known."""
     shown = []
     if isinstance(entry.get("duration_s"), (int, float)):
         shown.append(f'<span title="how long the test took in pytest: queueing, running, downloading, comparing">'
                      f'test <b>{seconds(entry["duration_s"])}</b></span>')
+    queued, memory = figures(entry.get("timing"))
+    shown.extend([queued] if queued else [])
     if isinstance(entry.get("execution_s"), (int, float)):
         shown.append(f'<span title="the server\'s own execution time for this prompt">'
                      f'server <b>{seconds(entry["execution_s"])}</b></span>')
+    shown.extend([memory] if memory else [])
     return f'<span class="times">{" &middot; ".join(shown)}</span>' if shown else ""
 
 
@@ -282,6 +290,7 @@ def _card(entry: dict[str, Any], folder: Path | None = None) -> str:
         parts.append('<div class="meta">' + " &middot; ".join(meta) + "</div>")
     if params:
         parts.append(f'<details><summary>parameters</summary><pre class="params">{e(_json(params, 2))}</pre></details>')
+    parts.extend(c for c in [chart(entry.get("timing"))] if c)
     images = entry.get("images") or []
     parts.extend(_comparison(c, images, folder) for c in entry.get("comparisons") or [])
     if images:

@@ -18,6 +18,8 @@ import pytest
 from PIL import Image
 
 from comfy_plugin.html_report import render, seconds
+from comfy_plugin.html_timing import node_seconds, timing_entry
+from comfy_plugin.measure import PromptTiming
 from conftest import Project, noise_batch
 from test_checkpoint import tiny_batch
 
@@ -216,3 +218,70 @@ def test_html_report_without_the_saved_file_shows_the_thumbnail_and_links_odd_na
     assert _full_size_targets(page, dom) == [odd.resolve()], "a link for the file on disk only"
     assert 'gone.png <span class="missing">(file not found)</span>' in dom
     assert 'class="positive"' not in dom and '<div class="run">' not in dom, "nothing to show, nothing shown"
+
+
+# -- time and memory per prompt ----------------------------------------------------------
+
+BAR = re.compile(r'<div class="bar" data-node="(?P<node>[^"]+)" data-seconds="(?P<s>[^"]+)">'
+                 r'<span class="name">(?P<label>[^<]+)</span><span class="track"><span class="fill" '
+                 r'style="width:(?P<width>[\d.]+)%" data-px="(?P<px>[\d.]+)" data-track-px="(?P<track>[\d.]+)">'
+                 r'</span></span><span class="s">(?P<shown>[^<]+)</span></div>')
+
+
+def test_html_report_charts_each_prompts_node_times_slowest_first_with_queue_and_memory(project: Project) -> None:
+    project.batch("tiny.json", tiny_batch([{"id": "lighthouse", "positive_prompt": "a lighthouse in fog", "seed": 161601},
+                                           {"id": "barn", "positive_prompt": "a red barn", "seed": 161602}]))
+    project.run("batches/", "--comfy-report", "out/report.html").assert_outcomes(passed=2)
+    page = project.path / "out" / "report.html"
+    text = page.read_text()
+    data = {e["prompt"]: e for e in json.loads(re.search(
+        r'<script type="application/json" id="comfy-data">(.*?)</script>', text, re.S).group(1).replace("<\\/", "</"))}
+    workflow = json.loads((Path(__file__).parent.parent / "workflows-files" / "tiny-sd15-txt2img-api.json").read_text())
+
+    dom = render_dom(page, project.path / "chromium-profile", project.path / "timing.png")
+    cards = _card_blocks(dom)
+    for prompt in ("lighthouse", "barn"):
+        card, entry = cards[prompt], data[prompt]
+        timing = entry["timing"]
+        assert '<figure class="nodes"' in card and "the server does not stamp them" in card, card
+        bars = [m.groupdict() for m in BAR.finditer(card)]
+        assert len(bars) == len(timing["nodes"]) and bars, (bars, timing)
+        times = [float(b["s"]) for b in bars]
+        assert times == sorted(times, reverse=True), f"slowest first: {times}"
+        labels = [b["label"] for b in bars]
+        assert {"KSampler 3", "CLIPTextEncode 6", "VAEDecode 8"} <= set(labels), labels  # new seed, new text
+        assert all(b["label"] == f'{workflow[b["node"]]["class_type"]} {b["node"]}' for b in bars), labels
+        slowest = times[0]
+        assert slowest > 0 and float(bars[0]["width"]) == 100.0, bars[0]
+        for bar, spent in zip(bars, times):
+            assert abs(float(bar["width"]) - 100 * spent / slowest) <= 0.051, (bar, slowest)
+            drawn, track = float(bar["px"]), float(bar["track"])  # as Chromium laid it out
+            assert track > 50 and abs(drawn - max(track * spent / slowest, 1.0)) <= 1.0, (bar, slowest)
+            assert bar["shown"] == node_seconds(spent), bar
+        assert 0 < sum(times) <= entry["execution_s"] + 1.0, (times, entry["execution_s"])
+        header = re.search(r"<header>(.*?)</header>", card, re.S).group(1)
+        assert timing["queued_s"] >= 0 and f'queued <b>{node_seconds(timing["queued_s"])}</b>' in header, header
+        assert timing["mem_kind"] == "device memory, sampled", "a --comfy-url server: /system_stats, sampled"
+        assert timing["peak_mem_mb"] > 0 and f'device memory <b>{timing["peak_mem_mb"]:,.0f} MB</b>, sampled' in header
+    assert len(text) < 60_000, f"two prompts' charts and thumbnails keep the page small ({len(text)} bytes)"
+    if os.environ.get("COMFY_REPORT_SCREENSHOT"):  # to look at it: COMFY_REPORT_SCREENSHOT=/tmp/r.png
+        shutil.copy(project.path / "timing.png", os.environ["COMFY_REPORT_SCREENSHOT"])
+
+
+def test_node_chart_names_unknown_nodes_sums_repeats_and_keeps_to_the_slowest() -> None:
+    workflow = {str(i): {"class_type": f"Step{i}"} for i in range(1, 15)}
+    ran = tuple((str(i), i / 10) for i in range(1, 15)) + (("3", 0.05), ("40", 0.45))  # 3 ran twice; 40 unknown
+    timing = timing_entry(PromptTiming(0.5, ran, 2048.4, "peak resident memory"), workflow)
+    assert timing["nodes"][2] == {"id": "3", "class": "Step3", "s": 0.35} and timing["nodes"][-1]["class"] is None
+    entries = [{"nodeid": "b.json::p", "outcome": "passed", "prompt": "p", "batch": "b.json", "order": 0,
+                "execution_s": 11.0, "timing": timing},
+               {"nodeid": "b.json::cached", "outcome": "passed", "prompt": "cached", "batch": "b.json", "order": 1,
+                "timing": {"queued_s": 0.01, "peak_mem_mb": None, "mem_kind": "", "nodes": []}}]
+    page = render(entries)
+    cards = _card_blocks(page)
+    labels = re.findall(r'<span class="name">([^<]+)</span>', cards["p"])
+    assert labels[:3] == ["Step14 14", "Step13 13", "Step12 12"] and len(labels) == 12, labels
+    assert "node 40" in labels and "Step3 3" not in labels, "40 (0.45 s) is among the slowest 12, 3 (0.35 s) is not"
+    assert '<div class="rest">3 more node(s), 0.650 s in all</div>' in cards["p"], "Step3 0.35 + 0.2 + 0.1"
+    assert "peak resident memory <b>2,048 MB</b>" in cards["p"]
+    assert 'class="nodes"' not in cards["cached"] and "memory" not in cards["cached"] and "queued <b>0.010 s</b>" in cards["cached"]

@@ -1,5 +1,6 @@
-// The --comfy-report page: the filter box, and a check that every image decoded, written to
-// the document's title and to data-* attributes so that a headless browser can read it.
+// The --comfy-report page: the filter box, and a check that every image decoded (and how wide
+// each node's bar was drawn), written to the document's title and to data-* attributes so that
+// a headless browser can read it.
 (function(){
   var filter=document.getElementById('filter');
   filter.addEventListener('input',function(){
@@ -11,6 +12,9 @@
     var imgs=Array.prototype.slice.call(document.images),ok=0;
     imgs.forEach(function(i){var good=i.complete&&i.naturalWidth>0;i.setAttribute('data-loaded',good?'yes':'no');if(good)ok++;});
     var first=document.querySelector('.card');
+    document.querySelectorAll('.bars .fill').forEach(function(f){  // the bars' drawn widths, in pixels
+      f.setAttribute('data-px',f.getBoundingClientRect().width.toFixed(1));
+      f.setAttribute('data-track-px',f.parentNode.getBoundingClientRect().width.toFixed(1));});
     document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-loaded',ok);
     document.title='comfy report: '+ok+'/'+imgs.length+' images loaded; first: '+(first?first.dataset.outcome+' '+first.dataset.nodeid:'none');
   }
