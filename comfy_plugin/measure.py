@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-SAMPLE_EVERY_S = 0.5  # how often /system_stats is asked while a remote prompt runs
+SAMPLE_EVERY_S = 1.0  # how often /system_stats is asked while a remote prompt runs
 
 
 @dataclass(frozen=True)
@@ -120,12 +120,13 @@ class Timings:
             stop.set()
 
     def _sample_until(self, seen: _Seen, stop: threading.Event) -> None:
-        while not stop.is_set():
+        """Ask /system_stats every SAMPLE_EVERY_S while the prompt runs (a prompt quicker than
+        that is sampled once, at its end, by ``result``)."""
+        while not stop.wait(SAMPLE_EVERY_S):
             value = self._sample()
             if value is not None:
                 with self._lock:
                     seen.peak_mb = max(value, seen.peak_mb or 0.0)
-            stop.wait(SAMPLE_EVERY_S)
 
 
 def reset_peak(pid: int) -> bool:
