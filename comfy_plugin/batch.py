@@ -1,7 +1,9 @@
 """A batch file, read into dataclasses: settings, workflow mappings and prompts with stable ids.
 
 This step reads files only (``--collect-only`` never touches a server). Values stay as the
-file wrote them; ``"random"`` seeds are drawn later, when a prompt runs (see prepare.py).
+file wrote them; ``"random"`` seeds are drawn later, when a prompt runs (see prepare.py). A
+UI-format workflow is checked as far as the file tells (and an ``/object_info`` kept from an
+earlier run); it is converted when a prompt runs, with the server's.
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import variables as variables_mod
 from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
-from .errors import BatchFileError, Problem, UnresolvedTarget, WorkflowError
+from .errors import BatchFileError, Problem, UIFormatError, UnresolvedTarget, WorkflowError
 from .schema import Cache, closest, make_validator, prompt_index, validate_cached
-from .workflow import Addresses, Target, load_workflow, parse_targets, resolve
+from .workflow import Addresses, Target, is_ui_workflow, load_workflow, parse_targets, resolve
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
+
+    from .uiformat.addressing import Collected
+    from .uiformat.known import KnownInfo
 
 __all__ = ["Batch", "PromptSpec", "SaveSettings", "load_batch", "HARNESS_KEYS", "RANDOM", "SEED_KEYS"]
 
@@ -71,6 +76,10 @@ class Batch:
     prompts: list[PromptSpec] = field(default_factory=list)
     baseline: dict[str, Any] = field(default_factory=dict)  # parameters.baseline: hash and thresholds
     addresses: Addresses | None = None  # what workflow_items may name; None: the API workflow's own nodes
+    #: A UI-format workflow as saved by the editor (``workflow`` is then empty until a prompt
+    #: runs and it is converted with the server's /object_info), and how messages name its file.
+    source: dict[str, Any] | None = None
+    source_shown: str = ""
 
     def __post_init__(self) -> None:
         if self.addresses is None:
@@ -242,11 +251,57 @@ def _local_images(values: dict[str, Any], keys: set[str], path: Path, cwd: Path,
     return found, problems
 
 
+@dataclass(frozen=True)
+class _Workflow:
+    """The workflow a batch file names: an API prompt, or a UI-format graph (``source``,
+    ``workflow`` empty) with what collection knows of it (``ui``)."""
+
+    path: Path
+    workflow: dict[str, Any]
+    addresses: Addresses
+    source: dict[str, Any] | None = None
+    source_shown: str = ""
+    ui: Collected | None = None
+
+    def problems(self, target: Target, place: str) -> list[Problem]:
+        return self.ui.problems(target, place) if self.ui else check_target(self.addresses, target, place)
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    try:
+        return path.resolve().relative_to(cwd.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path,
+                   known: Callable[[], KnownInfo | None] | None) -> _Workflow:
+    """Find and read the workflow; a UI-format file's structural faults fail the whole file."""
+    wf_path, looked = resolve_relative(name, path, cwd)
+    if not wf_path.exists():
+        raise WorkflowError(shown_as, f"workflow file '{name}' not found; looked at "
+                            + " and ".join(str(p) for p in looked), "parameters.workflow_file",
+                            near_miss(name, looked))
+    data = load_workflow(wf_path, shown_as)
+    if not is_ui_workflow(data):
+        return _Workflow(wf_path, data, Addresses.of_api(data))
+    from .uiformat.addressing import collected  # noqa: PLC0415  (only for UI-format workflows)
+
+    shown = _shown(wf_path, cwd)
+    try:
+        ui = collected(data, shown, known() if known is not None else None)
+    except UIFormatError as exc:
+        raise WorkflowError(shown_as, f"{shown}: {exc.place + ': ' if exc.place else ''}{exc.message}",
+                            "parameters.workflow_file", exc.hint) from None
+    return _Workflow(wf_path, {}, ui.addresses, data, shown, ui)
+
+
 def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Validator | None = None,
-               cache: Cache | None = None) -> Batch:
+               cache: Cache | None = None, known: Callable[[], KnownInfo | None] | None = None) -> Batch:
     """Read and check a batch file. Structural problems raise BatchFileError (the whole file
     fails); a problem inside one prompt is kept on that prompt's spec (only it fails).
-    ``cache`` (pytest's) remembers schema validation by file digest."""
+    ``cache`` (pytest's) remembers schema validation by file digest; ``known`` gives the
+    server's ``/object_info`` kept from an earlier run (called only for a UI-format workflow)."""
     text, raw = read_text(path, shown_as)
     data = parse_json(text, shown_as)
     if not isinstance(data, dict):
@@ -261,14 +316,8 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
         raise BatchFileError(shown_as, problems=structural)
 
     params = data["parameters"]
-    wf_name = params["workflow_file"]
-    wf_path, looked = resolve_relative(wf_name, path, cwd)
-    if not wf_path.exists():
-        raise WorkflowError(shown_as, f"workflow file '{wf_name}' not found; looked at "
-                            + " and ".join(str(p) for p in looked), "parameters.workflow_file",
-                            near_miss(wf_name, looked))
-    workflow = load_workflow(wf_path, shown_as)
-    addresses = Addresses.of_api(workflow)
+    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known)
+    workflow, addresses = wf.workflow, wf.addresses
 
     targets: dict[str, list[Target]] = {}
     for key, spec in params.get("workflow_items", {}).items():
@@ -279,7 +328,7 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
             structural.append(Problem(place, str(exc)))
             continue
         for target in targets[key]:
-            structural += check_target(addresses, target, place)
+            structural += wf.problems(target, place)
     generic = params.get("generic_prompts", {})
     structural += check_keys(generic, targets, "parameters.generic_prompts")
     structural += check_values(workflow, addresses, targets, generic, "parameters.generic_prompts")
@@ -297,7 +346,7 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
     )
     prompts = [p if isinstance(p, dict) else {} for p in data["prompts"]]
     lines = prompt_lines(text)
-    image_keys = _image_keys(addresses, targets)
+    image_keys = _image_keys(wf.ui.best if wf.ui else addresses, targets)
     specs: list[PromptSpec] = []
     for i, (base_id, p) in enumerate(zip(prompt_ids(prompts, shown_as), prompts)):
         place = f"prompts[{i}]"
@@ -325,8 +374,8 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
                 local_images=tuple(local),
                 error=BatchFileError(shown_as, problems=_unique(problems)) if problems else None,
             ))
-    return Batch(path, shown_as, wf_path, workflow, targets, save, generic, specs, params.get("baseline", {}),
-                 addresses)
+    return Batch(path, shown_as, wf.path, workflow, targets, save, generic, specs, params.get("baseline", {}),
+                 addresses, wf.source, wf.source_shown)
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -27,9 +27,12 @@ class BatchFile(pytest.File):
         plugin: ComfyPlugin = comfy_state(self.config)
         parts = plugin.activate()
         shown_as = self.nodeid or self.path.name
+        cache = getattr(self.config, "cache", None)  # None with -p no:cacheprovider
+        if cache is not None and parts.session.info_store is None:
+            parts.session.info_store = cache  # the session keeps the /object_info it reads there
         try:
-            batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, parts.validator,
-                               getattr(self.config, "cache", None))
+            batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, parts.validator, cache,
+                               lambda: known_object_info(self.config, parts.session))
         except BatchFileError as exc:
             yield BrokenBatchItem.from_parent(self, name="batch", error=exc)
             return
@@ -37,6 +40,20 @@ class BatchFile(pytest.File):
         parts.regression.collected(batch)
         for spec in batch.prompts:
             yield PromptItem.from_parent(self, name=spec.id, batch=batch, spec=spec)
+
+
+_KNOWN = pytest.StashKey[Any]()
+
+
+def known_object_info(config: pytest.Config, session) -> Any:
+    """The server's /object_info kept by an earlier run (``uiformat.known``), read once per
+    session: a UI-format workflow's input names are checked with it at collection."""
+    if _KNOWN not in config.stash:
+        from .uiformat.known import known, server_of  # noqa: PLC0415
+
+        cache = getattr(config, "cache", None)
+        config.stash[_KNOWN] = known(cache, server_of(session.settings, session.worker)) if cache else None
+    return config.stash[_KNOWN]
 
 
 class BrokenBatchItem(pytest.Item):

@@ -3,19 +3,25 @@ model names in the server's spelling. What ``prepare`` returns is final: preflig
 reads it, and the prompt sent is exactly the one checked.
 
 One value is drawn per prompt and used for each of its ``"random"`` keys, so
-``--comfy-seed N`` reproduces a failed run exactly.
+``--comfy-seed N`` reproduces a failed run exactly. A UI-format workflow is patched after its
+conversion (``Converted``, made once per session with the server's /object_info): its
+mappings are then checked with the server's input names and display titles.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .batch import Batch, PromptSpec
-from .errors import UnresolvedTarget
+from .checks import check_target
+from .errors import BatchFileError, UnresolvedTarget, WorkflowError
 from .preflight import input_spec, normalised
-from .workflow import patch, resolve
+from .workflow import Addresses, patch, resolve
+
+if TYPE_CHECKING:
+    from .uiformat.addressing import Converted
 
 #: Exact in JSON and JavaScript, and accepted by every ComfyUI seed input.
 SEED_LIMIT = 2**53 - 1
@@ -30,17 +36,20 @@ class PreparedPrompt:
     drawn_seed: int | None  # the value that replaced "random", if any
 
 
-def seed_limit(batch: Batch, keys: list[str], object_info: Mapping[str, Any] | None) -> int:
-    """2^53-1, or less when a target input declares a smaller max."""
+def seed_limit(batch: Batch, keys: list[str], object_info: Mapping[str, Any] | None,
+               addresses: Addresses | None = None) -> int:
+    """2^53-1, or less when a target input declares a smaller max (``addresses``: those of the
+    converted workflow, default the batch's)."""
+    book = addresses or batch.addresses
     limit = SEED_LIMIT
     for key in keys:
         for target in batch.targets.get(key, ()):
             try:
-                places = resolve(batch.addresses, target)
+                places = resolve(book, target)
             except UnresolvedTarget:
                 continue
             for place in places:
-                spec = input_spec(object_info or {}, batch.addresses.nodes[place.node].class_type, place.field)
+                spec = input_spec(object_info or {}, book.nodes[place.node].class_type, place.field)
                 if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict):
                     declared = spec[1].get("max")
                     if isinstance(declared, int) and declared < limit:
@@ -48,14 +57,34 @@ def seed_limit(batch: Batch, keys: list[str], object_info: Mapping[str, Any] | N
     return limit
 
 
+def base(batch: Batch, converted: Converted | None) -> tuple[dict[str, Any], Addresses]:
+    """The workflow to patch and its addresses. For a UI-format workflow, every mapping is
+    checked first with what only the server tells (input names, display titles), so that a
+    wrong one fails the prompt with the same hints as an API file's at collection."""
+    if batch.source is None:
+        return batch.workflow, batch.addresses
+    if converted is None:
+        raise WorkflowError(batch.shown_as, f"{batch.source_shown} is a UI-format workflow: it is converted with "
+                            "the server's /object_info, which is not known here", "parameters.workflow_file")
+    problems = [problem for key, targets in batch.targets.items() for target in targets
+                for problem in check_target(converted.addresses, target, f"parameters.workflow_items.{key}")]
+    if problems:
+        raise BatchFileError(batch.shown_as, problems=problems)
+    return converted.prompt, converted.addresses
+
+
 def prepare(batch: Batch, spec: PromptSpec, object_info: Mapping[str, Any] | None,
-            fixed_seed: int | None, rng: random.Random, overrides: Mapping[str, Any] | None = None) -> PreparedPrompt:
-    """``overrides`` replace values outright (server-side names of uploaded images)."""
+            fixed_seed: int | None, rng: random.Random, overrides: Mapping[str, Any] | None = None,
+            converted: Converted | None = None) -> PreparedPrompt:
+    """``overrides`` replace values outright (server-side names of uploaded images);
+    ``converted`` is the batch's UI-format workflow converted for this session."""
+    workflow, addresses = base(batch, converted)
     keys = spec.random_keys()
     drawn = None
     values = {**spec.values, **(overrides or {})}
     if keys:
-        drawn = fixed_seed if fixed_seed is not None else rng.randint(0, seed_limit(batch, keys, object_info))
+        drawn = fixed_seed if fixed_seed is not None else rng.randint(0, seed_limit(batch, keys, object_info,
+                                                                                     addresses))
         values.update({k: drawn for k in keys})
-    workflow = patch(batch.workflow, batch.targets, values, batch.addresses)
+    workflow = patch(workflow, batch.targets, values, addresses)
     return PreparedPrompt(normalised(workflow, object_info or {}), values, drawn)

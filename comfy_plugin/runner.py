@@ -54,15 +54,19 @@ class PromptOutcome:
 
 
 def checked(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PreparedPrompt:
-    """The prompt as it would be queued, checked against the server's /object_info (local input
-    images are uploaded, by content). ``seed`` replaces a "random" seed (a retry keeps the seed
-    of the first try). An output directory that cannot be written fails here."""
+    """The prompt as it would be queued, checked against the server's /object_info (a UI-format
+    workflow converted first; local input images are uploaded, by content). ``seed`` replaces a
+    "random" seed (a retry keeps the seed of the first try). An output directory that cannot be
+    written fails here."""
     if batch.save.enabled:
         check_writable(session.output_root / batch.save.output_directory)
     object_info = session.object_info()
+    converted = None
+    if batch.source is not None:  # a UI-format workflow: converted once per session, with this server's classes
+        converted = session.conversions().get(str(batch.workflow_path.resolve()), batch.source, batch.source_shown)
     uploaded = {key: session.upload(local) for key, local in spec.local_images}
     fixed = seed if seed is not None else session.settings.seed
-    prepared = prepare(batch, spec, object_info, fixed, session.rng, uploaded)
+    prepared = prepare(batch, spec, object_info, fixed, session.rng, uploaded, converted)
     check(prepared.workflow, object_info)
     return prepared
 

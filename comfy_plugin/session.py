@@ -18,7 +18,10 @@ from .client import ComfyClient
 from .errors import ComfyError, ServerUnavailable
 from .measure import Timings, device_memory_mb, device_name
 from .launcher import LaunchedServer, default_python, launch
+from .schema import Cache
 from .settings import Settings
+from .uiformat.addressing import Conversions
+from .uiformat.known import keep as keep_object_info, server_of, writes
 
 #: How often --comfy-restart-on-crash launches a server again in one session.
 MAX_RESTARTS = 3
@@ -43,6 +46,11 @@ class ComfySession:
     output_root: Path = field(default_factory=Path.cwd)  # relative output folders: the invocation directory
     run_mark: str | None = None  # marks this run's prompts (every xdist worker's) in the server's queue
     device: str = ""  # the server's first device, as /system_stats names it (set on connecting)
+    comfyui_version: str | None = None  # as /system_stats says (set on connecting); named in UI-format errors
+    #: Where the last /object_info is kept between runs (pytest's cache, given by the pytest
+    #: layer): collection then checks a UI-format workflow's input names with it.
+    info_store: Cache | None = None
+    _conversions: Conversions | None = None  # UI-format workflows, converted once per session
     timings: Timings = field(init=False)  # time and memory of each prompt, from the socket's messages
 
     def __post_init__(self) -> None:
@@ -85,7 +93,11 @@ class ComfySession:
         client = ComfyClient(self.settings.connect_url(self.url), headers=dict(self.settings.headers),
                              run_mark=self.run_mark, ca_bundle=self.settings.ca_bundle)
         client.listeners.extend(self.listeners)
-        self.device = device_name(client.system_stats())
+        stats = client.system_stats()
+        self.device = device_name(stats)
+        system = stats.get("system") if isinstance(stats, dict) else None
+        version = system.get("comfyui_version") if isinstance(system, dict) else None
+        self.comfyui_version = str(version) if version else None
         if self.fresh:
             client.free()  # --comfy-fresh: an identical prompt must really run again
         return client
@@ -123,7 +135,17 @@ class ComfySession:
     def object_info(self) -> dict[str, Any]:
         if self._object_info is None:
             self._object_info = self.client().object_info()
+            if self.info_store is not None and writes(self.settings, self.worker):
+                keep_object_info(self.info_store, server_of(self.settings, self.worker), self._object_info)
         return self._object_info
+
+    def conversions(self) -> Conversions:
+        """UI-format workflows converted with this session's /object_info, each file once (a
+        server launched again after a crash is asked again)."""
+        info = self.object_info()
+        if self._conversions is None or self._conversions.object_info is not info:
+            self._conversions = Conversions(info, self.comfyui_version)
+        return self._conversions
 
     def upload(self, path: Path) -> str:
         """Upload a local input image once per content digest; returns its server-side name."""

@@ -1,7 +1,8 @@
 """Pure functions on ComfyUI workflows: recognise, load, address and patch them.
 
-An API-format workflow maps node ids to ``{"class_type", "inputs", "_meta"}``; a batch
-file's ``workflow_items`` say which node input each prompt key writes to. A target is
+An API-format workflow maps node ids to ``{"class_type", "inputs", "_meta"}``; a UI-format
+one (the editor's graph) is converted to that when a prompt runs (``comfy_plugin.uiformat``).
+A batch file's ``workflow_items`` say which node input each prompt key writes to. A target is
 resolved through ``Addresses``, the nodes as the user sees them: for an API file its own
 nodes; for a UI-format file (the editor's graph) also subgraph instances, primitives and
 nodes that are never sent, so that what the user sees in the editor can be addressed.
@@ -18,10 +19,9 @@ from typing import Any, Mapping
 from .errors import UnresolvedTarget, WorkflowError
 from .schema import suggest
 
-UI_EXPORT_HINT = (
-    "this is ComfyUI's UI (editor) format; the harness needs the API format: in ComfyUI "
-    "open the workflow and choose Workflow > Export (API) (older versions: enable "
-    "'Dev mode Options' in the settings, then 'Save (API Format)')"
+WORKFLOW_HINT = (
+    "save the workflow from the ComfyUI editor (Workflow > Save), or export it in the API format "
+    "(Workflow > Export (API))"
 )
 
 
@@ -35,7 +35,8 @@ def is_api_workflow(data: Any) -> bool:
 
 
 def is_ui_workflow(data: Any) -> bool:
-    return isinstance(data, dict) and "nodes" in data and "links" in data
+    """The graph the editor saves (``nodes`` and ``links``): converted when a prompt runs."""
+    return isinstance(data, dict) and isinstance(data.get("nodes"), list) and "links" in data
 
 
 def is_workflow(data: Any) -> bool:
@@ -43,7 +44,8 @@ def is_workflow(data: Any) -> bool:
 
 
 def load_workflow(path: Path, shown_as: str) -> dict[str, Any]:
-    """Read an API-format workflow; ``shown_as`` is how error messages name the batch file."""
+    """Read a workflow: API format, or the editor's UI format (``is_ui_workflow``), returned as
+    written. ``shown_as`` is how error messages name the batch file."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -56,14 +58,13 @@ def load_workflow(path: Path, shown_as: str) -> dict[str, Any]:
             f"workflow {path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             "parameters.workflow_file",
         )
-    if is_ui_workflow(data):
-        raise WorkflowError(shown_as, f"workflow {path} is not in API format", "parameters.workflow_file", UI_EXPORT_HINT)
-    if not is_api_workflow(data):
+    if not is_workflow(data):
         raise WorkflowError(
             shown_as,
-            f"workflow {path} is not an API-format ComfyUI workflow (an object of nodes with 'class_type')",
+            f"workflow {path} is not a ComfyUI workflow: neither the editor's format ('nodes' and 'links') "
+            "nor the API format (an object of nodes with 'class_type')",
             "parameters.workflow_file",
-            UI_EXPORT_HINT,
+            WORKFLOW_HINT,
         )
     return data
 
@@ -215,7 +216,9 @@ def _field_problem(node_id: str, entry: NodeEntry, target: Target) -> Unresolved
     names = entry.fields[target.section]
     if target.field in names:
         return None
-    hint = suggest(target.field, names) or f"node {node_id} ({entry.class_type}) has: {', '.join(names)}"
+    listed = f"node {node_id} ({entry.class_type}) has: {', '.join(names)}" if names else \
+        f"node {node_id} ({entry.class_type}) has no input a value can be written to"
+    hint = suggest(target.field, names) or "; ".join(filter(None, (listed, entry.instead)))
     return UnresolvedTarget(f"node {node_id} ({entry.class_type}) has no input '{target.field}'", hint)
 
 

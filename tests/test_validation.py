@@ -48,7 +48,12 @@ def top(**changes: Any) -> dict[str, Any]:
     return data
 
 
-UI_WORKFLOW = {"nodes": [{"id": 1, "type": "EmptyImage"}], "links": [], "version": 0.4}
+NOT_A_WORKFLOW = {"name": "a workflow?", "steps": []}
+#: A UI-format workflow (as the editor saves it) whose input names only the server knows.
+UI_TYPO = {"parameters": {"workflow_file": "../workflows-files/tiny-sd15-txt2img-ui.json",
+                          "workflow_items": {"steps": "3,inputs,stpes",
+                                             "width": {"node": "Empty Latnet Image", "input": "width"}}},
+           "prompts": [{"id": "one", "steps": 4, "width": 64}]}
 MALFORMED = '{\n  "parameters": {\n    "workflow_file": "../workflows-files/noise-image-api.json",\n  }\n}\n'
 
 # name: (content, lines expected in the output (fnmatch patterns, in order))
@@ -68,9 +73,14 @@ CATALOGUE: dict[str, tuple[Any, list[str]]] = {
     "workflow-missing": (with_params(workflow_file="nowhere/wf-api.json"),
                          ["batches/workflow-missing.json: parameters.workflow_file: workflow file 'nowhere/wf-api.json' "
                           "not found; looked at */batches/nowhere/wf-api.json and */nowhere/wf-api.json"]),
-    "ui-format-workflow": (with_params(workflow_file="../workflows-files/ui.json"),
-                           ["batches/ui-format-workflow.json: parameters.workflow_file: workflow */ui.json is not in API format",
-                            "  hint: *Workflow > Export (API)*"]),
+    "not-a-workflow": (with_params(workflow_file="../workflows-files/not-a-workflow.json"),
+                       ["batches/not-a-workflow.json: parameters.workflow_file: workflow */not-a-workflow.json is not a "
+                        "ComfyUI workflow: neither the editor's format ('nodes' and 'links') nor the API format*",
+                        "  hint: save the workflow from the ComfyUI editor (Workflow > Save)*"]),
+    "ui-input-typo": (UI_TYPO, ["batches/ui-input-typo.json: parameters.workflow_items.steps: node 3 (KSampler) has no "
+                                "input 'stpes'", '  hint: did you mean "steps"?',
+                                "batches/ui-input-typo.json: parameters.workflow_items.width: no node titled 'Empty "
+                                "Latnet Image' in the workflow", '  hint: did you mean "Empty Latent Image"?']),
     "malformed-mapping": (with_items({}, seed="2,inputs"),
                           ['batches/malformed-mapping.json: parameters.workflow_items.seed: "2,inputs" is not valid: '
                            'expected a "node_id,inputs,field_name" string*']),
@@ -157,7 +167,7 @@ CATALOGUE["load-image-missing"] = ({
 def catalogue_run(tmp_path_factory: pytest.TempPathFactory, comfy_server) -> tuple[str, int, Path]:
     root = tmp_path_factory.mktemp("catalogue")
     shutil.copytree(ROOT / "workflows-files", root / "workflows-files")
-    (root / "workflows-files" / "ui.json").write_text(json.dumps(UI_WORKFLOW))
+    (root / "workflows-files" / "not-a-workflow.json").write_text(json.dumps(NOT_A_WORKFLOW))
     (root / "workflows-files" / "load-image-api.json").write_text(json.dumps(LOAD_IMAGE_WORKFLOW))
     (root / "workflows-files" / "twin-titles-api.json").write_text(json.dumps(TWIN_TITLES_WORKFLOW))
     batches = root / "batches"

@@ -16,10 +16,11 @@ from typing import Any, Mapping
 from ..errors import UIFormatError
 from .catalog import UNDEFINED, Catalog
 from .flatten import Exec, Flat, check_types, flatten, virtual_value, visible_source
-from .graph import BYPASSED, MUTED, read_workflow
+from .graph import BYPASSED, MUTED, Workflow, read_workflow
 from .resolve import resolve_input
 
-__all__ = ["Catalog", "Sources", "Visible", "convert", "is_api_format", "is_ui_format", "visible_nodes"]
+__all__ = ["Catalog", "Sources", "Visible", "convert", "convert_visible", "is_api_format", "is_ui_format",
+           "visible_nodes"]
 
 
 def is_ui_format(data: Any) -> bool:
@@ -49,7 +50,12 @@ def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalo
     if not is_ui_format(workflow):
         raise UIFormatError(source, "not a UI-format workflow (an object with 'nodes' and 'links')")
     catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)
-    graph = read_workflow(workflow, source)
+    return convert_read(read_workflow(workflow, source), catalog, server_version, sources)
+
+
+def convert_read(graph: Workflow, catalog: Catalog, server_version: str | None = None,
+                 sources: Sources | None = None) -> dict[str, dict[str, Any]]:
+    """``convert`` for a file already read (``read_workflow``), so that it is read once."""
     check_types(graph, catalog)
     flat = flatten(graph, catalog, server_version)
     output: dict[str, dict[str, Any]] = {}
@@ -70,7 +76,7 @@ def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalo
 #: prompt -> (node id, input) as the editor shows it.
 Sources = dict[tuple[str, str], tuple[str, str]]
 
-from .visible import Visible, visible_nodes  # noqa: E402  (it calls convert)
+from .visible import Visible, convert_visible, visible_nodes  # noqa: E402  (it calls convert)
 
 
 def _is_link(value: Any) -> bool:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..errors import MissingSubgraph, RecursiveSubgraph
+from ..errors import BrokenLink, MissingSubgraph, RecursiveSubgraph, UIFormatError
 from .catalog import Catalog
-from .graph import BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, UUID, Graph, Node, Workflow, read_workflow
+from .graph import (BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, SUBGRAPH_INPUT, UUID, Graph, Node, Workflow,
+                    read_workflow)
 
 Place = tuple[str, str]  # (node id of the prompt, input name)
 
@@ -28,7 +29,8 @@ class Visible:
     "bypassed"; empty otherwise) and ``instead`` what the user probably meant. ``fields``
     are the input names a value can be written to (None until the server's classes are
     known); ``forwards`` maps an input of a subgraph instance or PrimitiveNode to the
-    prompt's inputs that take its value."""
+    prompt's inputs that take its value. ``default_title`` is what the editor shows when the
+    file stores no title (a class's display name is known only with the server's classes)."""
 
     class_type: str
     title: str | None
@@ -36,26 +38,49 @@ class Visible:
     instead: str = ""
     fields: tuple[str, ...] | None = None
     forwards: Mapping[str, tuple[Place, ...]] = field(default_factory=dict)
+    default_title: str | None = None
+
+
+#: The titles the editor gives its own nodes (they are not server classes).
+EDITOR_TITLES = {"Note": "Note", "MarkdownNote": "Markdown Note", PRIMITIVE: "Primitive", REROUTE: "Reroute"}
 
 
 def visible_nodes(workflow: Mapping[str, Any], source: str = "workflow",
                   object_info: Mapping[str, Any] | Catalog | None = None,
                   server_version: str | None = None) -> dict[str, Visible]:
-    """Every node of the file by its flattened id. Raises the converter's errors (a missing or
-    recursive subgraph from the file alone; with ``object_info`` all of them)."""
-    graph = read_workflow(workflow, source)
+    """Every node of the file by its flattened id. Raises the converter's errors (from the
+    file alone a legacy group node, a missing or recursive subgraph, a broken link; with
+    ``object_info`` all of them)."""
+    if object_info is None:
+        return file_nodes(read_workflow(workflow, source))
+    return convert_visible(workflow, object_info, source, server_version)[1]
+
+
+def file_nodes(graph: Workflow) -> dict[str, Visible]:
+    """What the file alone tells; raises its structural faults."""
     found: dict[str, Visible] = {}
     _walk(graph, graph.root, (), (), found)
-    if object_info is None:
-        return found
-    from . import convert  # noqa: PLC0415  (the package imports this module)
+    check_links(graph)
+    return found
 
+
+def convert_visible(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str = "workflow",
+                    server_version: str | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, Visible]]:
+    """The prompt (as ``convert`` gives it) and every node as the user sees it, with the
+    server's input names, display names and where forwarded values land: the file is read
+    and converted once."""
+    from . import convert_read, is_ui_format  # noqa: PLC0415  (the package imports this module)
+
+    if not is_ui_format(workflow):
+        raise UIFormatError(source, "not a UI-format workflow (an object with 'nodes' and 'links')")
+    catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)
+    graph = read_workflow(workflow, source)
+    found = file_nodes(graph)
     sources: dict[Place, Place] = {}
-    prompt = convert(workflow, object_info, source, server_version, sources)
+    prompt = convert_read(graph, catalog, server_version, sources)
     forwards: dict[str, dict[str, list[Place]]] = {}
     for place, (node_id, name) in sources.items():
         forwards.setdefault(node_id, {}).setdefault(name, []).append(place)
-    catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)
     for node_id, entry in found.items():
         cls = catalog.get(entry.class_type)
         fields = entry.fields
@@ -66,8 +91,44 @@ def visible_nodes(workflow: Mapping[str, Any], source: str = "workflow",
         merged = {**entry.forwards, **extra}
         if node_id not in prompt:
             fields = tuple(dict.fromkeys((*(entry.fields or ()), *merged)))
-        found[node_id] = Visible(entry.class_type, entry.title, entry.unsent, entry.instead, fields, merged)
-    return found
+        shown = entry.default_title or (cls.display_name if cls else None)
+        found[node_id] = Visible(entry.class_type, entry.title, entry.unsent, entry.instead, fields, merged, shown)
+    return prompt, found
+
+
+def check_links(graph: Workflow) -> None:
+    """Every input of a node that is sent must use a link the file holds, from a node that
+    exists (the converter's first two checks, made without the server): a damaged file fails
+    when it is read, not when a prompt runs. Inside muted or bypassed instances nothing is
+    checked."""
+
+    def walk(inner: Graph, path: tuple[str, ...], stack: tuple[str, ...]) -> None:
+        for node in inner.nodes.values():
+            if node.mode in (MUTED, BYPASSED) or node.type in NOTES or node.type in (PRIMITIVE, REROUTE):
+                continue
+            definition = graph.subgraphs.get(node.type)
+            if definition is not None:
+                if node.type not in stack:
+                    walk(definition, path + (node.id,), stack + (node.type,))
+                continue
+            for entry in node.inputs:
+                _check_link(graph, inner, node, ":".join(path + (node.id,)), entry.name, entry.link)
+
+    walk(graph.root, (), ())
+
+
+def _check_link(graph: Workflow, inner: Graph, node: Node, node_id: str, name: str, link_id: int | None) -> None:
+    if link_id is None:
+        return
+    place = f"node {node_id} ({node.type})"
+    hint = "the file is damaged: open it in the editor, reconnect the input and save it again"
+    link = inner.links.get(link_id)
+    if link is None:
+        raise BrokenLink(graph.source, f"input '{name}' is connected by link {link_id}, which the file does not hold",
+                         place, hint)
+    if link.origin_id not in inner.nodes and not (inner.id and link.origin_id == str(SUBGRAPH_INPUT)):
+        raise BrokenLink(graph.source, f"input '{name}' is linked (link {link.id}) to node {link.origin_id}, "
+                         "which does not exist", place, hint)
 
 
 def _walk(workflow: Workflow, graph: Graph, path: tuple[str, ...], stack: tuple[str, ...],
@@ -77,10 +138,12 @@ def _walk(workflow: Workflow, graph: Graph, path: tuple[str, ...], stack: tuple[
         definition = workflow.subgraphs.get(node.type)
         if definition is None and UUID.match(node.type):
             raise MissingSubgraph(workflow.source, f"the definition of subgraph {node.type} is not in the file "
-                                  "(definitions.subgraphs)", node.label())
+                                  "(definitions.subgraphs)", node.label(),
+                                  "save the workflow again with the editor, or copy the subgraph's definition in")
         if definition is not None and node.type in stack:
-            raise RecursiveSubgraph(workflow.source, f"subgraph '{definition.name}' contains an instance of itself",
-                                    node.label())
+            chain = " > ".join(f"'{workflow.subgraphs[s].name}'" for s in stack + (node.type,))
+            raise RecursiveSubgraph(workflow.source, f"subgraph '{definition.name}' contains an instance of itself "
+                                    f"({chain})", node.label(), "a subgraph cannot hold itself: remove that instance")
         found[node_id] = _visible(workflow, graph, node, path, definition)
         if definition is not None:
             _walk(workflow, definition, path + (node.id,), stack + (node.type,), found)
@@ -94,13 +157,16 @@ def _visible(workflow: Workflow, graph: Graph, node: Node, path: tuple[str, ...]
         how = "muted" if node.mode == MUTED else "bypassed"
         key = "Ctrl+M" if node.mode == MUTED else "Ctrl+B"
         return Visible(class_type, node.title, how, f"node {node_id} is {how} in the file: turn that off in the "
-                       f"editor ({key}) and save the file, or address a node that runs")
+                       f"editor ({key}) and save the file, or address a node that runs",
+                       default_title=EDITOR_TITLES.get(node.type, definition.name if definition else None))
     if node.type in NOTES:
-        return Visible(class_type, node.title, "a note", "a note only holds text for people", fields=())
+        return Visible(class_type, node.title, "a note", "a note only holds text for people", fields=(),
+                       default_title=EDITOR_TITLES[node.type])
     if node.type == REROUTE:
-        return Visible(class_type, node.title, "a reroute", _reroute_hint(graph, node, path), fields=())
+        return Visible(class_type, node.title, "a reroute", _reroute_hint(graph, node, path), fields=(),
+                       default_title=EDITOR_TITLES[REROUTE])
     if node.type == PRIMITIVE:
-        return Visible(class_type, node.title, fields=("value",))
+        return Visible(class_type, node.title, fields=("value",), default_title=EDITOR_TITLES[PRIMITIVE])
     if definition is not None:
         inner = ", ".join(f"{node_id}:{n.id} ({_kind(workflow, n)})" for n in definition.nodes.values()
                           if n.type not in NOTES and n.type != REROUTE)
@@ -108,7 +174,7 @@ def _visible(workflow: Workflow, graph: Graph, node: Node, path: tuple[str, ...]
         instead = f"the nodes inside are {inner}" + "".join(
             f"; '{name}' is shown {len(places)} times on it: address one of {', '.join(p for p, _ in places)}"
             for name, places in twice.items())
-        return Visible(class_type, node.title, instead=instead, forwards=forwards)
+        return Visible(class_type, node.title, instead=instead, forwards=forwards, default_title=definition.name)
     return Visible(class_type, node.title)
 
 

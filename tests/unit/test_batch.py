@@ -287,11 +287,15 @@ def test_load_batch_ambiguous_title_names_both_ids(layout):
     assert "did you mean" not in str(info.value)
 
 
-def test_load_batch_workflow_in_ui_format(layout):
+def test_load_batch_workflow_in_ui_format_is_checked_from_the_file(layout):
     write(layout / "batches" / "wf.json", {"nodes": [], "links": [], "version": 0.4})
-    with pytest.raises(WorkflowError) as info:
+    with pytest.raises(BatchFileError) as info:
         load(layout, batch_data())
-    assert "Export (API)" in info.value.hint
+    places = [p.place for p in info.value.problems]
+    assert places == ["parameters.workflow_items.positive_prompt", "parameters.workflow_items.seed",
+                      "parameters.workflow_items.width", "parameters.workflow_items.height"], \
+        "a title the file does not store is left to the server"
+    assert info.value.message == "no node with id '6' in the workflow"
 
 
 @pytest.mark.parametrize("workflow_file, message", [

@@ -142,28 +142,23 @@ def test_load_workflow_api(tmp_path):
     assert load_workflow(path, "b.json") == WORKFLOW
 
 
-def test_load_workflow_ui_format_hints_api_export(tmp_path):
+def test_load_workflow_returns_a_ui_format_graph_as_written(tmp_path):
     path = tmp_path / "ui.json"
     path.write_text(json.dumps(UI_WORKFLOW), encoding="utf-8")
-    with pytest.raises(WorkflowError) as info:
-        load_workflow(path, "batches/b.json")
-    err = info.value
-    assert "Export (API)" in err.hint
-    assert "API format" in err.hint
-    assert "not in API format" in err.message
-    assert err.path == "batches/b.json"
-    assert err.place == "parameters.workflow_file"
-    text = str(err)
-    assert text.startswith("batches/b.json: parameters.workflow_file: ")
-    assert "hint: " in text and "Export (API)" in text
+    assert load_workflow(path, "batches/b.json") == UI_WORKFLOW
 
 
 def test_load_workflow_not_a_workflow(tmp_path):
     path = tmp_path / "wf.json"
     path.write_text(json.dumps({"foo": 1}), encoding="utf-8")
     with pytest.raises(WorkflowError) as info:
-        load_workflow(path, "b.json")
-    assert "not an API-format ComfyUI workflow" in info.value.message
+        load_workflow(path, "batches/b.json")
+    err = info.value
+    assert err.message == (f"workflow {path} is not a ComfyUI workflow: neither the editor's format ('nodes' and "
+                           "'links') nor the API format (an object of nodes with 'class_type')")
+    assert err.path == "batches/b.json" and err.place == "parameters.workflow_file"
+    assert "Workflow > Save" in err.hint and "Export (API)" in err.hint
+    assert str(err).startswith("batches/b.json: parameters.workflow_file: ")
 
 
 def test_load_workflow_invalid_json_reports_line_and_column(tmp_path):
