@@ -27,6 +27,7 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
+from .html_review import accept_box, download_bar, flip_button
 from .html_timing import chart, figures, timing_entry
 
 THUMB_SIDE = 256
@@ -259,7 +260,7 @@ def _comparison(comparison: dict[str, Any], images: list[dict[str, Any]], folder
     label = f'image {comparison["index"]}: distance {comparison["distance"]} (threshold {comparison["threshold"]})'
     index = comparison["index"]
     new_path = images[index]["path"] if isinstance(index, int) and 0 <= index < len(images) else ""
-    return (f'<div class="compare"><div class="label">{e(label)}</div><div class="row">'
+    return (f'<div class="compare"><div class="label">{e(label)} {flip_button()}</div><div class="row">'
             f'<figure>{_img(comparison.get("baseline"), "baseline", comparison.get("baseline_path", ""))}'
             f'<figcaption>baseline</figcaption></figure>'
             f'<figure>{_linked(_img(comparison.get("new"), "new", new_path), new_path, folder)}'
@@ -279,6 +280,7 @@ def _card(entry: dict[str, Any], folder: Path | None = None) -> str:
              f'<div class="nodeid">{e(entry["nodeid"])}</div>']
     if entry.get("message"):
         parts.append(f'<pre class="message">{e(entry["message"])}</pre>')
+    parts.extend(box for box in [accept_box(entry)] if box)
     meta = []
     if entry.get("prompt_id"):
         meta.append(f'ComfyUI prompt_id <code>{e(entry["prompt_id"])}</code>')
@@ -359,6 +361,7 @@ def render(entries: list[dict[str, Any]], started: float | None = None, servers:
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>comfy report</title>", f"<style>{asset('report.css')}</style></head><body>",
         "<h1>ComfyUI batch report</h1>", _run_line(entries, started, servers), _summary(entries),
+        download_bar(entries),
         '<p><input id="filter" type="search" placeholder="filter: prompt, batch, outcome, parameter ..."></p>',
         *(_card(entry, folder) for entry in ordered),
         f'<script type="application/json" id="comfy-data">{payload}</script>',

@@ -100,6 +100,11 @@ OPTIONS: tuple[Option, ...] = (
            "optionally with a size: phash-16", "phash-8", "ALGO[-SIZE]"),
     Option("comfy_threshold", "largest hash distance that still matches (default: 6 for phash-8, scaled "
            "to other hash sizes)", None, "N", convert=int),
+    Option("comfy_accept", "write the baselines of the prompts listed in FILE (a JSON array of test ids, as the "
+           "HTML report's review button downloads it) from their last run's pending results; runs nothing",
+           None, "FILE", env=False, ini=False),
+    Option("comfy_pending", "folder of the results waiting for review (what --comfy-accept reads)",
+           "images/comfy-pending", "DIR"),
     Option("comfy_perf", "time baselines (execution time and peak memory per prompt and device): warn (default: "
            "list regressions in the summary), fail (fail the prompt) or off", "warn", "warn|fail|off"),
     Option("comfy_time_tolerance", "a prompt slower than this factor of its time baseline (and at least 1 s "
@@ -129,6 +134,7 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         hash=str(value("comfy_hash")),
         threshold=value("comfy_threshold"),
         fresh=bool(value("comfy_fresh")),
+        pending=_path_setting(config, "comfy_pending"),
         perf=_choice("comfy_perf", str(value("comfy_perf")), ("warn", "fail", "off")),
         time_tolerance=float(value("comfy_time_tolerance")),
         mem_tolerance=float(value("comfy_mem_tolerance")),

@@ -27,6 +27,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ComfyPlugin(config), STATE_NAME)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config):
+    """``--comfy-accept FILE``: write the listed prompts' pending results as their baselines,
+    print each change, and stop (nothing is collected or run, as with ``--fixtures``)."""
+    listed = config.getoption("comfy_accept")
+    if not listed:
+        return None
+    from . import accept  # noqa: PLC0415
+
+    settings = options.resolve(config)
+    batch_dir = settings.batch_dirs[0] if settings.batch_dirs else "batches"
+    done = accept.run(options.baseline_settings(config), config.rootpath, batch_dir,
+                      config.invocation_params.dir / listed)
+    for line in done.lines:
+        print(line)
+    return done.code
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix.lower() != ".json":
         return None

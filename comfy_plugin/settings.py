@@ -66,6 +66,7 @@ class BaselineSettings:
     hash: str
     threshold: int | None
     fresh: bool
+    pending: Path = Path("images/comfy-pending")  # results waiting for review (--comfy-accept reads them)
     perf: str = "warn"  # time baselines: warn | fail | off
     time_tolerance: float = 1.5  # slower than this factor (and at least 1 s) is a regression
     mem_tolerance: float = 1.25  # more peak memory than this factor is a regression

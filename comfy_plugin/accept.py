@@ -1,0 +1,168 @@
+"""Review without a rerun: pending results, and ``--comfy-accept accepted.json``.
+
+A run leaves, for each compared prompt whose images differ from its baseline (or that has
+none), a pending result: what ``--comfy-update-baselines`` would have recorded for it, and
+its time figures. They live under the output folder (``images/comfy-pending/`` by default,
+which CI keeps as an artifact), one JSON file per prompt. A reviewer ticks prompts in the
+HTML report, downloads ``accepted.json`` (the test ids, as pytest prints them) and runs
+``pytest --comfy-accept accepted.json``: those prompts' pending results become their
+baselines. No server is needed, and nothing runs. No pytest here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import BaselineError, ComfyError
+
+PENDING_VERSION = 1
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One prompt's result, waiting for a reviewer."""
+
+    nodeid: str
+    batch_key: str  # the batch file's key in the baseline store (its path under the rootdir)
+    prompt_id: str
+    status: str  # the verdict it had: diff, changed-test, missing
+    message: str
+    observations: list[dict[str, Any]]  # baselines.Observation.to_json() of each image
+    perf: dict[str, Any] = field(default_factory=dict)  # {"device": ..., "figures": {...}} when timed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": PENDING_VERSION, **vars(self)}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> Pending:
+        try:
+            if data.get("version") != PENDING_VERSION:
+                raise BaselineError(f"{where}: a pending result of another version ({data.get('version')!r})")
+            return cls(data["nodeid"], data["batch_key"], data["prompt_id"], data["status"], data["message"],
+                       list(data["observations"]), dict(data.get("perf") or {}))
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise BaselineError(f"{where}: not a pending result ({exc})") from None
+
+
+@dataclass(frozen=True)
+class PendingStore:
+    """``<root>/<batch key>/<prompt id>.json``: one file per prompt, replaced by its next run."""
+
+    root: Path
+
+    def path(self, batch_key: str, prompt_id: str) -> Path:
+        return self.root.joinpath(*[_slug(part) for part in batch_key.split("/")], _slug(prompt_id) + ".json")
+
+    def put(self, pending: Pending) -> None:
+        from .baselines.store import atomic_write  # noqa: PLC0415
+
+        text = json.dumps(pending.to_json(), indent=1, sort_keys=True) + "\n"
+        atomic_write(self.path(pending.batch_key, pending.prompt_id), text.encode("utf-8"))
+
+    def drop(self, batch_key: str, prompt_id: str) -> None:
+        """A prompt that now matches leaves nothing to accept."""
+        self.path(batch_key, prompt_id).unlink(missing_ok=True)
+
+    def all(self) -> dict[str, tuple[Path, Pending]]:
+        """Every pending result under the root, by test node id."""
+        found: dict[str, tuple[Path, Pending]] = {}
+        for path in sorted(self.root.rglob("*.json")) if self.root.is_dir() else []:
+            try:
+                pending = Pending.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+            except (OSError, ValueError) as exc:
+                raise BaselineError(f"{path}: cannot read the pending result: {exc}") from None
+            found[pending.nodeid] = (path, pending)
+        return found
+
+
+@dataclass
+class Accepted:
+    """What ``--comfy-accept`` did: lines to print and the exit code."""
+
+    lines: list[str] = field(default_factory=list)
+    code: int = 0
+
+
+def read_ids(path: Path) -> list[str]:
+    """``accepted.json``: a JSON array of test node ids."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise BaselineError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(i, str) for i in data):
+        raise BaselineError(f'{path}: expected a JSON array of test ids, e.g. ["batches/x.json::blue-hour"]')
+    return list(dict.fromkeys(data))
+
+
+def accept(ids: list[str], store: PendingStore, record: Callable[[Pending], None],
+           finish: Callable[[], list[str]]) -> Accepted:
+    """Write the pending results of ``ids`` as baselines (``record`` each, then ``finish``
+    writes the files and returns their paths). An id without a pending result writes nothing
+    at all: the reviewer fixes the list and runs again."""
+    out = Accepted()
+    pending = store.all()
+    unknown = [i for i in ids if i not in pending]
+    if unknown:
+        out.code = 2
+        out.lines += [f"no pending result for {i} in {store.root} (did its last run differ from its baseline?)"
+                      for i in unknown]
+        out.lines.append("nothing accepted: fix the list and run again")
+        return out
+    for nodeid in ids:
+        path, result = pending[nodeid]
+        record(result)
+        out.lines.append(f"accepted {nodeid}: {len(result.observations)} image(s) as its baseline "
+                         f"(was {result.status}: {result.message.splitlines()[0] if result.message else ''})"
+                         + (f"; time baseline on {result.perf['device']}" if result.perf else ""))
+    try:
+        written = finish()
+    except ComfyError as exc:
+        out.code = 1
+        out.lines.append(f"baselines not written: {exc}")
+        return out
+    out.lines += [f"wrote {p}" for p in written]
+    for nodeid in ids:
+        pending[nodeid][0].unlink(missing_ok=True)  # accepted: no longer pending
+    return out
+
+
+def run(settings: Any, rootdir: Path, batch_dir: str, ids_file: Path) -> Accepted:
+    """``pytest --comfy-accept FILE``: accept the listed prompts' pending results."""
+    from .perf import PerfBaselines  # noqa: PLC0415  (heavy: only for an accept)
+    from .regression import Regression  # noqa: PLC0415
+    from .baselines.entries import Observation  # noqa: PLC0415
+
+    try:
+        ids = read_ids(ids_file)
+        regression = Regression.create(settings, rootdir, batch_dir)
+    except ComfyError as exc:
+        return Accepted([str(exc)], 2)
+    perf = PerfBaselines(settings, regression.store)
+
+    def record(pending: Pending) -> None:
+        observations = [Observation.from_json(o) for o in pending.observations]
+        regression.results.record(pending.batch_key, pending.prompt_id, observations)
+        if pending.perf:
+            perf.updates.setdefault(pending.batch_key, {}).setdefault(pending.perf["device"], {})[
+                pending.prompt_id] = dict(pending.perf["figures"])
+
+    def finish() -> list[str]:
+        regression.finish()
+        perf.finish()
+        if regression.error or perf.error:
+            raise BaselineError(regression.error or perf.error)
+        return regression.written + perf.written
+
+    try:
+        return accept(ids, PendingStore(settings.pending), record, finish)
+    except ComfyError as exc:
+        return Accepted([str(exc)], 2)

@@ -1,0 +1,39 @@
+"""The review controls of the HTML report: flip between baseline and new image, tick the
+prompts whose new images are right, and download ``accepted.json`` for ``--comfy-accept``."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+#: Verdicts a reviewer may accept: the images differ, the test changed, or there is no baseline.
+ACCEPTABLE = ("diff", "changed-test", "missing")
+
+
+def acceptable(entry: dict[str, Any]) -> bool:
+    status = str(entry.get("baseline") or "").split(":", 1)[0]
+    return status in ACCEPTABLE
+
+
+def accept_box(entry: dict[str, Any]) -> str:
+    """A checkbox on each card whose new images a reviewer may accept as the baseline."""
+    if not acceptable(entry):
+        return ""
+    nodeid = html.escape(entry["nodeid"], quote=True)
+    return (f'<label class="accept"><input type="checkbox" class="accept-box" data-nodeid="{nodeid}"> '
+            "accept the new image(s) as the baseline</label>")
+
+
+def flip_button() -> str:
+    """Swaps the baseline and the new image in place (the page's script does the swap)."""
+    return '<button type="button" class="flip" title="show the baseline and the new image in turn">flip</button>'
+
+
+def download_bar(entries: list[dict[str, Any]]) -> str:
+    """The button that downloads the ticked prompts' ids, and how to use the file."""
+    if not any(acceptable(e) for e in entries):
+        return ""
+    return ('<div class="review"><button type="button" id="accept-download" disabled>'
+            'download accepted.json (<span id="accept-count">0</span>)</button> '
+            "then run <code>pytest --comfy-accept accepted.json</code>: the ticked prompts' new images become "
+            "their baselines, without a rerun</div>")
