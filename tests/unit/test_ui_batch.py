@@ -283,3 +283,14 @@ def test_each_file_is_converted_once_per_session_and_an_error_is_kept(project: P
         with pytest.raises(UnknownNodeType) as info:
             lacking.get("k", load(SUBGRAPH), "wf.json")
         assert isinstance(info.value, ModelMissing) and info.value.types == ["KSampler"]
+
+
+def test_a_promoted_input_of_a_nested_subgraph_instance(project: Path) -> None:
+    loaded = batch(project, "nested-subgraphs.json", {"strength": "10,inputs,strength",
+                                                      "radius": "10,inputs,blur_radius"},
+                   [{"strength": 0.25, "radius": 9}])
+    before = converted(loaded.source, INFO, loaded.source_shown).prompt
+    prompt = run(loaded)
+    assert prompt["10:5:1"]["inputs"]["strength"] == 0.25, "inside the subgraph inside instance 10"
+    assert prompt["10:6"]["inputs"]["blur_radius"] == 9
+    assert prompt["11:5:1"] == before["11:5:1"] and prompt["11:6"] == before["11:6"], "the other instance is untouched"
