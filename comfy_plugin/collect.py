@@ -45,7 +45,7 @@ class BatchFile(pytest.File):
 _KNOWN = pytest.StashKey[Any]()
 
 
-def known_object_info(config: pytest.Config, session) -> Any:
+def known_object_info(config: pytest.Config, session: Any) -> Any:
     """The server's /object_info kept by an earlier run (``uiformat.known``), read once per
     session: a UI-format workflow's input names are checked with it at collection."""
     if _KNOWN not in config.stash:
