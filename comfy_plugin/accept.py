@@ -73,7 +73,8 @@ class PendingStore:
     def all(self) -> dict[str, tuple[Path, Pending]]:
         """Every pending result under the root, by test node id."""
         found: dict[str, tuple[Path, Pending]] = {}
-        for path in sorted(self.root.rglob("*.json")) if self.root.is_dir() else []:
+        files = [p for p in self.root.rglob("*.json") if p.is_file()] if self.root.is_dir() else []
+        for path in sorted(files):
             try:
                 pending = Pending.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
             except (OSError, ValueError) as exc:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-#: Verdicts a reviewer may accept: the images differ, the test changed, or there is no baseline.
-ACCEPTABLE = ("diff", "changed-test", "missing")
+from .regression import REVIEWABLE
 
 
 def acceptable(entry: dict[str, Any]) -> bool:
     status = str(entry.get("baseline") or "").split(":", 1)[0]
-    return status in ACCEPTABLE
+    return status in REVIEWABLE
 
 
 def accept_box(entry: dict[str, Any]) -> str:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from .runner import SavedOutput
 
 MARKER = REGRESSION_MARKER
+#: Verdicts whose new images a reviewer may accept as the baseline (--comfy-accept).
+REVIEWABLE = ("diff", "changed-test", "missing")
 MISSING_POLICIES = ("pass", "fail", "skip", "write")
 _FAILING = ("diff", "changed-test", "missing")
 
@@ -85,6 +87,7 @@ class Regression:
     store: BaselineStore
     results: SessionResults
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # node id -> verdict
+    reviewable: dict[str, tuple[str, str, list]] = field(default_factory=dict)  # node id -> (key, id, observations)
     written: list[str] = field(default_factory=list)  # baseline files written at the end
     stale: dict[str, list[str]] = field(default_factory=dict)  # batch key -> ids with no prompt left
     error: str = ""  # why writing failed, if it did
@@ -99,7 +102,7 @@ class Regression:
         store = _load("store").BaselineStore(settings.root, rootdir, settings.env, batch_dir)
         return cls(settings, store, _load("results").SessionResults())
 
-    def _key(self, batch: Batch) -> str | None:
+    def batch_key(self, batch: Batch) -> str | None:
         """The batch file's key in the store; None for a file outside the rootdir (no baselines)."""
         try:
             return self.store.key(batch.path)
@@ -111,7 +114,7 @@ class Regression:
         Loads the modules that read pixels now, before the first prompt runs."""
         _load("comparison")
         _load("entries").warm_up()
-        key = self._key(batch)
+        key = self.batch_key(batch)
         if key is not None:
             self.results.collected(key, [spec.id for spec in batch.prompts])
 
@@ -150,7 +153,7 @@ class Regression:
         if not is_compared(spec):
             keys = " and ".join(spec.random_keys())
             return Verdict("not-compared", f'not compared with a baseline: {keys} is "random"')
-        key = self._key(batch)
+        key = self.batch_key(batch)
         if key is None:
             return Verdict("not-compared", f"not compared: the batch file lies outside the rootdir "
                            f"{self.store.rootdir}, which baselines/ mirrors")
@@ -161,15 +164,22 @@ class Regression:
         seed = values.get("seed", values.get("noise_seed"))
         entries = self._entries(batch, spec.id)
         images = [o for o in outputs if o.is_still_image]
-        observed = [entries_mod.observe(o.data, hash_spec, seed=seed if isinstance(seed, int) else None,
-                                        workflow_digest=digest, params=values,
-                                        thumbnail=self._may_record(entries)) for o in images]
+
+        def observe_all(thumbnail: bool) -> list:
+            return [entries_mod.observe(o.data, hash_spec, seed=seed if isinstance(seed, int) else None,
+                                        workflow_digest=digest, params=values, thumbnail=thumbnail) for o in images]
+
+        observed = observe_all(self._may_record(entries))
         result = comparison.compare_all(
             entries, observed, thresholds,
             baseline_images=[str(self.store.thumbnail_path(batch.path, e) or "") for e in entries or []],
             new_images=[str(o.path or o.file.filename) for o in images],
         )
-        return self._decide(nodeid, key, spec.id, result, comparison.updated_entries(result))
+        verdict = self._decide(nodeid, key, spec.id, result, comparison.updated_entries(result))
+        if verdict.status in REVIEWABLE and not self.settings.update:
+            # what a reviewer may accept later (--comfy-accept): recorded as an update would be
+            self.reviewable[nodeid] = (key, spec.id, observed if self._may_record(entries) else observe_all(True))
+        return verdict
 
     def _decide(self, nodeid: str, key: str, prompt_id: str, result: Any, update: list | None) -> Verdict:
         """The verdict for a comparison, recording what the settings ask to record."""
@@ -194,7 +204,7 @@ class Regression:
     def baseline_thumbnails(self, batch: Batch, spec: PromptSpec) -> list[Path | None]:
         """The stored thumbnails of a prompt's baseline images, by index (for reports)."""
         try:
-            entries = self._entries(batch, spec.id) if self._key(batch) is not None else None
+            entries = self._entries(batch, spec.id) if self.batch_key(batch) is not None else None
         except ComfyError:
             return []
         return [self.store.thumbnail_path(batch.path, e) for e in entries or []]

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from . import runner
 from .errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable
+from .accept import Pending, PendingStore
 from .measure import PromptTiming
 from .perf import PerfBaselines, PerfVerdict
 from .pipeline import Pipeline, PromptJob
@@ -46,6 +47,12 @@ class PromptReport:
     @property
     def prompt_id(self) -> str | None:
         return self.prompt_ids[-1] if self.prompt_ids else None
+
+    @property
+    def perf_figures(self) -> dict[str, float]:
+        """What a time baseline keeps: the server's execution time and the peak memory."""
+        figures = {"execution_s": self.execution_s, "peak_mem_mb": self.timing.peak_mem_mb}
+        return {name: value for name, value in figures.items() if value is not None}
 
     @property
     def seeds(self) -> dict[str, Any]:
@@ -80,6 +87,7 @@ class PromptJobs:
     pipeline: Pipeline
     regression: Regression
     perf: PerfBaselines
+    pending: PendingStore | None = None  # where results wait for review (--comfy-accept)
 
     def run(self, job: PromptJob, upcoming: list[PromptJob], on_queued: OnQueued = lambda _: None) -> PromptReport:
         report = PromptReport(job)
@@ -135,13 +143,29 @@ class PromptJobs:
         elif report.verdict.failed:
             report.failed_with(BaselineMismatch(report.verdict.message))
         self._check_perf(job, report)
+        self._keep_for_review(job, report)
+
+    def _keep_for_review(self, job: PromptJob, report: PromptReport) -> None:
+        """A comparison a reviewer may accept leaves a pending result; one that matches now
+        removes the pending result of an earlier run (there is nothing left to accept)."""
+        reviewable = self.regression.reviewable.pop(job.key, None)
+        if self.pending is None or report.verdict is None or report.verdict.status == "not-compared":
+            return
+        if reviewable is None:
+            key = self.regression.batch_key(job.batch)  # None outside the rootdir: no baselines there
+            if key is not None:
+                self.pending.drop(key, job.spec.id)
+            return
+        key, prompt_id, observations = reviewable
+        perf = {"device": self.session.device, "figures": report.perf_figures} if report.perf_figures else {}
+        self.pending.put(Pending(job.key, key, prompt_id, report.verdict.status, report.verdict.message,
+                                 [o.to_json() for o in observations], perf))
 
     def _check_perf(self, job: PromptJob, report: PromptReport) -> None:
         """Compare time and memory with the prompt's time baseline (fixed seeds, really run)."""
         if report.wholly_cached or report.verdict is None or report.verdict.status == "not-compared":
             return
-        figures = {"execution_s": report.execution_s, "peak_mem_mb": report.timing.peak_mem_mb}
-        report.perf = self.perf.check(job.key, job.batch.path, job.spec.id, self.session.device, figures)
+        report.perf = self.perf.check(job.key, job.batch.path, job.spec.id, self.session.device, report.perf_figures)
         if report.perf.failed and report.status == "passed":
             report.failed_with(PerfRegression(f"time baseline: {report.perf.message}"))
 

@@ -87,6 +87,7 @@ class ComfyPlugin:
         from . import progress  # noqa: PLC0415  (heavy imports: only for sessions with batch files)
         from .errors import ComfyError  # noqa: PLC0415
         from .html_report import Recorder  # noqa: PLC0415
+        from .accept import PendingStore  # noqa: PLC0415
         from .perf import PerfBaselines  # noqa: PLC0415
         from .pipeline import Pipeline  # noqa: PLC0415
         from .regression import Regression  # noqa: PLC0415
@@ -111,8 +112,8 @@ class ComfyPlugin:
         if shown is not None:
             session.listeners.append(shown.listener)
         perf = PerfBaselines(self.baseline, regression.store)
-        return Parts(session, pipeline, regression, perf, PromptJobs(session, pipeline, regression, perf), recorder,
-                     make_validator(), shown)
+        jobs = PromptJobs(session, pipeline, regression, perf, PendingStore(self.baseline.pending))
+        return Parts(session, pipeline, regression, perf, jobs, recorder, make_validator(), shown)
 
     def say(self, line: str) -> None:
         """Write a line to the terminal now, on a line of its own, even while output is captured."""

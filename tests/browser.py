@@ -80,6 +80,11 @@ class Browser:
         pages = [t for t in targets if t.get("type") == "page" and "webSocketDebuggerUrl" in t]
         return pages[0]["webSocketDebuggerUrl"] if pages else None
 
+    def wait_loaded(self) -> None:
+        """Until the page given at start (not Chromium's first about:blank) has loaded."""
+        wait_for("the page to load", lambda: self.evaluate(
+            "location.href !== 'about:blank' && document.readyState === 'complete'"), self.timeout_s)
+
     def command(self, method: str, **params: Any) -> dict[str, Any]:
         """One DevTools command on the page; its result."""
         self._next_id += 1

@@ -1,0 +1,121 @@
+"""Review and accept without a rerun: pending results, the report's review controls in
+headless Chromium, and ``pytest --comfy-accept accepted.json`` with no server reachable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from browser import Browser, wait_for
+from comfy_plugin.launcher import free_port
+from conftest import Project, noise_batch
+
+FAIL = "--comfy-missing-baseline=fail"
+PROMPTS = [{"id": f"p{i}", "seed": 10 + i} for i in range(4)]
+
+
+def break_baselines(project: Project, *ids: str) -> None:
+    """Flip bits of stored hashes: as if the baselines were of other images."""
+    path = project.path / "baselines" / "rev.json"
+    document = json.loads(path.read_text())
+    for prompt_id in ids:
+        entry = document["baselines"][prompt_id][0]
+        entry["hash"] = format(int(entry["hash"], 16) ^ 0xFFFF, "016x")
+        thumbnail = path.parent / entry["thumbnail"]
+        Image.new("RGB", Image.open(thumbnail).size, (200, 40, 40)).save(thumbnail)
+    path.write_text(json.dumps(document))
+
+
+def accept(project: Project, listed: str | Path, url: str | None = None):
+    """``pytest --comfy-accept`` in a process of its own (it stops before pytest configures a
+    session, which pytester's in-process runs expect)."""
+    return project.pytester.runpytest_subprocess(f"--comfy-accept={listed}", "--comfy-url", url or project.url,
+                                                 "-p", "no:cacheprovider")
+
+
+def recorded_project(project: Project) -> Project:
+    project.batch("rev.json", noise_batch(PROMPTS))
+    project.run("batches/", "--comfy-update-baselines").assert_outcomes(passed=4)
+    return project
+
+
+def test_accept_writes_the_new_baselines_with_no_server_and_the_rerun_is_green(project: Project) -> None:
+    recorded_project(project)
+    break_baselines(project, "p1", "p3")
+    failed = project.run("batches/", FAIL)
+    failed.assert_outcomes(passed=2, failed=2)
+    pending = sorted(p.name for p in (project.path / "images" / "comfy-pending").rglob("*.json") if p.is_file())
+    assert pending == ["p1.json", "p3.json"]
+
+    (project.path / "accepted.json").write_text(json.dumps(["batches/rev.json::p1", "batches/rev.json::p3"]))
+    closed = f"http://127.0.0.1:{free_port()}"
+    accepted = accept(project, "accepted.json", url=closed)
+    assert accepted.ret == 0, accepted.stdout.str()
+    accepted.stdout.fnmatch_lines(["accepted batches/rev.json::p1: 1 image(s) as its baseline (was diff: *",
+                                   "accepted batches/rev.json::p3: 1 image(s) as its baseline (was diff: *",
+                                   "wrote */baselines/rev.json"])
+    assert "collected" not in accepted.stdout.str(), "nothing is collected or run"
+    left = [p for p in (project.path / "images" / "comfy-pending").rglob("*.json") if p.is_file()]
+    assert left == [], "accepted: no longer pending"
+
+    project.run("batches/", FAIL).assert_outcomes(passed=4)
+
+
+def test_accept_of_an_id_without_a_pending_result_writes_nothing_and_exits_2(project: Project) -> None:
+    recorded_project(project)
+    break_baselines(project, "p1")
+    project.run("batches/", FAIL).assert_outcomes(passed=3, failed=1)
+    before = (project.path / "baselines" / "rev.json").read_text()
+    (project.path / "accepted.json").write_text(json.dumps(["batches/rev.json::p1", "batches/rev.json::p2"]))
+    result = accept(project, "accepted.json")
+    assert result.ret == 2
+    result.stdout.fnmatch_lines(["no pending result for batches/rev.json::p2 in *",
+                                 "nothing accepted: fix the list and run again"])
+    assert (project.path / "baselines" / "rev.json").read_text() == before
+
+
+def test_the_reports_review_controls_flip_and_download_accepted_json(project: Project, tmp_path: Path) -> None:
+    recorded_project(project)
+    break_baselines(project, "p2")
+    project.run("batches/", FAIL, "--comfy-report", "out/report.html").assert_outcomes(passed=3, failed=1)
+    report = project.path / "out" / "report.html"
+    downloads = tmp_path / "downloads"
+    browser = Browser(report.as_uri(), tmp_path / "profile")
+    try:
+        browser.allow_downloads(downloads)
+        browser.wait_loaded()
+        boxes = browser.evaluate("Array.from(document.querySelectorAll('.accept-box')).map(b => b.dataset.nodeid)")
+        assert boxes == ["batches/rev.json::p2"], "only the changed prompt can be accepted"
+        flipped = browser.evaluate("""(() => {
+            const imgs = document.querySelectorAll('.compare .row figure img');
+            const before = [imgs[0].src, imgs[1].src];
+            document.querySelector('.compare button.flip').click();
+            return before[0] === imgs[1].src && before[1] === imgs[0].src && before[0] !== before[1];
+        })()""")
+        assert flipped, "flip swaps the baseline and the new image in place"
+        assert browser.evaluate("document.getElementById('accept-download').disabled") is True
+        browser.evaluate("document.querySelector('.accept-box').click()")
+        assert browser.evaluate("document.getElementById('accept-count').textContent") == "1"
+        browser.evaluate("document.getElementById('accept-download').click()")
+        saved = wait_for("accepted.json", lambda: (downloads / "accepted.json").is_file()
+                         and (downloads / "accepted.json").read_text().strip(), 30)
+    finally:
+        browser.close()
+    assert json.loads(saved) == ["batches/rev.json::p2"]
+    accepted = accept(project, downloads / "accepted.json")
+    assert accepted.ret == 0, accepted.stdout.str()
+    project.run("batches/", FAIL).assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{}", "expected a JSON array of test ids"),
+    ("not json", "not JSON"),
+])
+def test_a_bad_accepted_file_is_one_line_and_exit_2(offline_project: Project, text: str, message: str) -> None:
+    (offline_project.path / "accepted.json").write_text(text)
+    result = accept(offline_project, "accepted.json")
+    assert result.ret == 2
+    result.stdout.fnmatch_lines([f"*accepted.json: {message}*"])
