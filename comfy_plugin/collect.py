@@ -28,14 +28,14 @@ class BatchFile(pytest.File):
         parts = plugin.activate()
         shown_as = self.nodeid or self.path.name
         cache = getattr(self.config, "cache", None)  # None with -p no:cacheprovider
-        if cache is not None and parts.session.info_store is None:
-            parts.session.info_store = cache  # the session keeps the /object_info it reads there
         try:
             batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, parts.validator, cache,
                                lambda: known_object_info(self.config, parts.session))
         except BatchFileError as exc:
             yield BrokenBatchItem.from_parent(self, name="batch", error=exc)
             return
+        if batch.source is not None and cache is not None:
+            parts.session.info_store = cache  # a UI-format workflow: the /object_info read is kept for the next run
         register_tags(self.config, batch)
         parts.regression.collected(batch)
         for spec in batch.prompts:

@@ -48,7 +48,8 @@ class ComfySession:
     device: str = ""  # the server's first device, as /system_stats names it (set on connecting)
     comfyui_version: str | None = None  # as /system_stats says (set on connecting); named in UI-format errors
     #: Where the last /object_info is kept between runs (pytest's cache, given by the pytest
-    #: layer): collection then checks a UI-format workflow's input names with it.
+    #: layer when a UI-format workflow is collected): the next run's collection checks that
+    #: workflow's input names with it.
     info_store: Cache | None = None
     _conversions: Conversions | None = None  # UI-format workflows, converted once per session
     timings: Timings = field(init=False)  # time and memory of each prompt, from the socket's messages
