@@ -343,20 +343,38 @@ def test_download_cut_short_is_an_error_and_leaves_nothing(pytester: pytest.Pyte
 
 def test_header_reaches_http_and_websocket_and_is_never_shown(pytester: pytest.Pytester,
                                                               comfy_server: LaunchedServer) -> None:
+    """Two prompts fail on the server itself (every offline and /object_info check passes):
+    ComfyUI rejects one with a 400 and fails the other while it runs. The server's messages
+    reach the output, the junit file and the HTML report; the header values never do."""
     secret = f"s3cret-{uuid.uuid4().hex}"
     token = f"tok-{uuid.uuid4().hex}"
     with TcpProxy(comfy_server.url, lifetime_s=60) as proxy:
         project = Project(pytester, proxy.url)
-        project.batch("h.json", noise_batch([
+        batch = noise_batch([
             {"id": "ok", "seed": "random"},
-            {"id": "broken", "seed": 1, "width": 0},  # rejected by the server: a failure report
-        ]))
-        result = project.run("batches/", "-rA", "-v", "--junitxml=r.xml", "--comfy-header", f"X-Comfy-Secret: {secret}",
+            {"id": "wrong-link", "seed": 1, "image_source": ["3", 0]},  # a string where an image goes: a 400
+        ])
+        batch["parameters"]["workflow_items"]["image_source"] = "2,inputs,image"
+        project.batch("h.json", batch)
+        project.batch("boom.json", blur_batch([{"id": "too-much-blur", "seed": 1, "width": 8, "height": 8,
+                                                "blur": 31}]))  # fails while it runs: an execution error
+        result = project.run("batches/", "-rA", "-v", "--junitxml=r.xml", "--comfy-report=r.html",
+                             "--comfy-header", f"X-Comfy-Secret: {secret}",
                              "--comfy-header", f"Authorization: Bearer {token}")
         streams = list(proxy.sent)
-    result.assert_outcomes(passed=1, failed=1)
-    shown = result.stdout.str() + result.stderr.str() + (project.path / "r.xml").read_text()
+    result.assert_outcomes(passed=1, failed=2)
+    junit = (project.path / "r.xml").read_text()
+    failures = {case.get("name"): (failure.get("message") or "") + "\n" + (failure.text or "")
+                for case in ET.parse(project.path / "r.xml").iter("testcase")
+                if (failure := case.find("failure")) is not None}
+    assert sorted(failures) == ["too-much-blur", "wrong-link"], failures
+    assert "ComfyUI rejected the prompt: Prompt outputs failed validation" in failures["wrong-link"]
+    assert "Return type mismatch between linked nodes" in failures["wrong-link"], "the server's own words"
+    assert "node 21:12 (ImageBlur) failed: RuntimeError" in failures["too-much-blur"], failures["too-much-blur"]
+    shown = result.stdout.str() + result.stderr.str() + junit + (project.path / "r.html").read_text()
+    assert "Return type mismatch" in result.stdout.str() and "Padding size" in result.stdout.str()
     assert secret not in shown and token not in shown
+    assert secret[7:19] not in shown and token[4:16] not in shown, "not even in part"
     paths = {b" ".join(s.split(b"\r\n", 1)[0].split(b" ")[:2]).split(b"?")[0] for s in streams}
     assert {b"GET /ws", b"POST /prompt", b"GET /view", b"GET /system_stats"} <= paths, paths
     assert any(p.startswith(b"GET /history/") for p in paths)
