@@ -48,11 +48,11 @@ def render_dom(page: Path, profile: Path, screenshot: Path | None = None) -> str
 
 
 def test_html_report_is_self_contained_loads_its_images_and_shows_failures_first(project: Project) -> None:
-    project.batch("reg.json", noise_batch([
-        {"id": "fixed", "seed": 11},
-        {"id": "pair", "seed": 12, "batch_size": 2},
-        {"id": "big", "seed": BIG_SEED},
+    project.batch("reg.json", noise_batch([  # the prompt that will fail is third in the file
         {"id": "drawn", "seed": "random"},
+        {"id": "pair", "seed": 12, "batch_size": 2},
+        {"id": "fixed", "seed": 11},
+        {"id": "big", "seed": BIG_SEED},
     ]))
     project.run("batches/", "--comfy-update-baselines").assert_outcomes(passed=4)
     path = project.path / "baselines" / "reg.json"
@@ -80,7 +80,7 @@ def test_html_report_is_self_contained_loads_its_images_and_shows_failures_first
     by_id = {e["prompt"]: e for e in data}
     assert by_id["big"]["seed"] == str(BIG_SEED) and by_id["big"]["params"]["seed"] == str(BIG_SEED)
     assert by_id["fixed"]["seed"] == 11 and by_id["fixed"]["outcome"] == "failed"
-    assert [e["prompt"] for e in data][0] == "fixed"
+    assert [e["prompt"] for e in data] == ["fixed", "drawn", "pair", "big"], "failures first, then file order"
     assert text.count("difference (x4)") == 4, "fixed, pair (2 images), big: baseline, new, difference"
 
     dom = render_dom(report, project.path / "chromium-profile", project.path / "report.png")
@@ -88,8 +88,8 @@ def test_html_report_is_self_contained_loads_its_images_and_shows_failures_first
     # 5 outputs + 4 comparisons of 3 images each = 17 images, all decoded.
     assert title == "comfy report: 17/17 images loaded; first: failed batches/reg.json::fixed", title
     assert dom.count('data-loaded="yes"') == 17 and 'data-loaded="no"' not in dom
-    first = re.search(r'<section class="card ([a-z ]+)"[^>]*data-nodeid="([^"]+)"', dom)
-    assert first.groups() == ("failed", "batches/reg.json::fixed")
+    cards = re.findall(r'<section class="card ([a-z ]+)"[^>]*data-nodeid="batches/reg\.json::([^"]+)"', dom)
+    assert cards == [("failed", "fixed"), ("passed", "drawn"), ("passed", "pair"), ("passed", "big")], cards
     assert (project.path / "report.png").stat().st_size > 10_000
     if os.environ.get("COMFY_REPORT_SCREENSHOT"):  # to look at it: COMFY_REPORT_SCREENSHOT=/tmp/r.png
         shutil.copy(project.path / "report.png", os.environ["COMFY_REPORT_SCREENSHOT"])
