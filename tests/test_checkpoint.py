@@ -7,7 +7,9 @@ and 4 steps: model loading, sampler steps and progress messages on a CPU in seco
 from __future__ import annotations
 
 import json
+import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -82,20 +84,33 @@ def test_example_batch_runs_on_the_generated_checkpoint(project: Project, comfy_
     assert "model_type EPS" in log and "Requested to load SD1ClipModel" in log, log[-2000:]
 
 
+def free_and_settle(client: ComfyClient, timeout_s: float = 60.0) -> None:
+    """POST /free, then wait until the server is between prompts, where it applies it.
+
+    /free only sets flags; ComfyUI's worker applies them when it wakes between prompts: at
+    once when its queue is empty (setting a flag wakes it), else after the prompt it runs.
+    (A probe prompt cannot mark the moment: running any prompt evicts the previous prompt's
+    results from ComfyUI's default cache, so it would hide a /free that did nothing.)"""
+    client.free()
+    deadline = time.monotonic() + timeout_s
+    while client.queued_ids():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server at {client.url} still runs {client.queued_ids()} after {timeout_s} s")
+        threading.Event().wait(0.05)
+
+
 def test_same_seed_same_pixels_after_the_cache_is_cleared(project: Project) -> None:
     project.batch("repro.json", tiny_batch([{"id": "repro", "positive_prompt": "a quiet harbour", "seed": 31}]))
     client = ComfyClient(project.url)
     try:
-        client.free()  # no cached result of an earlier test may serve the first run
-        time.sleep(0.5)  # the server applies /free between prompts: let it do so before the next one
+        free_and_settle(client)  # no cached result of an earlier test may serve the first run
         runs = []
         for n in range(3):
             result = project.run("batches/", "-rA")
             result.assert_outcomes(passed=1)
             runs.append(result.stdout.str())
             if n == 0:
-                client.free()
-                time.sleep(0.5)
+                free_and_settle(client)
     finally:
         client.close()
     assert "served wholly from" not in runs[0] and "served from cache" not in runs[0]
@@ -180,3 +195,25 @@ def test_missing_model_paths_file_is_one_clear_error(offline_project: Project) -
     out = result.stdout.str()
     assert out.count(f"the model paths file '{offline_project.path / 'nowhere.yaml'}' does not exist") == 1
     assert "launching" in out and "ComfyUI launched" not in out
+
+
+def test_missing_model_fails_with_comfy_missing_fail(project: Project) -> None:
+    """--comfy-missing=fail: a prompt naming a checkpoint the server lacks fails (it would be
+    skipped by default), before anything is queued; a prompt on the checkpoint it has runs."""
+    project.copy_batch("sd15-txt2img.json")  # the README's example: v1-5-pruned-emaonly.safetensors
+    batch = tiny_batch([{"id": "present", "positive_prompt": "a red barn", "seed": 5},
+                        {"id": "absent", "positive_prompt": "a red barn", "seed": 5,
+                         "model": "v1-5-pruned-emaonly.safetensors"}])
+    batch["parameters"]["workflow_items"]["model"] = "4,inputs,ckpt_name"
+    project.batch("tiny.json", batch)
+    result = project.run("batches/", "--comfy-missing=fail", "--junitxml=r.xml")
+    result.assert_outcomes(passed=1, failed=3)
+    lacks = "server lacks model 'v1-5-pruned-emaonly.safetensors' (CheckpointLoaderSimple node 4, input ckpt_name)"
+    cases = {case.get("name"): case for case in ET.parse(project.path / "r.xml").iter("testcase")}
+    failed = {name: case.find("failure") for name, case in cases.items() if case.find("failure") is not None}
+    assert sorted(failed) == ["a-cat-wearing-a-hat-studio-photo", "a-lighthouse-at-night", "absent"], sorted(cases)
+    for name, failure in failed.items():
+        assert lacks in (failure.get("message") or "") + "\n" + (failure.text or ""), name
+        assert not [p for p in cases[name].iter("property") if p.get("name") == "prompt_id"], f"{name} was queued"
+    assert not any(case.find("skipped") is not None for case in cases.values())
+    assert [p.name.split("_")[1] for p in project.images()] == ["present"]
