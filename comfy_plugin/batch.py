@@ -85,6 +85,14 @@ class Batch:
         if self.addresses is None:
             self.addresses = Addresses.of_api(self.workflow)
 
+    def node_classes(self) -> dict[str, str]:
+        """Node id -> class (``KSampler``) of every node the prompt sends, for reports and
+        progress; a UI-format file's flattened ids (``10:3``) included."""
+        classes = {node: entry.class_type for node, entry in self.addresses.nodes.items() if entry.class_type}
+        classes.update({node: entry["class_type"] for node, entry in self.workflow.items()
+                        if isinstance(entry, dict) and isinstance(entry.get("class_type"), str)})
+        return classes
+
 
 def prompt_lines(text: str) -> list[int]:
     """0-based line of each element of the top-level ``prompts`` list, for report locations.

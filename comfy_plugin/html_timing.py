@@ -9,22 +9,20 @@ stamp its ``executing`` messages, so a node's time is the gap between their rece
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Mapping
 
 MAX_BARS = 12  # the slowest nodes charted; the rest are summed in one line, to keep the page small
 NODE_NOTE = ("time per node, slowest first: when this client received the server's <code>executing</code> "
              "messages (the server does not stamp them)")
 
 
-def timing_entry(timing: Any, workflow: dict[str, Any]) -> dict[str, Any]:
-    """A ``measure.PromptTiming`` as plain JSON, each node named by its class in ``workflow``
-    (an API prompt: node id -> {"class_type": ...}); a node that ran more than once is summed."""
+def timing_entry(timing: Any, classes: Mapping[str, str]) -> dict[str, Any]:
+    """A ``measure.PromptTiming`` as plain JSON, each node named by its class (``classes``:
+    node id -> class, from ``Batch.node_classes``); a node that ran more than once is summed."""
     nodes: dict[str, dict[str, Any]] = {}
     for node, spent in timing.node_s:
         if node not in nodes:
-            found = workflow.get(node)
-            class_type = found.get("class_type") if isinstance(found, dict) else None
-            nodes[node] = {"id": node, "class": class_type if isinstance(class_type, str) else None, "s": 0.0}
+            nodes[node] = {"id": node, "class": classes.get(node), "s": 0.0}
         nodes[node]["s"] += spent
     for shown in nodes.values():
         shown["s"] = round(shown["s"], 4)

@@ -152,8 +152,7 @@ def timing_lines(report: PromptReport) -> list[str]:
 
 
 def _node_name(report: PromptReport, node: str) -> str:
-    entry = report.job.batch.workflow.get(node) if isinstance(report.job.batch.workflow, dict) else None
-    kind = entry.get("class_type") if isinstance(entry, dict) else None
+    kind = report.job.batch.node_classes().get(node)
     return f"{kind} {node}" if kind else f"node {node}"
 
 

@@ -120,7 +120,6 @@ def _node_label(item: Any, node: Any) -> str:
     """``KSampler 3``: the node's class (from the batch's workflow) and its id."""
     if node is None:
         return "?"
-    workflow = getattr(getattr(item, "batch", None), "workflow", None) or {}
-    entry = workflow.get(str(node))
-    kind = entry.get("class_type") if isinstance(entry, dict) else None
+    batch = getattr(item, "batch", None)
+    kind = batch.node_classes().get(str(node)) if batch is not None else None
     return f"{kind} {node}" if kind else f"node {node}"

@@ -172,28 +172,31 @@ class PromptJobs:
     def _take(self, job: PromptJob, upcoming: list[PromptJob], report: PromptReport,
               on_queued: OnQueued) -> runner.PromptRun:
         """This job's prompt on the server; after a crash (and a relaunch) queued again."""
-        try:
-            run = self.pipeline.take(job, upcoming)
-        except ServerUnavailable as exc:
-            if not self.session.recover(exc):
-                raise
-            run = self.pipeline.take(job, [])
+        while True:
+            try:
+                run = self.pipeline.take(job, upcoming)
+                break
+            except ServerUnavailable as exc:
+                if not self.session.recover(exc):  # bounded: at most MAX_RESTARTS relaunches
+                    raise
+                upcoming = []
         self._queued(run, report, on_queued)
         return run
 
     def _finish(self, job: PromptJob, run: runner.PromptRun, report: PromptReport,
                 on_queued: OnQueued) -> runner.PromptOutcome:
         """Wait for the prompt and save its outputs. With --comfy-restart-on-crash, a prompt
-        whose launched server died (or was replaced) is queued once more, with the same seed."""
-        try:
-            if self.session.holds(run.prompt_id):
-                return runner.finish(self.session, run)
-        except ServerUnavailable as exc:
-            if not self.session.recover(exc):
-                raise
-        again = self.pipeline.take(replace(job, seed=run.prepared.drawn_seed), [])
-        self._queued(again, report, on_queued)
-        return runner.finish(self.session, again)
+        whose launched server died (or was replaced) is queued again with the same seed, each
+        time the server is relaunched (session.recover allows at most MAX_RESTARTS)."""
+        while True:
+            try:
+                if self.session.holds(run.prompt_id):
+                    return runner.finish(self.session, run)
+                run = self.pipeline.take(replace(job, seed=run.prepared.drawn_seed), [])
+                self._queued(run, report, on_queued)
+            except ServerUnavailable as exc:
+                if not self.session.recover(exc):
+                    raise
 
     @staticmethod
     def _queued(run: runner.PromptRun, report: PromptReport, on_queued: OnQueued) -> None:

@@ -93,7 +93,7 @@ def test_broken_batch_fails_alone_and_the_others_run(project: Project) -> None:
     assert "workflow file 'nowhere/missing-api.json' not found; looked at" in out
     assert str(project.path / "batches" / "nowhere" / "missing-api.json") in out
     assert str(project.path / "nowhere" / "missing-api.json") in out
-    assert "Export (API)" in out
+    assert "batches/ui.json: parameters.workflow_items.seed: no node with id '2' in the workflow" in out
     assert "Traceback" not in out
     assert len(project.images()) == 1
 

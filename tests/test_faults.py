@@ -131,17 +131,17 @@ def test_socket_drop_mid_execution_recovers_from_history(pytester: pytest.Pytest
 
 KILL_CONFTEST = """
 import json, os, signal, threading, urllib.request
-from comfy_plugin.collect import SESSION_KEY
+from comfy_plugin.state import comfy_state
 
 def pytest_runtest_call(item):
-    server = item.config.stash[SESSION_KEY].server
+    server = comfy_state(item.config).activate().session.server
     if item.name == "long" and not os.path.exists("killed.txt"):
         with open("killed.txt", "w") as f:
             f.write(server.url)
         threading.Timer(1.0, os.kill, (server.process.pid, signal.SIGKILL)).start()
 
 def pytest_sessionfinish(session):
-    url = session.config.stash[SESSION_KEY].url
+    url = comfy_state(session.config).activate().session.url
     with urllib.request.urlopen(url + "/history") as r, open("history.json", "wb") as f:
         f.write(r.read())
 """

@@ -112,7 +112,7 @@ def test_live_progress_shows_sampler_steps_with_v_and_nothing_with_q(project: Pr
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
     assert "served wholly from" not in out, "the prompt really ran (its steps were sent)"
-    assert "step 1/4" not in out and "KSampler" not in out
+    assert "step 1/4" not in out and "KSampler 3 step" not in out, "no live progress under -q"
 
 
 @pytest.mark.parametrize("workers", ["2"])
@@ -269,9 +269,9 @@ def test_html_report_charts_each_prompts_node_times_slowest_first_with_queue_and
 
 
 def test_node_chart_names_unknown_nodes_sums_repeats_and_keeps_to_the_slowest() -> None:
-    workflow = {str(i): {"class_type": f"Step{i}"} for i in range(1, 15)}
+    classes = {str(i): f"Step{i}" for i in range(1, 15)}
     ran = tuple((str(i), i / 10) for i in range(1, 15)) + (("3", 0.05), ("40", 0.45))  # 3 ran twice; 40 unknown
-    timing = timing_entry(PromptTiming(0.5, ran, 2048.4, "peak resident memory"), workflow)
+    timing = timing_entry(PromptTiming(0.5, ran, 2048.4, "peak resident memory"), classes)
     assert timing["nodes"][2] == {"id": "3", "class": "Step3", "s": 0.35} and timing["nodes"][-1]["class"] is None
     entries = [{"nodeid": "b.json::p", "outcome": "passed", "prompt": "p", "batch": "b.json", "order": 0,
                 "execution_s": 11.0, "timing": timing},

@@ -95,6 +95,9 @@ def test_fourth_death_fails_instead_of_a_fourth_restart(pytester: pytest.Pyteste
         assert result.stdout.lines.count(f"ComfyUI at {url} died during the run (log: {url_log(out, url)}); "
                                          f"launching it again (restart {n} of at most 3)") == 1, out
     assert "restart 4" not in out and out.count("launching it again") == 3, "no fourth restart"
+    assert result.stdout.lines.count(
+        f"ComfyUI at {urls[3]} died during the run (log: {url_log(out, urls[3])}); not launched again: "
+        "it was restarted 3 times already, the most --comfy-restart-on-crash allows") == 1, out
     ids, failed = junit_cases(project.path / "r.xml")
     assert [len(ids[f"kill-{n}"]) for n in (1, 2, 3)] == [2, 2, 2], "each killed prompt queued once more"
     assert sorted(failed) == ["after", "kill-4"], failed
@@ -104,8 +107,6 @@ def test_fourth_death_fails_instead_of_a_fourth_restart(pytester: pytest.Pyteste
     assert sorted(p.name.split("_")[1] for p in project.images()) == sorted(names[:-2])
 
 
-@pytest.mark.xfail(strict=True, reason="comfy_plugin/run_prompt.py PromptJobs._finish: a prompt queued ahead on a "
-                   "server that was replaced is queued again outside the recovery")
 def test_a_prompt_queued_again_after_a_restart_survives_the_next_death(pytester: pytest.Pytester) -> None:
     """kill-2 is queued ahead on the first server (--comfy-prefetch 2, the default); after the
     first death it is queued again on the second, which dies while it runs: a restart is left,
