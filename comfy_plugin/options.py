@@ -100,6 +100,9 @@ OPTIONS: tuple[Option, ...] = (
            "optionally with a size: phash-16", "phash-8", "ALGO[-SIZE]"),
     Option("comfy_threshold", "largest hash distance that still matches (default: 6 for phash-8, scaled "
            "to other hash sizes)", None, "N", convert=int),
+    Option("comfy_reference_side", "long side in pixels of the reference image kept beside each baseline entry "
+           "(a lossless downscale that SSIM and CIEDE2000 compare), or full for the original image", "256",
+           "PIXELS|full"),
     Option("comfy_accept", "write the baselines of the prompts listed in FILE (a JSON array of test ids, as the "
            "HTML report's review button downloads it) from their last run's pending results; runs nothing",
            None, "FILE", env=False, ini=False),
@@ -138,6 +141,7 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         perf=_choice("comfy_perf", str(value("comfy_perf")), ("warn", "fail", "off")),
         time_tolerance=float(value("comfy_time_tolerance")),
         mem_tolerance=float(value("comfy_mem_tolerance")),
+        reference_side=str(value("comfy_reference_side")),
     )
 
 

@@ -70,3 +70,4 @@ class BaselineSettings:
     perf: str = "warn"  # time baselines: warn | fail | off
     time_tolerance: float = 1.5  # slower than this factor (and at least 1 s) is a regression
     mem_tolerance: float = 1.25  # more peak memory than this factor is a regression
+    reference_side: str = "256"  # long side of the reference image beside each baseline entry, or "full"
