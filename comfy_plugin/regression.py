@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .baselines.spec import HashSpec
+from .baselines.spec import DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
 from .checks import HARNESS_KEYS
 from .errors import BaselineError, ComfyError
 from .settings import REGRESSION_MARKER, BaselineSettings
@@ -39,10 +39,15 @@ MISSING_POLICIES = ("pass", "fail", "skip", "write")
 _FAILING = ("diff", "changed-test", "missing")
 
 
+#: metric name -> (its distance for each image, None where not measured; its threshold, None: off)
+Readings = dict[str, tuple[tuple["float | None", ...], "float | None"]]
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the baseline check says about one prompt. ``distances`` are hash distances, one
-    per image; ``accepted``: the policy lets this status pass (a missing baseline, by default)."""
+    per image; ``readings`` every metric's distances and threshold (the hash's among them);
+    ``accepted``: the policy lets this status pass (a missing baseline, by default)."""
 
     status: str  # match | diff | changed-test | missing | recorded | unchanged | not-compared
     message: str
@@ -50,6 +55,7 @@ class Verdict:
     threshold: int | None = None
     skip: bool = False
     accepted: bool = False
+    readings: Readings = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -59,15 +65,26 @@ class Verdict:
         """Plain JSON, for a pytest-xdist worker's payload to the controller."""
         data = asdict(self)
         data["distances"] = list(self.distances)
+        data["readings"] = {name: [list(values), limit] for name, (values, limit) in self.readings.items()}
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Verdict:
         try:
+            readings = {str(name): (tuple(values), limit) for name, (values, limit) in data.get("readings", {}).items()}
             return cls(str(data["status"]), str(data["message"]), tuple(data.get("distances", ())),
-                       data.get("threshold"), bool(data.get("skip", False)), bool(data.get("accepted", False)))
-        except (KeyError, TypeError) as exc:
+                       data.get("threshold"), bool(data.get("skip", False)), bool(data.get("accepted", False)),
+                       readings)
+        except (KeyError, TypeError, ValueError) as exc:
             raise BaselineError(f"not a baseline verdict: {exc}") from None
+
+
+def readings_of(result: Any) -> Readings:
+    """Every metric's distances (one per image, None where it was not measured) and threshold,
+    in the order the metrics are named, for a ``PromptComparison`` that compared anything."""
+    names = [name for name in result.thresholds if any(name in c.distances for c in result.images)]
+    return {name: (tuple(c.distances.get(name) for c in result.images), result.thresholds.get(name))
+            for name in names}
 
 
 def is_compared(spec: PromptSpec) -> bool:
@@ -91,6 +108,7 @@ class Regression:
     written: list[str] = field(default_factory=list)  # baseline files written at the end
     stale: dict[str, list[str]] = field(default_factory=dict)  # batch key -> ids with no prompt left
     error: str = ""  # why writing failed, if it did
+    reference_side: int | None = DEFAULT_REFERENCE_SIDE  # --comfy-reference-side (None: full)
     _stored: dict[str, dict[str, list[BaselineEntry]]] = field(default_factory=dict)
 
     @classmethod
@@ -99,8 +117,9 @@ class Regression:
         if settings.missing not in MISSING_POLICIES:
             raise BaselineError(f"--comfy-missing-baseline {settings.missing!r}: expected one of "
                                 f"{', '.join(MISSING_POLICIES)}")
+        side = parse_reference_side(getattr(settings, "reference_side", None))  # a bad value fails at start
         store = _load("store").BaselineStore(settings.root, rootdir, settings.env, batch_dir)
-        return cls(settings, store, _load("results").SessionResults())
+        return cls(settings, store, _load("results").SessionResults(), reference_side=side)
 
     def batch_key(self, batch: Batch) -> str | None:
         """The batch file's key in the store; None for a file outside the rootdir (no baselines)."""
@@ -117,26 +136,40 @@ class Regression:
         key = self.batch_key(batch)
         if key is not None:
             self.results.collected(key, [spec.id for spec in batch.prompts])
+            self._warm_up_references(batch)
+
+    def _warm_up_references(self, batch: Batch) -> None:
+        """Load scikit-image before the first prompt when this file's baselines have references
+        to compare (a session that records, or has only older baselines, never loads it)."""
+        try:
+            stored = self._entries_of(batch)
+        except ComfyError:
+            return  # the prompt's own check reports a broken baseline file
+        if any(e.reference for entries in stored.values() for e in entries):
+            _load("comparison").warm_up_references()
 
     def hash_settings(self, batch: Batch, spec: PromptSpec) -> tuple[HashSpec, dict[str, float | None]]:
         """The prompt's hash and the thresholds it sets (by metric name; the rest take their defaults)."""
-        metrics = _load("metrics").METRICS
+        keys = _load("metrics").threshold_keys()
         layers: list[Mapping[str, Any]] = [spec.values.get("baseline") or {}, batch.baseline]
         hash_text = next((layer["hash"] for layer in layers if "hash" in layer), self.settings.hash)
         given: dict[str, float | None] = {}
         if self.settings.threshold is not None:  # --comfy-threshold: the hash's
             given["hash"] = self.settings.threshold
-        for metric in metrics:
-            chosen = next((layer for layer in layers if metric.threshold_key in layer), None)
+        for name, threshold_key in keys.items():
+            chosen = next((layer for layer in layers if threshold_key in layer), None)
             if chosen is not None:
-                given[metric.name] = chosen[metric.threshold_key]
+                given[name] = chosen[threshold_key]
         return HashSpec.parse(hash_text), given
 
-    def _entries(self, batch: Batch, prompt_id: str) -> list[BaselineEntry] | None:
+    def _entries_of(self, batch: Batch) -> dict[str, list[BaselineEntry]]:
         key = self.store.key(batch.path)
         if key not in self._stored:
             self._stored[key] = self.store.load(batch.path)
-        return self._stored[key].get(prompt_id)
+        return self._stored[key]
+
+    def _entries(self, batch: Batch, prompt_id: str) -> list[BaselineEntry] | None:
+        return self._entries_of(batch).get(prompt_id)
 
     def check(self, nodeid: str, batch: Batch, spec: PromptSpec, prepared: PreparedPrompt,
               outputs: list[SavedOutput]) -> Verdict:
@@ -165,34 +198,37 @@ class Regression:
         entries = self._entries(batch, spec.id)
         images = [o for o in outputs if o.is_still_image]
 
-        def observe_all(thumbnail: bool) -> list:
-            return [entries_mod.observe(o.data, hash_spec, seed=seed if isinstance(seed, int) else None,
-                                        workflow_digest=digest, params=values, thumbnail=thumbnail) for o in images]
-
-        observed = observe_all(self._may_record(entries))
+        observed = [entries_mod.observe(o.data, hash_spec, seed=seed if isinstance(seed, int) else None,
+                                        workflow_digest=digest, params=values, thumbnail=self._may_record(entries),
+                                        reference_side=self.reference_side) for o in images]
         result = comparison.compare_all(
             entries, observed, thresholds,
             baseline_images=[str(self.store.thumbnail_path(batch.path, e) or "") for e in entries or []],
             new_images=[str(o.path or o.file.filename) for o in images],
+            baseline_references=[self.store.reference_path(batch.path, e) for e in entries or []],
         )
         verdict = self._decide(nodeid, key, spec.id, result, comparison.updated_entries(result))
         if verdict.status in REVIEWABLE and not self.settings.update:
             # what a reviewer may accept later (--comfy-accept): recorded as an update would be
-            self.reviewable[nodeid] = (key, spec.id, observed if self._may_record(entries) else observe_all(True))
+            # (Observation.to_json makes the thumbnail and reference PNGs from the reference pixels)
+            self.reviewable[nodeid] = (key, spec.id, observed)
         return verdict
 
     def _decide(self, nodeid: str, key: str, prompt_id: str, result: Any, update: list | None) -> Verdict:
         """The verdict for a comparison, recording what the settings ask to record."""
         distances = tuple(c.distance for c in result.images)
         threshold = result.thresholds.get("hash")
+        readings = readings_of(result)
         count = len(result.observed)
         if self.settings.update:
             self.results.record(key, prompt_id, update)
             if update is None:
-                return Verdict("unchanged", "baseline unchanged: " + result.message, distances, threshold)
-            return Verdict("recorded", f"baseline recorded ({count} image(s))", distances, threshold)
+                return Verdict("unchanged", "baseline unchanged: " + result.message, distances, threshold,
+                               readings=readings)
+            return Verdict("recorded", f"baseline recorded ({count} image(s))", distances, threshold,
+                           readings=readings)
         if result.status != "missing":
-            return Verdict(result.status, result.message, distances, threshold)
+            return Verdict(result.status, result.message, distances, threshold, readings=readings)
         if self.settings.missing == "write":
             self.results.record(key, prompt_id, list(result.observed))
             return Verdict("recorded", f"no baseline yet: recorded ({count} image(s))")
@@ -208,6 +244,15 @@ class Regression:
         except ComfyError:
             return []
         return [self.store.thumbnail_path(batch.path, e) for e in entries or []]
+
+    def baseline_references(self, batch: Batch, spec: PromptSpec) -> list[Path | None]:
+        """The stored reference images of a prompt's baseline images, by index (None: an entry
+        recorded before references; for reports that show the baseline larger than its thumbnail)."""
+        try:
+            entries = self._entries(batch, spec.id) if self.batch_key(batch) is not None else None
+        except ComfyError:
+            return []
+        return [self.store.reference_path(batch.path, e) for e in entries or []]
 
     # -- the end of the session -------------------------------------------------------------
 

@@ -64,22 +64,23 @@ import importlib
 from typing import Any
 
 from ..errors import BaselineError
-from .spec import ALGORITHMS, HashSpec
+from .spec import ALGORITHMS, DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
 
 _EXPORTS = {
-    "DecodedImage": "image", "decode": "image", "THUMBNAIL_SIDE": "image",
-    "METRICS": "metrics", "Metric": "metrics", "Reading": "metrics", "by_name": "metrics",
-    "default_thresholds": "metrics",
+    "DecodedImage": "image", "decode": "image", "THUMBNAIL_SIDE": "image", "load_reference": "image",
+    "METRICS": "metrics", "REFERENCE_METRICS": "metrics", "Metric": "metrics", "ReferenceMetric": "metrics",
+    "Reading": "metrics", "by_name": "metrics", "default_thresholds": "metrics", "threshold_keys": "metrics",
     "BaselineEntry": "entries", "Observation": "entries", "observe": "entries",
     "workflow_digest": "entries", "plain": "entries",
     "Comparison": "comparison", "PromptComparison": "comparison", "compare": "comparison", "compare_all": "comparison",
     "params_changes": "comparison", "what_changed": "comparison", "updated_entries": "comparison",
     "stale_entries": "comparison", "STATUSES": "comparison", "UPDATE_HINT": "comparison", "MISSING_HINT": "comparison",
+    "NO_REFERENCE_HINT": "comparison", "warm_up_references": "comparison",
     "SessionResults": "results", "merge_worker_results": "results", "FORMAT_VERSION": "results",
-    "BaselineStore": "store", "thumbnail_name": "store",
+    "BaselineStore": "store", "thumbnail_name": "store", "reference_name": "store",
 }
 
-__all__ = ["ALGORITHMS", "BaselineError", "HashSpec", *_EXPORTS]
+__all__ = ["ALGORITHMS", "BaselineError", "DEFAULT_REFERENCE_SIDE", "HashSpec", "parse_reference_side", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:

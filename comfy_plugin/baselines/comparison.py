@@ -4,22 +4,38 @@
 number of images, or a metric beyond its threshold. ``changed-test``: such a difference while
 the parameters, the workflow or a metric's setting changed since the baseline was recorded
 (a changed test, not necessarily a regression). ``missing``: no entry.
+
+The entry's own values are compared by ``METRICS``; its reference image with the new image's
+by ``REFERENCE_METRICS`` (SSIM, CIEDE2000). An entry recorded before references existed is
+compared by the former only, with a hint: a plain ``--comfy-update-baselines`` adds its reference.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Union
 
+import numpy as np
+
+from ..errors import BaselineError
 from .entries import BaselineEntry, Observation, plain
-from .metrics import METRICS, default_thresholds
+from .image import load_reference
+from .metrics import METRICS, REFERENCE_METRICS, default_thresholds
+from .metrics.pixels import matched
 
 STATUSES = ("match", "diff", "missing", "changed-test")
 #: The metric whose distance verdicts, junit properties and the summary report.
 PRIMARY = "hash"
 UPDATE_HINT = "if the change is intended, record the new image with --comfy-update-baselines"
 MISSING_HINT = "record one with --comfy-update-baselines (or --comfy-missing-baseline=write)"
+NO_REFERENCE_HINT = ("the baseline has no reference image, so ssim and ciede2000 were not compared: "
+                     "a plain --comfy-update-baselines adds it")
+
+#: The baseline's reference image as a comparison is given it: its file, its pixels, or none.
+Reference = Union[Path, np.ndarray, None]
 
 Limits = Mapping[str, "float | None"]  # metric name -> largest distance that matches (None: off)
 
@@ -35,6 +51,7 @@ class Comparison:
     message: str
     observed: Observation | None = None
     test_changed: str = ""  # what changed since the baseline was recorded, "" when nothing did
+    no_reference: bool = False  # the entry has no reference image: compared by its own values only
 
     @property
     def failed(self) -> bool:
@@ -119,11 +136,57 @@ def measure(entry: BaselineEntry, new: BaselineEntry,
     return distances, figures, problems
 
 
+def _baseline_pixels(entry: BaselineEntry, reference: Reference) -> np.ndarray | None:
+    if isinstance(reference, np.ndarray):
+        return reference
+    if reference is None:
+        raise BaselineError(f"the baseline names the reference image {entry.reference}, but no path to it was given")
+    return load_reference(Path(reference))
+
+
+def measure_references(entry: BaselineEntry, observed: Observation, limits: Mapping[str, float | None],
+                       reference: Reference) -> tuple[dict[str, float], list[str], list[str]]:
+    """(distances, figures, problems) of ``REFERENCE_METRICS`` between the baseline's reference
+    and the new image's. A reference that cannot be read is a problem: the baseline is broken."""
+    new_pixels = observed.reference_pixels()
+    if not entry.reference or new_pixels is None:
+        return {}, [], []
+    try:
+        old_pixels = _baseline_pixels(entry, reference)
+    except BaselineError as exc:
+        return {}, [], [str(exc)]
+    pair = matched(old_pixels, new_pixels)
+    if pair is None:
+        return {}, ["references of another size: ssim and ciede2000 not compared"], []
+    distances: dict[str, float] = {}
+    figures, problems = [], []
+    for metric in REFERENCE_METRICS:
+        distance = metric.distance(pair)
+        if distance is not None:
+            distances[metric.name] = distance
+        reading = metric.describe(pair, distance, limits.get(metric.name))
+        figures.append(reading.figure)
+        if reading.problem:
+            problems.append(reading.problem)
+    return distances, figures, problems
+
+
+def _figures(figures: list[str], reference_figures: list[str], no_reference: bool) -> str:
+    text = ", ".join(figures)
+    if reference_figures:
+        text += "\n  " + ", ".join(reference_figures)
+    if no_reference:
+        text += f"\n  {NO_REFERENCE_HINT}"
+    return text
+
+
 def compare(entry: BaselineEntry | None, observed: Observation, index: int = 0,
-            thresholds: Limits | None = None, *, baseline_image: str = "", new_image: str = "") -> Comparison:
+            thresholds: Limits | None = None, *, baseline_image: str = "", new_image: str = "",
+            baseline_reference: Reference = None) -> Comparison:
     """One observed image against its baseline entry. ``thresholds`` by metric name (missing
     ones take their defaults); ``baseline_image`` (the thumbnail) and ``new_image`` (the saved
-    output) are the paths the message names."""
+    output) are the paths the message names; ``baseline_reference`` the entry's reference image
+    (its path, or its pixels)."""
     new = observed.entry
     label = f"image {index}"
     limits = resolve(new, thresholds)
@@ -137,14 +200,20 @@ def compare(entry: BaselineEntry | None, observed: Observation, index: int = 0,
                           f"{label} cannot be compared: {changed}\n{_images(baseline_image, new_image)}\n"
                           f"  {UPDATE_HINT}", observed, changed)
     distances, figures, problems = measure(entry, new, limits)
+    more, reference_figures, reference_problems = measure_references(entry, observed, limits, baseline_reference)
+    distances.update(more)
+    problems += reference_problems
+    no_reference = not entry.reference
+    shown = _figures(figures, reference_figures, no_reference)
     if not problems:
-        return Comparison("match", index, distances, limits, f"{label} matches its baseline: {', '.join(figures)}",
-                          observed, changed)
+        return Comparison("match", index, distances, limits, f"{label} matches its baseline: {shown}",
+                          observed, changed, no_reference)
     text = f"{label} differs from its baseline: " + "; ".join(problems)
     if changed:
         text += f"\n  but {changed}: a changed test, not necessarily a regression"
-    text += f"\n  {', '.join(figures)}\n{_images(baseline_image, new_image)}\n  {UPDATE_HINT}"
-    return Comparison("changed-test" if changed else "diff", index, distances, limits, text, observed, changed)
+    text += f"\n  {shown}\n{_images(baseline_image, new_image)}\n  {UPDATE_HINT}"
+    return Comparison("changed-test" if changed else "diff", index, distances, limits, text, observed, changed,
+                      no_reference)
 
 
 @dataclass(frozen=True)
@@ -190,11 +259,15 @@ def _at(items: list[str], index: int) -> str:
 
 def compare_all(entries: list[BaselineEntry] | None, observed: list[Observation],
                 thresholds: Limits | None = None, *, baseline_images: list[str] | None = None,
-                new_images: list[str] | None = None) -> PromptComparison:
-    """Each image at its index; a different number of images is a failure of its own."""
+                new_images: list[str] | None = None,
+                baseline_references: list[Path | None] | None = None) -> PromptComparison:
+    """Each image at its index; a different number of images is a failure of its own.
+    ``baseline_references``: each entry's reference image, by index (``store.reference_path``)."""
     entries = list(entries) if entries else None
+    references = list(baseline_references or [])
     results = [compare(entries[index] if entries and index < len(entries) else None, seen, index, thresholds,
-                       baseline_image=_at(baseline_images or [], index), new_image=_at(new_images or [], index))
+                       baseline_image=_at(baseline_images or [], index), new_image=_at(new_images or [], index),
+                       baseline_reference=references[index] if index < len(references) else None)
                for index, seen in enumerate(observed)]
     changed = next((c.test_changed for c in results if c.test_changed), "")
     if not changed and entries and observed:
@@ -212,8 +285,9 @@ def compare_all(entries: list[BaselineEntry] | None, observed: list[Observation]
 
 def updated_entries(result: PromptComparison) -> list[Observation] | None:
     """What ``--comfy-update-baselines`` records for the prompt: ``None`` keeps the stored entries
-    (everything matches and nothing about the test changed), so reruns do not churn the files."""
-    if result.status == "match" and not result.test_changed:
+    (everything matches, nothing about the test changed and every entry has its reference), so
+    reruns do not churn the files; an entry without a reference is recorded again, with one."""
+    if result.status == "match" and not result.test_changed and not any(c.no_reference for c in result.images):
         return None
     return list(result.observed)
 
@@ -221,3 +295,14 @@ def updated_entries(result: PromptComparison) -> list[Observation] | None:
 def stale_entries(stored: Mapping[str, Any], collected_ids: Iterable[str]) -> list[str]:
     """Prompt ids with a baseline but no prompt in the batch file (which was collected in full)."""
     return sorted(set(stored) - set(collected_ids))
+
+
+@functools.cache
+def warm_up_references() -> None:
+    """Compare two tiny references once per process, so that scikit-image (and what it loads)
+    is loaded before the first prompt runs, while the server is still idle. Called only when a
+    baseline with a reference is about to be compared."""
+    pixels = np.zeros((8, 8, 3), dtype=np.uint8)
+    pair = matched(pixels, pixels)
+    for metric in REFERENCE_METRICS:
+        metric.distance(pair)

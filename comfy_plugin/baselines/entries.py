@@ -1,5 +1,6 @@
-"""What an accepted image is reduced to (an entry of the baseline file), and how a test sees
-a new image (an observation: the entry that would record it, with its thumbnail)."""
+"""What an accepted image is reduced to (an entry of the baseline file, and its reference image
+beside it), and how a test sees a new image (an observation: the entry that would record it,
+with its reference pixels, and the thumbnail and reference PNGs when it may be recorded)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+import numpy as np
 from PIL import Image
 
 from ..errors import BaselineError
-from .image import decode
+from .image import decode, pixels_of, reference_png, thumbnail_png
 from .metrics import METRICS
-from .spec import HashSpec
+from .spec import DEFAULT_REFERENCE_SIDE, HashSpec
 
 #: Keys of the entry itself that every entry has; every other key belongs to a metric (``Metric.fields``).
 _REQUIRED = ("width", "height", "workflow_digest")
@@ -36,6 +38,7 @@ class BaselineEntry:
     features: dict[str, Any]
     params: dict[str, Any] = field(default_factory=dict)  # the prompt's values, seeds resolved
     thumbnail: str = ""  # relative to the baseline file's folder, e.g. "x.thumbs/a-cat_0.png"
+    reference: str = ""  # the same, e.g. "x.refs/3f2a...png"; "" for an entry recorded before references
 
     def values(self, metric: Any) -> dict[str, Any] | None:
         """The metric's fields, or None when the entry was recorded without that metric."""
@@ -46,9 +49,17 @@ class BaselineEntry:
     def with_thumbnail(self, thumbnail: str) -> BaselineEntry:
         return replace(self, thumbnail=thumbnail)
 
+    def with_reference(self, reference: str) -> BaselineEntry:
+        return replace(self, reference=reference)
+
     def to_json(self) -> dict[str, Any]:
-        return {**self.features, "width": self.width, "height": self.height, "seed": self.seed,
+        """The entry as the file holds it; ``reference`` only when there is one (older files
+        read and write back unchanged)."""
+        data = {**self.features, "width": self.width, "height": self.height, "seed": self.seed,
                 "workflow_digest": self.workflow_digest, "params": self.params, "thumbnail": self.thumbnail}
+        if self.reference:
+            data["reference"] = self.reference
+        return data
 
     @classmethod
     def from_json(cls, data: Any, where: str = "") -> BaselineEntry:
@@ -67,7 +78,7 @@ class BaselineEntry:
             raise BaselineError(f"{where}: not a baseline entry (missing {', '.join(absent)})")
         try:
             entry = cls(data["width"], data["height"], data.get("seed"), data["workflow_digest"], features,
-                        data.get("params", {}), data.get("thumbnail", ""))
+                        data.get("params", {}), data.get("thumbnail", ""), data.get("reference", ""))
             _check(entry)
         except (TypeError, KeyError, BaselineError) as exc:
             raise BaselineError(f"{where}: {exc}") from None
@@ -78,8 +89,9 @@ def _check(entry: BaselineEntry) -> None:
     for name, value in (("width", entry.width), ("height", entry.height)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise BaselineError(f"{name} {value!r}: expected an integer")
-    if not isinstance(entry.params, dict) or not isinstance(entry.thumbnail, str):
-        raise BaselineError("params must be an object and thumbnail a path")
+    if not isinstance(entry.params, dict) or not isinstance(entry.thumbnail, str) \
+            or not isinstance(entry.reference, str):
+        raise BaselineError("params must be an object, thumbnail and reference paths")
     for metric in METRICS:
         values = entry.values(metric)
         if values is not None:
@@ -88,33 +100,66 @@ def _check(entry: BaselineEntry) -> None:
 
 @dataclass(frozen=True)
 class Observation:
-    """One output image as a test saw it: the entry that would record it, and its thumbnail
-    (empty when the test was not going to record it)."""
+    """One output image as a test saw it: the entry that would record it and its reference
+    pixels (what SSIM and CIEDE2000 compare). ``thumbnail_png`` and ``reference_png`` are the
+    files a baseline keeps; ``recordable()`` makes them when the observation may be written.
+
+    ``to_json()`` carries everything a baseline needs (the entry, both PNGs), so a result kept
+    for review can be written as the baseline later without the image."""
 
     entry: BaselineEntry
     thumbnail_png: bytes = b""
+    reference_png: bytes = b""
+    pixels: np.ndarray | None = field(default=None, compare=False, repr=False)  # the reference's RGB
+    source: bytes = field(default=b"", compare=False, repr=False)  # the original PNG, kept as a full-size reference
+
+    def reference_pixels(self) -> np.ndarray | None:
+        """The reference's pixels; from the PNG for an observation read back from JSON."""
+        if self.pixels is not None:
+            return self.pixels
+        return pixels_of(self.reference_png, "the observation's reference") if self.reference_png else None
+
+    def recordable(self) -> Observation:
+        """This observation with the thumbnail and reference PNGs a baseline keeps (made from
+        the reference pixels when missing)."""
+        pixels = self.pixels
+        if pixels is None or (self.thumbnail_png and self.reference_png):
+            return self
+        return replace(self, thumbnail_png=self.thumbnail_png or thumbnail_png(pixels),
+                       reference_png=self.reference_png or self.source or reference_png(pixels))
+
+    def without_pixels(self) -> Observation:
+        """What a session keeps until it writes: the PNGs, not the arrays."""
+        return replace(self, pixels=None, source=b"")
 
     def to_json(self) -> dict[str, Any]:
-        return {"entry": self.entry.to_json(), "thumbnail_png": base64.b64encode(self.thumbnail_png).decode("ascii")}
+        seen = self.recordable()
+        return {"entry": seen.entry.to_json(), "thumbnail_png": base64.b64encode(seen.thumbnail_png).decode("ascii"),
+                "reference_png": base64.b64encode(seen.reference_png).decode("ascii")}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Observation:
         try:
-            return cls(BaselineEntry.from_json(data["entry"], "observation"), base64.b64decode(data["thumbnail_png"]))
+            return cls(BaselineEntry.from_json(data["entry"], "observation"), base64.b64decode(data["thumbnail_png"]),
+                       base64.b64decode(data.get("reference_png", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise BaselineError(f"not an observation: {exc}") from None
 
 
 def observe(image_bytes: bytes, spec: HashSpec = HashSpec(), *, seed: int | None = None,
             workflow_digest: str = "", params: Mapping[str, Any] | None = None,
-            thumbnail: bool = True) -> Observation:
-    """Every metric of one output image, from one decode; the thumbnail only when asked for."""
+            thumbnail: bool = True, reference_side: int | None = DEFAULT_REFERENCE_SIDE) -> Observation:
+    """Every metric and the reference pixels of one output image, from one decode; the PNGs a
+    baseline keeps only when asked for (``thumbnail``). ``reference_side`` None keeps the
+    original PNG as the reference."""
     image = decode(image_bytes)
     features: dict[str, Any] = {}
     for metric in METRICS:
         features.update(metric.observe(image, spec))
     entry = BaselineEntry(image.width, image.height, seed, workflow_digest, features, plain(dict(params or {})))
-    return Observation(entry, image.thumbnail_png() if thumbnail else b"")
+    source = image_bytes if reference_side is None and image.format == "PNG" else b""
+    seen = Observation(entry, pixels=image.reference(reference_side), source=source)
+    return seen.recordable() if thumbnail else seen
 
 
 @functools.cache

@@ -23,14 +23,14 @@ class SessionResults:
     ids: dict[str, set[str]] = field(default_factory=dict)  # every prompt id of files collected in full
 
     def record(self, batch_key: str, prompt_id: str, observations: list[Observation] | None) -> None:
-        if observations is not None:
-            self.updates.setdefault(batch_key, {})[prompt_id] = list(observations)
+        if observations is not None:  # kept as the PNGs the store writes, not as pixel arrays
+            self.updates.setdefault(batch_key, {})[prompt_id] = [o.recordable().without_pixels() for o in observations]
 
     def collected(self, batch_key: str, prompt_ids: Iterable[str]) -> None:
         self.ids.setdefault(batch_key, set()).update(prompt_ids)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON for ``workeroutput``: thumbnails as base64."""
+        """Plain JSON for ``workeroutput``: thumbnails and references as base64."""
         return {
             "format": FORMAT_VERSION,
             "updates": {key: {pid: [o.to_json() for o in obs] for pid, obs in prompts.items()}

@@ -48,3 +48,28 @@ class HashSpec:
 
     def __str__(self) -> str:
         return f"{self.algorithm}-{self.size}"
+
+
+#: The long side of the reference image kept beside each baseline entry (docs/baselines-study.md).
+DEFAULT_REFERENCE_SIDE = 256
+MIN_REFERENCE_SIDE = 16
+
+
+def parse_reference_side(text: str | int | None) -> int | None:
+    """``256`` -> 256, ``full`` -> None (the original image): the long side of a reference."""
+    if text is None:
+        return DEFAULT_REFERENCE_SIDE
+    if isinstance(text, str) and text.strip().lower() == "full":
+        return None
+    try:
+        side = int(text)
+    except (TypeError, ValueError):
+        side = 0
+    if isinstance(text, bool) or side < MIN_REFERENCE_SIDE:
+        raise BaselineError(f"reference side {text!r}: expected a number of pixels (at least "
+                            f"{MIN_REFERENCE_SIDE}, default {DEFAULT_REFERENCE_SIDE}) or full")
+    return side
+
+
+def reference_side_text(side: int | None) -> str:
+    return "full" if side is None else str(side)

@@ -1,9 +1,12 @@
 """Baseline files on disk, one per batch file, optionally per environment label.
 
 ``baselines/[<env>/]x.json`` mirrors ``batches/x.json``: ``{"baselines": {prompt id: [entry of
-image 0, image 1, ...]}}`` with sorted keys and indent 2, and ``x.thumbs/<prompt id>_<index>.png``
-holds a thumbnail of each accepted image for a reviewer. Every file is written to a temporary
-name and renamed into place, so a file is never half written.
+image 0, image 1, ...]}}`` with sorted keys and indent 2, ``x.thumbs/<prompt id>_<index>.png``
+holds a thumbnail of each accepted image for a reviewer, and ``x.refs/<digest>.png`` the
+reference image that SSIM and CIEDE2000 compare (a lossless downscale, or the original PNG),
+named by the sha256 of its bytes: an unchanged baseline never changes a file, and a file once
+written is never rewritten. A write removes the thumbnails and references no entry names.
+Every file is written to a temporary name and renamed into place, so a file is never half written.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ def atomic_write(path: Path, data: bytes) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def reference_name(data: bytes) -> str:
+    """``<first 16 hex digits of the sha256>.png``: the same image, the same name."""
+    return hashlib.sha256(data).hexdigest()[:16] + ".png"
 
 
 def thumbnail_name(prompt_id: str, index: int) -> str:
@@ -88,8 +96,16 @@ class BaselineStore:
         path = self.baseline_path(batch_file)
         return path.with_name(path.stem + ".thumbs")
 
+    def refs_dir(self, batch_file: Path) -> Path:
+        path = self.baseline_path(batch_file)
+        return path.with_name(path.stem + ".refs")
+
     def thumbnail_path(self, batch_file: Path, entry: BaselineEntry) -> Path | None:
         return self.baseline_path(batch_file).parent / entry.thumbnail if entry.thumbnail else None
+
+    def reference_path(self, batch_file: Path, entry: BaselineEntry) -> Path | None:
+        """The entry's reference image; None for an entry recorded before references existed."""
+        return self.baseline_path(batch_file).parent / entry.reference if entry.reference else None
 
     def load(self, batch_file: Path) -> dict[str, list[BaselineEntry]]:
         """``{prompt id: [entry of image 0, image 1, ...]}``; ``{}`` when nothing was recorded."""
@@ -120,25 +136,18 @@ class BaselineStore:
               remove: Iterable[str] = ()) -> Path:
         """Merge ``updates`` (whole prompts) into the stored file and drop ``remove``; returns its path.
 
-        Thumbnails are written first and the JSON last, so the file never names a missing one;
-        thumbnails nothing refers to any more are deleted afterwards. No entries left: no file."""
+        Thumbnails and references are written first and the JSON last, so the file never names a
+        missing one; those nothing refers to any more are deleted afterwards. No entries left: no file."""
         path = self.baseline_path(batch_file)
         stored = self.load(batch_file)
-        thumbs = self.thumbs_dir(batch_file)
         for prompt_id in remove:
             stored.pop(prompt_id, None)
         for prompt_id, observations in updates.items():
             if not observations:  # nothing to compare against later: no entry at all
                 stored.pop(prompt_id, None)
                 continue
-            entries = []
-            for index, seen in enumerate(observations):
-                name = thumbnail_name(prompt_id, index)
-                if not seen.thumbnail_png:
-                    raise BaselineError(f"{prompt_id}: image {index} was observed without its thumbnail")
-                atomic_write(thumbs / name, seen.thumbnail_png)
-                entries.append(seen.entry.with_thumbnail(f"{thumbs.name}/{name}"))
-            stored[prompt_id] = entries
+            stored[prompt_id] = [self._keep_images(batch_file, prompt_id, index, seen.recordable())
+                                 for index, seen in enumerate(observations)]
         if stored:
             document = {
                 "format": FORMAT_VERSION,
@@ -153,19 +162,36 @@ class BaselineStore:
                 path.unlink()
             except OSError as exc:
                 raise BaselineError(f"cannot remove {path}: {exc.strerror or exc}") from None
-        self._drop_unused_thumbnails(thumbs, stored)
+        _drop_unused(self.thumbs_dir(batch_file), {PurePosixPath(e.thumbnail).name for es in stored.values() for e in es})
+        _drop_unused(self.refs_dir(batch_file), {PurePosixPath(e.reference).name for es in stored.values() for e in es})
         return path
 
-    @staticmethod
-    def _drop_unused_thumbnails(thumbs: Path, stored: Mapping[str, list[BaselineEntry]]) -> None:
-        used = {PurePosixPath(e.thumbnail).name for entries in stored.values() for e in entries}
-        if not thumbs.is_dir():
-            return
-        for item in thumbs.iterdir():
-            if item.suffix == ".png" and item.name not in used:
-                item.unlink(missing_ok=True)
-        try:
-            thumbs.rmdir()  # only when empty
-        except OSError:
-            pass
+    def _keep_images(self, batch_file: Path, prompt_id: str, index: int, seen: Observation) -> BaselineEntry:
+        """Write an observation's thumbnail and reference; its entry, naming both. An observation
+        without a reference (kept by an older version) gets an entry without one."""
+        if not seen.thumbnail_png:
+            raise BaselineError(f"{prompt_id}: image {index} was observed without its thumbnail")
+        thumbs = self.thumbs_dir(batch_file)
+        name = thumbnail_name(prompt_id, index)
+        atomic_write(thumbs / name, seen.thumbnail_png)
+        entry = seen.entry.with_thumbnail(f"{thumbs.name}/{name}").with_reference("")
+        if seen.reference_png:
+            refs = self.refs_dir(batch_file)
+            reference = reference_name(seen.reference_png)
+            if not (refs / reference).is_file():  # the same name holds the same bytes: never rewritten
+                atomic_write(refs / reference, seen.reference_png)
+            entry = entry.with_reference(f"{refs.name}/{reference}")
+        return entry
 
+
+def _drop_unused(folder: Path, used: set[str]) -> None:
+    """Delete the PNGs of ``folder`` that no entry names, and the folder when it is left empty."""
+    if not folder.is_dir():
+        return
+    for item in folder.iterdir():
+        if item.suffix == ".png" and item.name not in used:
+            item.unlink(missing_ok=True)
+    try:
+        folder.rmdir()  # only when empty
+    except OSError:
+        pass

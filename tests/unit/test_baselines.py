@@ -311,9 +311,20 @@ def test_changed_test_within_threshold_matches_but_is_refreshed_on_update():
 
 def test_unchanged_match_keeps_the_stored_entries_on_update():
     data = noise_image(1)
-    result = compare_all([entry_of(data)], [observe(with_noise(data))])
+    stored = observe(data)
+    entry = stored.entry.with_reference("x.refs/0.png")
+    result = compare_all([entry], [observe(with_noise(data))], baseline_references=[stored.pixels])
     assert result.status == "match"
     assert updated_entries(result) is None
+
+
+def test_a_match_without_a_reference_is_recorded_again_with_one():
+    """A plain --comfy-update-baselines adds the references that older entries lack."""
+    data = noise_image(1)
+    result = compare_all([entry_of(data)], [observe(with_noise(data))])
+    assert result.status == "match"
+    assert bl.NO_REFERENCE_HINT in result.message
+    assert updated_entries(result) == result.observed
 
 
 def test_another_hash_setting_cannot_be_compared():
@@ -425,7 +436,9 @@ def test_round_trip(project):
     assert (first.seed, first.workflow_digest, first.params) == (42, "abc", {"seed": 42, "text": "a cat"})
     assert (first.features["algorithm"], first.features["hash_size"], first.width, first.height) == ("phash", 8, SIDE, SIDE)
     assert first.thumbnail == "x.thumbs/a-cat_0.png"
-    assert compare_all(loaded["a-cat"], seen).status == "match"
+    assert first.reference == f"x.refs/{bl.reference_name(seen[0].reference_png)}"
+    references = [store.reference_path(batch, e) for e in loaded["a-cat"]]
+    assert compare_all(loaded["a-cat"], seen, baseline_references=references).status == "match"
     document = json.loads(path.read_text())
     assert document["format"] == bl.FORMAT_VERSION and document["batch_file"] == "batches/x.json"
     assert path.read_text() == json.dumps(document, sort_keys=True, indent=2) + "\n"  # diffable
@@ -651,11 +664,12 @@ def test_an_image_is_decoded_once_for_every_metric_and_its_thumbnail(monkeypatch
 
 def test_the_thumbnail_is_made_only_when_asked_for(project):
     seen = observe(noise_image(1), thumbnail=False)
-    assert seen.thumbnail_png == b""
+    assert seen.thumbnail_png == b"" and seen.reference_png == b""
     assert seen.entry == observe(noise_image(1)).entry
+    assert seen.recordable() == observe(noise_image(1)), "made from the reference pixels when it is written"
     store = BaselineStore(project / "baselines", project)
     with pytest.raises(BaselineError, match="without its thumbnail"):
-        store.write(project / "batches" / "x.json", {"a": [seen]})
+        store.write(project / "batches" / "x.json", {"a": [seen.without_pixels()]})
 
 
 def test_metrics_are_one_list_of_one_interface():

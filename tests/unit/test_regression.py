@@ -137,3 +137,63 @@ def test_the_controller_counts_every_workers_verdicts_and_writes_once(project):
     assert controller.written == [str(project / "baselines" / "b.json")]
     stored = json.loads((project / "baselines" / "b.json").read_text())["baselines"]
     assert sorted(stored) == ["fixed", "says-random"]
+
+
+def test_verdicts_carry_every_metric_reading_through_json(project):
+    reg = regression(project, missing="write")
+    run(reg, project, "fixed", seed=1)
+    reg.finish()
+    verdict = run(regression(project, missing="fail"), project, "fixed", seed=2)
+    assert list(verdict.readings) == ["hash", "colour", "sharpness", "ssim", "ssim_tile", "ciede2000", "ciede2000_tile"]
+    distances, threshold = verdict.readings["ssim"]
+    assert len(distances) == 1 and distances[0] > threshold > 0
+    assert verdict.readings["hash"] == (verdict.distances, verdict.threshold)
+    back = Verdict.from_json(json.loads(json.dumps(verdict.to_json())))
+    assert back == verdict
+
+
+def test_an_update_adds_references_to_entries_recorded_before_them(project):
+    reg = regression(project, missing="write")
+    run(reg, project, "fixed", seed=1)
+    reg.finish()
+    path = project / "baselines" / "b.json"
+    document = json.loads(path.read_text())
+    del document["baselines"]["fixed"][0]["reference"]  # as an older version wrote it
+    path.write_text(json.dumps(document))
+    shutil.rmtree(project / "baselines" / "b.refs")
+    verdict = run(regression(project, missing="fail"), project, "fixed", seed=1)
+    assert verdict.status == "match" and "the baseline has no reference image" in verdict.message
+    assert "ssim" not in verdict.readings
+    update = regression(project, update=True)
+    assert run(update, project, "fixed", seed=1).status == "recorded"
+    update.finish()
+    entry = json.loads(path.read_text())["baselines"]["fixed"][0]
+    assert (path.parent / entry["reference"]).is_file()
+    assert run(regression(project, update=True), project, "fixed", seed=1).status == "unchanged"
+
+
+def test_reference_thresholds_come_from_the_batch_file_and_the_side_from_the_settings(project):
+    reg = regression(project, missing="write", reference_side="16")
+    run(reg, project, "fixed", seed=1)
+    reg.finish()
+    entry = json.loads((project / "baselines" / "b.json").read_text())["baselines"]["fixed"][0]
+    with Image.open(project / "baselines" / entry["reference"]) as ref:
+        assert ref.size == (16, 16)
+    batch = load_batch(project / "batches" / "b.json", "batches/b.json", project)
+    batch.baseline.update(ssim_threshold=None, ciede2000_tile_threshold=7.5)
+    spec = next(s for s in batch.prompts if s.id == "fixed")
+    _, given = regression(project).hash_settings(batch, spec)
+    assert given == {"ssim": None, "ciede2000_tile": 7.5}
+    with pytest.raises(BaselineError, match="reference side 'huge'"):
+        regression(project, reference_side="huge")
+
+
+def test_a_result_kept_for_review_carries_its_reference(project):
+    reg = regression(project, missing="write")
+    run(reg, project, "fixed", seed=1)
+    reg.finish()
+    reg = regression(project, missing="fail")
+    run(reg, project, "fixed", seed=2)
+    _, _, observations = reg.reviewable["batches/b.json::fixed"]
+    data = json.loads(json.dumps(observations[0].to_json()))
+    assert data["reference_png"] and data["thumbnail_png"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 if TYPE_CHECKING:
     from ..image import DecodedImage
     from ..spec import HashSpec
+    from .pixels import ReferencePair
 
 Values = Mapping[str, Any]  # a metric's own fields of one entry
 
@@ -56,10 +57,30 @@ class Metric(Protocol):
         """The figure for the message, and the problem when the distance is beyond the threshold."""
 
 
+class ReferenceMetric(Protocol):
+    """A comparison of the two reference images themselves (SSIM, CIEDE2000): nothing of it is
+    stored in the entry but the reference. A new one is a module implementing this and one line
+    in ``REFERENCE_METRICS``; its library is imported when the first comparison runs."""
+
+    #: names the threshold and the distance, as for ``Metric``
+    name: str
+    #: the key of a batch file's (or prompt's) ``baseline`` object that overrides the default threshold
+    threshold_key: str
+    #: the largest distance that still matches (None: off unless a threshold is given)
+    default_threshold: float | None
+
+    def distance(self, pair: ReferencePair) -> float | None:
+        """How far the new reference lies from the baseline's (0: the same pixels); None when
+        the references are too small for the metric."""
+
+    def describe(self, pair: ReferencePair, distance: float | None, threshold: float | None) -> Reading:
+        """The figure for the message, and the problem when the distance is beyond the threshold."""
+
+
 def limit(threshold: float | None) -> str:
     """A threshold as messages show it."""
     return "off" if threshold is None else f"{threshold:g}"
 
 
-def beyond(distance: float, threshold: float | None) -> bool:
-    return threshold is not None and distance > threshold
+def beyond(distance: float | None, threshold: float | None) -> bool:
+    return threshold is not None and distance is not None and distance > threshold
