@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageEnhance
 
-from conftest import Project, noise_batch
+from comfy_plugin.baselines import BaselineStore, observe
+from conftest import Project, noise_batch, start_comfyui
 
 FAIL = "--comfy-missing-baseline=fail"
 
@@ -48,6 +53,8 @@ def test_update_then_compare_then_a_changed_test_is_named(project: Project) -> N
     assert entries["fixed"][0]["seed"] == 11 and entries["fixed"][0]["width"] == 32
     thumbs = sorted(p.name for p in (project.path / "baselines" / "reg.thumbs").iterdir())
     assert thumbs == ["fixed_0.png", "pair_0.png", "pair_1.png"]
+    refs = {p.name for p in (project.path / "baselines" / "reg.refs").iterdir()}
+    assert {Path(e["reference"]).name for es in entries.values() for e in es} == refs and len(refs) == 3
 
     result = project.run("batches/", FAIL, "-m", "comfy_regression")
     result.assert_outcomes(passed=2, deselected=1)
@@ -209,3 +216,89 @@ def test_xdist_workers_verdicts_and_results_reach_the_controller(project: Projec
     result = project.run("batches/", "-n", "2", "--dist", "load", FAIL)
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["prompts: 1 diff, 3 match", "  hash distance 8 (threshold 6)  *spread.json::p3*"])
+
+
+# -- the generated SD1.5-shaped checkpoint: what the default metrics pass and fail ---------------------
+
+
+def sd_batch(prompts: list[dict]) -> dict:
+    return {"parameters": {
+        "workflow_file": "../workflows-files/tiny-sd15-txt2img-api.json",
+        "workflow_items": {"positive_prompt": "6,inputs,text", "seed": "3,inputs,seed"},
+        "save_images": {"enabled": True, "output_directory": "./images/", "filename_prefix": "SD"},
+    }, "prompts": prompts}
+
+
+SD_PROMPTS = [{"id": "cat", "positive_prompt": "a cat wearing a hat", "seed": 42},
+              {"id": "lighthouse", "positive_prompt": "a lighthouse at night", "seed": 43}]
+
+
+def saved(project: Project, prompt_id: str) -> list[Path]:
+    return [p for p in project.images() if f"_{prompt_id}_" in p.name]
+
+
+def test_the_checkpoint_on_a_server_that_computes_another_way_matches(project: Project, monkeypatch) -> None:
+    """Harmless variants change the arithmetic, not the picture: one thread instead of two,
+    split attention instead of sub-quadratic, bf16 VAE and UNet instead of fp32 (all at once, the
+    largest difference of bench/baseline_study.py's), on a server of its own."""
+    project.batch("sd.json", sd_batch(SD_PROMPTS))
+    project.run("batches/", "--comfy-update-baselines").assert_outcomes(passed=2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    other = start_comfyui(("--use-split-cross-attention", "--bf16-vae", "--bf16-unet"))
+    try:
+        result = project.run("batches/", "--comfy-missing-baseline=fail", "-rA", url=other.url)
+    finally:
+        other.stop()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*baseline: match: image 0 matches its baseline: phash-8 distance*",
+                                 "*ssim * (SSIM *; threshold 0.02), ssim_tile * ciede2000 * ciede2000_tile *"])
+    for prompt in ("cat", "lighthouse"):
+        first, second = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in saved(project, prompt))
+        assert np.abs(first - second).max() > 0, "the servers' images differ: a real numeric difference"
+
+
+def patched(pixels: np.ndarray) -> np.ndarray:
+    """3 % of the area (11x11 of 64x64) replaced by a smooth blob of its own mean colour."""
+    out = pixels.astype(np.float64)
+    out[30:41, 20:31] = out[30:41, 20:31].mean(axis=(0, 1))
+    return out
+
+
+def hue_rotated(pixels: np.ndarray) -> np.ndarray:
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    hsv = rgb2hsv(pixels)
+    hsv[..., 0] = (hsv[..., 0] + 15 / 360) % 1.0
+    return np.rint(hsv2rgb(hsv) * 255)
+
+
+def brighter(pixels: np.ndarray) -> np.ndarray:
+    return np.asarray(ImageEnhance.Brightness(Image.fromarray(pixels)).enhance(1.05), dtype=np.float64)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (patched, "*ssim_tile distance * > 0.1 (worst tile: SSIM *)*"),
+    (hue_rotated, "*ciede2000 mean * > 1*"),
+    (brighter, "*ciede2000 mean * > 1*"),
+], ids=["patch-3-percent", "hue-15-degrees", "brightness-5-percent"])
+def test_a_local_patch_a_hue_rotation_and_a_brightness_change_fail(project: Project, change, expected) -> None:
+    """The baseline is the checkpoint's real output changed on the client; the rerun is the real
+    output: the comparison is the one a regression would meet, seen from the other side."""
+    project.batch("sd.json", sd_batch(SD_PROMPTS[:1]))
+    project.run("batches/", "--comfy-update-baselines").assert_outcomes(passed=1)
+    store = BaselineStore(project.path / "baselines", project.path)
+    batch_file = project.path / "batches" / "sd.json"
+    [entry] = store.load(batch_file)["cat"]
+    [image] = saved(project, "cat")
+    out = io.BytesIO()
+    Image.fromarray(np.clip(change(np.asarray(Image.open(image).convert("RGB"))), 0, 255).astype(np.uint8)).save(
+        out, format="PNG")
+    store.write(batch_file, {"cat": [observe(out.getvalue(), seed=entry.seed, workflow_digest=entry.workflow_digest,
+                                             params=entry.params)]})
+    result = project.run("batches/", "--comfy-missing-baseline=fail")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["image 0 differs from its baseline: " + expected,
+                                 "  phash-8 distance * (threshold 6), colour * (threshold 2), sharpness * (threshold 3)",
+                                 "  ssim * (SSIM *; threshold 0.02), ssim_tile * (*threshold 0.1), "
+                                 "ciede2000 * (mean dE2000; threshold 1), ciede2000_tile * (*threshold 3)"])
+    assert "a changed test" not in result.stdout.str()
