@@ -88,6 +88,10 @@ class PromptItem(pytest.Item):
         if verdict is not None and verdict.distances:
             self.user_properties.append(("hash_distance", " ".join(str(d) for d in verdict.distances)))
             self.user_properties.append(("hash_threshold", str(verdict.threshold)))
+        for metric, (values, limit) in (verdict.readings if verdict is not None else {}).items():
+            if metric != "hash":  # the hash's are above, under their established names
+                self.user_properties.append((f"{metric}_distance", " ".join(_figure(v) for v in values)))
+                self.user_properties.append((f"{metric}_threshold", _figure(limit)))
         self.add_report_section("call", "comfy", "\n".join(section_lines(report)))
 
     def repr_failure(self, excinfo, style=None):
@@ -154,6 +158,10 @@ def timing_lines(report: PromptReport) -> list[str]:
 def _node_name(report: PromptReport, node: str) -> str:
     kind = report.job.batch.node_classes().get(node)
     return f"{kind} {node}" if kind else f"node {node}"
+
+
+def _figure(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _size(size: tuple[int, int] | None) -> str:
