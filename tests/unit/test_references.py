@@ -278,17 +278,29 @@ def test_an_older_pending_result_without_a_reference_writes_an_entry_without_one
 
 
 def test_scikit_image_is_imported_only_when_references_are_compared():
-    code = ("import sys, numpy as np; from comfy_plugin import baselines as bl; "
-            "a = np.full((16, 16, 3), 9, np.uint8); import io; from PIL import Image; out = io.BytesIO(); "
-            "Image.fromarray(a).save(out, format='PNG'); seen = bl.observe(out.getvalue()); "
-            "loaded = lambda: sorted({m.split('.')[0] for m in sys.modules} & {'skimage', 'scipy'}); print(loaded()); "
-            "bl.compare(seen.entry, seen); print(loaded()); "
-            "bl.compare(seen.entry.with_reference('r.png'), seen, baseline_reference=seen.pixels); print(loaded())")
+    code = ("import sys, io, numpy as np; from PIL import Image; from comfy_plugin import baselines as bl\n"
+            "def png(value):\n"
+            "    out = io.BytesIO(); Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(out, format='PNG')\n"
+            "    return out.getvalue()\n"
+            "loaded = lambda: sorted({m.split('.')[0] for m in sys.modules} & {'skimage', 'scipy'})\n"
+            "old, new = bl.observe(png(9)), bl.observe(png(12)); print(loaded())\n"
+            "bl.compare(old.entry, new); print(loaded())\n"
+            "bl.compare(old.entry.with_reference('r.png'), old, baseline_reference=old.pixels); print(loaded())\n"
+            "bl.compare(old.entry.with_reference('r.png'), new, baseline_reference=old.pixels); print(loaded())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.split("\n")[:3] == ["[]", "[]", "['scipy', 'skimage']"]
+    assert out.stdout.split("\n")[:4] == ["[]", "[]", "[]", "['scipy', 'skimage']"]
 
 
 def test_every_metric_threshold_can_be_set_in_a_batch_file():
     schema = json.loads((ROOT / "comfy_plugin" / "batch.schema.json").read_text())
     keys = set(schema["$defs"]["baseline"]["properties"])
     assert set(bl.threshold_keys().values()) <= keys
+
+
+def test_identical_references_compute_no_map():
+    """A CPU rerun gives the same pixels: the distances are 0 without scikit-image's work."""
+    seen = observe(texture(1))
+    pair = matched(seen.pixels, seen.pixels.copy())
+    assert pair.identical
+    assert [m.distance(pair) for m in bl.REFERENCE_METRICS] == [0, 0, 0, 0]
+    assert pair._maps == {}

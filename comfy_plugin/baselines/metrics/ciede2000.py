@@ -37,6 +37,8 @@ class Ciede2000Metric:
     default_threshold: float | None = DEFAULT_CIEDE2000_THRESHOLD
 
     def distance(self, pair: ReferencePair) -> float | None:
+        if pair.identical:
+            return 0.0
         return round(pair.value("ciede2000_mean", lambda: float(delta_e_map(pair).mean())), 3)
 
     def describe(self, pair: ReferencePair, distance: float | None, threshold: float | None) -> Reading:
@@ -53,10 +55,10 @@ class Ciede2000TileMetric:
         return worst_tile(pair.map("ciede2000_tiles", lambda old, new: tile_means(delta_e_map(pair))), lowest=False)
 
     def distance(self, pair: ReferencePair) -> float | None:
-        return round(self._worst(pair)[0], 3)
+        return 0.0 if pair.identical else round(self._worst(pair)[0], 3)
 
     def describe(self, pair: ReferencePair, distance: float | None, threshold: float | None) -> Reading:
-        where = self._worst(pair)[1]
+        where = self._worst(pair)[1] if distance else ""
         problem = (f"ciede2000_tile {distance:g} > {threshold:g} (worst tile at {where})"
                    if beyond(distance, threshold) else "")
         shown = f"worst tile {where}; " if distance else ""

@@ -62,7 +62,9 @@ class SsimMetric:
     default_threshold: float | None = DEFAULT_SSIM_THRESHOLD
 
     def distance(self, pair: ReferencePair) -> float | None:
-        return round(1.0 - _mean(pair), 5) if usable(pair) else None
+        if not usable(pair):
+            return None
+        return 0.0 if pair.identical else round(1.0 - _mean(pair), 5)
 
     def describe(self, pair: ReferencePair, distance: float | None, threshold: float | None) -> Reading:
         if distance is None:
@@ -81,12 +83,14 @@ class SsimTileMetric:
         return worst_tile(pair.map("ssim_tiles", lambda old, new: tile_means(ssim_map(pair))), lowest=True)
 
     def distance(self, pair: ReferencePair) -> float | None:
-        return round(1.0 - self._worst(pair)[0], 5) if usable(pair) else None
+        if not usable(pair):
+            return None
+        return 0.0 if pair.identical else round(1.0 - self._worst(pair)[0], 5)
 
     def describe(self, pair: ReferencePair, distance: float | None, threshold: float | None) -> Reading:
         if distance is None:
             return Reading("ssim_tile not computed (the reference is under 3 pixels)")
-        where = self._worst(pair)[1]
+        where = self._worst(pair)[1] if distance else ""
         problem = (f"ssim_tile distance {distance:g} > {threshold:g} (worst tile: SSIM {1 - distance:.4f} "
                    f"at {where})") if beyond(distance, threshold) else ""
         shown = f"worst tile {where}; " if distance else ""
