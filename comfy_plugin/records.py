@@ -42,6 +42,7 @@ class ServerInfo:
     log_path: str = ""  # a launched server's log (kept only when it failed)
     launched: bool = False
     failed: bool = False  # the server died or could not be reached
+    contacted: bool = True  # False: no prompt needed the server (all skipped, --comfy-check offline)
 
 
 @dataclass

@@ -103,6 +103,11 @@ class ComfySession:
             client.free()  # --comfy-fresh: an identical prompt must really run again
         return client
 
+    @property
+    def contacted(self) -> bool:
+        """Whether this session has talked to (or tried to reach, or launched) a server."""
+        return self._client is not None or self.failure is not None or self.server is not None
+
     def holds(self, prompt_id: str) -> bool:
         """Whether the prompt is on the current server (not one that crashed and was replaced)."""
         return self._client is not None and self._client.knows(prompt_id)

@@ -279,7 +279,8 @@ class ComfyPlugin:
         return ServerInfo(self.worker, session.url, launch,
                           str(server.log_path) if server is not None else "",
                           launched=server is not None,
-                          failed=session.failure is not None or (server is not None and server.failed))
+                          failed=session.failure is not None or (server is not None and server.failed),
+                          contacted=session.contacted)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.parts is None or self.is_worker:

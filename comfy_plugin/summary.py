@@ -113,6 +113,8 @@ def _server_line(server: ServerInfo) -> str:
         return f"{who}server: {server.url} (launched from {server.launched_from}{log})"
     if server.launched_from:
         return f"{who}server: none launched (no prompt ran; would launch from {server.launched_from})"
+    if not server.contacted:
+        return f"{who}server: {server.url} (not contacted: no prompt needed it)"
     return f"{who}server: {server.url}"
 
 

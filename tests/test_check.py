@@ -56,3 +56,11 @@ def test_collect_only_of_valid_prompts_exits_zero(offline_project: Project) -> N
     result = offline_project.run("batches/", "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.OK
     assert "cannot run as written" not in result.stdout.str()
+
+
+def test_check_mode_without_a_server_says_it_contacted_none(offline_project: Project) -> None:
+    offline_project.batch("fine.json", noise_batch([{"id": "fine", "seed": 1}]))
+    result = offline_project.pytester.runpytest("batches/", "--comfy-check", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["server: http://127.0.0.1:8188 (not contacted: no prompt needed it)",
+                                 "prompts checked, none queued: 1 passed, 0 failed, 0 skipped"])
