@@ -9,16 +9,16 @@ earlier run); it is converted when a prompt runs, with the server's.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import variables as variables_mod
 from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
-from .errors import BatchFileError, Problem, UIFormatError, UnresolvedTarget, WorkflowError
+from .prompt_specs import PromptSpec, SpecContext, build_specs, image_keys_of, prompt_lines, resolve_relative
+from .errors import BatchFileError, Problem, UIFormatError, WorkflowError
 from .schema import Cache, closest, make_validator, prompt_index, validate_cached
-from .workflow import Addresses, Target, is_ui_workflow, load_workflow, parse_targets, resolve
+from .workflow import Addresses, Target, is_ui_workflow, load_workflow, parse_targets
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -37,29 +37,6 @@ class SaveSettings:
     enabled: bool
     output_directory: str  # as written; resolved against the working directory when saving
     filename_prefix: str
-
-
-@dataclass(frozen=True)
-class PromptSpec:
-    """One test: ``values`` is generic_prompts overlaid with the prompt's own keys (and, for a
-    prompt using variables, one combination of their values)."""
-
-    id: str
-    index: int
-    values: dict[str, Any]
-    line: int = 0  # 0-based line of the prompt in the batch file
-    tags: tuple[str, ...] = ()
-    skip: str | None = None
-    xfail: str | None = None
-    timeout_s: float | None = None  # the prompt's, else the batch file's
-    variables: tuple[tuple[str, str], ...] = ()
-    local_images: tuple[tuple[str, Path], ...] = ()  # key -> local file to upload (LoadImage)
-    error: BatchFileError | None = None  # a problem of this prompt alone: the item fails with it
-
-    def random_keys(self) -> list[str]:
-        """The seed keys whose value is drawn when the prompt runs: only a seed key's
-        ``"random"`` means that (a prompt text may be the word "random")."""
-        return [k for k in SEED_KEYS if self.values.get(k) == RANDOM]
 
 
 @dataclass
@@ -94,39 +71,6 @@ class Batch:
         return classes
 
 
-def prompt_lines(text: str) -> list[int]:
-    """0-based line of each element of the top-level ``prompts`` list, for report locations.
-
-    Walks the top level with the standard decoder; returns [] for anything unexpected."""
-    decoder = json.JSONDecoder()
-    ws = re.compile(r"[ \t\n\r]*")
-
-    def skip(pos: int, char: str = "") -> int:
-        pos = ws.match(text, pos).end()
-        if char and text.startswith(char, pos):
-            pos = ws.match(text, pos + 1).end()
-        return pos
-
-    try:
-        pos = skip(text.find("{") + 1)
-        while pos < len(text) and text[pos] != "}":
-            key, pos = decoder.raw_decode(text, pos)
-            pos = skip(pos, ":")
-            if key != "prompts":
-                _, pos = decoder.raw_decode(text, pos)
-                pos = skip(pos, ",")
-                continue
-            lines, pos = [], skip(pos + 1)
-            while text[pos] != "]":
-                lines.append(text.count("\n", 0, pos))
-                _, pos = decoder.raw_decode(text, pos)
-                pos = skip(pos, ",")
-            return lines
-    except (ValueError, IndexError):
-        pass
-    return []
-
-
 def read_text(path: Path, shown_as: str) -> tuple[str, bytes]:
     """The file's text and bytes, reporting unreadable and non-UTF-8 files."""
     try:
@@ -152,18 +96,6 @@ def read_json(path: Path, shown_as: str) -> Any:
     return parse_json(read_text(path, shown_as)[0], shown_as)
 
 
-def resolve_relative(name: str, batch_path: Path, cwd: Path) -> tuple[Path, list[Path]]:
-    """A relative path in a batch file: the batch file's folder first, then the working
-    directory (where the seed's script resolved it). Returns the hit (or the first
-    candidate) and every place looked at."""
-    p = Path(name)
-    candidates = [p] if p.is_absolute() else [batch_path.parent / p, cwd / p]
-    for c in candidates:
-        if c.exists():
-            return c, candidates
-    return candidates[0], candidates
-
-
 def near_miss(name: str, looked: list[Path], suffix: str = ".json") -> str:
     """For a file not found: a file with ``suffix``, in a folder looked in, whose name is
     close (``tiny-sd15-txt2img.json`` -> ``tiny-sd15-txt2img-api.json``), written as the
@@ -179,84 +111,6 @@ def near_miss(name: str, looked: list[Path], suffix: str = ".json") -> str:
     if close is None:
         return ""
     return f'did you mean "{wanted.with_name(close + suffix).as_posix()}"?'
-
-
-_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(text: str, limit: int = 48) -> str:
-    slug = _SLUG_STRIP.sub("-", text.lower()).strip("-")
-    if len(slug) > limit:
-        slug = slug[:limit].rsplit("-", 1)[0] or slug[:limit]
-    return slug
-
-
-def prompt_ids(prompts: list[dict[str, Any]], shown_as: str) -> list[str]:
-    """Stable, readable ids: ``id`` or ``name`` when given, else a slug of ``positive_prompt``
-    (a numeric suffix only when two share it), else ``prompt-N`` by position."""
-    ids: list[str] = []
-    explicit = {}
-    for i, p in enumerate(prompts):
-        given = p.get("id", p.get("name"))
-        if given is not None:
-            given = str(given)
-            if given in explicit:
-                raise BatchFileError(shown_as, f"duplicate prompt id '{given}' (also prompts[{explicit[given]}])",
-                                     f"prompts[{i}]", "give each prompt a unique 'id'")
-            explicit[given] = i
-    taken = set(explicit)
-    for i, p in enumerate(prompts):
-        given = p.get("id", p.get("name"))
-        if given is not None:
-            ids.append(str(given))
-            continue
-        text = p.get("positive_prompt")
-        base = slugify(text) if isinstance(text, str) else ""
-        base = base or f"prompt-{i + 1}"
-        candidate, n = base, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{base}-{n}"
-        taken.add(candidate)
-        ids.append(candidate)
-    return ids
-
-
-def _reason(value: Any) -> str | None:
-    """``skip``/``xfail``: true, or a string giving the reason."""
-    if value is None or value is False:
-        return None
-    return value if isinstance(value, str) else "marked in the batch file"
-
-
-def _image_keys(addresses: Addresses, targets: dict[str, list[Target]]) -> set[str]:
-    """Keys written to a LoadImage's ``image``: a local file there is uploaded first."""
-    keys = set()
-    for key, ts in targets.items():
-        for t in ts:
-            try:
-                places = resolve(addresses, t)
-            except UnresolvedTarget:
-                continue
-            if any(p.field == "image" and addresses.nodes[p.node].class_type == "LoadImage" for p in places):
-                keys.add(key)
-    return keys
-
-
-def _local_images(values: dict[str, Any], keys: set[str], path: Path, cwd: Path,
-                  place: str) -> tuple[list[tuple[str, Path]], list[Problem]]:
-    found, problems = [], []
-    for key in sorted(keys & set(values)):
-        value = values[key]
-        if not isinstance(value, str):
-            continue
-        local, looked = resolve_relative(value, path, cwd)
-        if local.is_file():
-            found.append((key, local))
-        elif value.startswith(("./", "../", "/", ".\\", "..\\")):
-            problems.append(Problem(f"{place}.{key}", f"image file '{value}' not found; looked at "
-                                    + " and ".join(str(p) for p in looked)))
-    return found, problems
 
 
 @dataclass(frozen=True)
@@ -304,14 +158,10 @@ def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path,
     return _Workflow(wf_path, {}, ui.addresses, data, shown, ui)
 
 
-def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Validator | None = None,
-               cache: Cache | None = None, known: Callable[[], KnownInfo | None] | None = None) -> Batch:
-    """Read and check a batch file. Structural problems raise BatchFileError (the whole file
-    fails); a problem inside one prompt is kept on that prompt's spec (only it fails).
-    ``cache`` (pytest's) remembers schema validation by file digest; ``known`` gives the
-    server's ``/object_info`` kept from an earlier run (called only for a UI-format workflow)."""
-    text, raw = read_text(path, shown_as)
-    data = parse_json(text, shown_as)
+def _validated(data: Any, raw: bytes, shown_as: str, validator: Draft202012Validator | None,
+               cache: Cache | None) -> dict[int, list[Problem]]:
+    """Schema problems: those outside any prompt fail the whole file (raised); the rest are
+    returned by prompt index, for those prompts alone to fail."""
     if not isinstance(data, dict):
         raise BatchFileError(shown_as, "the top level must be an object with 'parameters' and 'prompts', "
                              f"found {type(data).__name__}", hint="see the batch format in README.md")
@@ -322,21 +172,38 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
         (structural if index is None else per_prompt.setdefault(index, [])).append(problem)
     if structural:
         raise BatchFileError(shown_as, problems=structural)
+    return per_prompt
 
-    params = data["parameters"]
-    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known)
-    workflow, addresses = wf.workflow, wf.addresses
 
+def _targets(items: dict[str, Any], wf: _Workflow) -> tuple[dict[str, list[Target]], list[Problem]]:
+    """``workflow_items`` parsed, each target checked against what the workflow file tells."""
     targets: dict[str, list[Target]] = {}
-    for key, spec in params.get("workflow_items", {}).items():
+    problems: list[Problem] = []
+    for key, spec in items.items():
         place = f"parameters.workflow_items.{key}"
         try:
             targets[key] = parse_targets(spec)
         except ValueError as exc:
-            structural.append(Problem(place, str(exc)))
+            problems.append(Problem(place, str(exc)))
             continue
         for target in targets[key]:
-            structural += wf.problems(target, place)
+            problems += wf.problems(target, place)
+    return targets, problems
+
+
+def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Validator | None = None,
+               cache: Cache | None = None, known: Callable[[], KnownInfo | None] | None = None) -> Batch:
+    """Read and check a batch file. Structural problems raise BatchFileError (the whole file
+    fails); a problem inside one prompt is kept on that prompt's spec (only it fails).
+    ``cache`` (pytest's) remembers schema validation by file digest; ``known`` gives the
+    server's ``/object_info`` kept from an earlier run (called only for a UI-format workflow)."""
+    text, raw = read_text(path, shown_as)
+    data = parse_json(text, shown_as)
+    per_prompt = _validated(data, raw, shown_as, validator, cache)
+    params = data["parameters"]
+    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known)
+    workflow, addresses = wf.workflow, wf.addresses
+    targets, structural = _targets(params.get("workflow_items", {}), wf)
     generic = params.get("generic_prompts", {})
     structural += check_keys(generic, targets, "parameters.generic_prompts")
     structural += check_values(workflow, addresses, targets, generic, "parameters.generic_prompts")
@@ -352,52 +219,9 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Valid
         output_directory=str(save_raw.get("output_directory", DEFAULT_OUTPUT_DIRECTORY)),
         filename_prefix=str(save_raw.get("filename_prefix", DEFAULT_FILENAME_PREFIX)),
     )
-    prompts = [p if isinstance(p, dict) else {} for p in data["prompts"]]
-    lines = prompt_lines(text)
-    image_keys = _image_keys(wf.ui.best if wf.ui else addresses, targets)
-    specs: list[PromptSpec] = []
-    for i, (base_id, p) in enumerate(zip(prompt_ids(prompts, shown_as), prompts)):
-        place = f"prompts[{i}]"
-        own = per_prompt.get(i, []) + check_keys(p, targets, place)
-        tags = p.get("tags", [])
-        timeout = p.get("timeout", params.get("timeout"))
-        combos = list(variables_mod.expand({**generic, **p}, declared))
-        taken: set[str] = set()
-        for assignment, values in combos:
-            reported = {problem.place for problem in own}
-            problems = own + [q for q in check_values(workflow, addresses, targets, values, place)
-                              if q.place not in reported]
-            local, image_problems = _local_images(values, image_keys, path, cwd, place)
-            problems += image_problems
-            specs.append(PromptSpec(
-                id=_variant_id(base_id, assignment, taken),
-                index=i,
-                values=values,
-                line=lines[i] if i < len(lines) else 0,
-                tags=(tags,) if isinstance(tags, str) else tuple(t for t in tags if isinstance(t, str)),
-                skip=_reason(p.get("skip")),
-                xfail=_reason(p.get("xfail")),
-                timeout_s=float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None,
-                variables=tuple(assignment.items()),
-                local_images=tuple(local),
-                error=BatchFileError(shown_as, problems=_unique(problems)) if problems else None,
-            ))
+    image_keys = image_keys_of(wf.ui.best if wf.ui else addresses, targets)
+    specs = build_specs(data["prompts"], prompt_lines(text), SpecContext(
+        shown_as, path, cwd, workflow, addresses, targets, generic, declared, per_prompt, image_keys,
+        params.get("timeout")))
     return Batch(path, shown_as, wf.path, workflow, targets, save, generic, specs, params.get("baseline", {}),
                  addresses, wf.source, wf.source_shown)
-
-
-def _unique(problems: list[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))
-
-
-def _variant_id(base: str, assignment: dict[str, str], taken: set[str]) -> str:
-    """``a-cat[standing-smiling]``: the values of the prompt's variables, readable and unique."""
-    if not assignment:
-        return base
-    label = "-".join(slugify(v, 24) or "x" for v in assignment.values())
-    candidate, n = f"{base}[{label}]", 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}[{label}-{n}]"
-    taken.add(candidate)
-    return candidate

@@ -13,9 +13,8 @@ from comfy_plugin.batch import (
     SEED_KEYS,
     PromptSpec,
     load_batch,
-    prompt_ids,
-    slugify,
 )
+from comfy_plugin.prompt_specs import prompt_ids, slugify
 from comfy_plugin.errors import BatchFileError, WorkflowError
 from comfy_plugin.workflow import Target
 
