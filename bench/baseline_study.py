@@ -1,484 +1,428 @@
 #!/usr/bin/env python3
-"""How far apart are the hashes of reruns and of real changes? A study, not a test.
+"""Do the baseline metrics pass what only changes the arithmetic and fail what a user calls a
+regression? A study, not a test: its tables are in docs/baselines-study.md.
 
-The defaults of comfy_plugin/baselines/metrics/ (hash, colour and sharpness thresholds) come from
-this. For three kinds of image produced by a real ComfyUI it measures, between a baseline
-image and another image, the perceptual-hash distance (phash-8, and ahash, dhash, whash,
-colorhash for comparison), the colour distance (mean RGB of a 4x4 grid) and the sharpness
-distance (mean neighbour difference), for
+CPU reruns of ComfyUI are byte-identical, so the harmless variants here are servers that
+compute the same picture another way, each a fresh launch of the development ComfyUI with the
+generated SD1.5-shaped checkpoint (workflows-files/tiny-sd15-txt2img-api.json):
 
-  reruns (must match)      the same prompt again with the server's cache freed; that rerun
-                           with tiny pixel noise (±1, ±2; ±4 for information) added here with
-                           numpy, standing in for GPU nondeterminism
-  perturbations (must not) another seed, a colour change, a blur change, a 5 % crop, a 5 %
-                           crop scaled back to the full size, a 5 % resize, another size (and
-                           on the SD graph another prompt text and one more step)
+  restart            the reference configuration again (a new process)
+  threads-2          OMP_NUM_THREADS=2 instead of 1 (another reduction order in torch)
+  split-attention    --use-split-cross-attention (the reference uses ComfyUI's CPU default,
+  pytorch-attention  --use-pytorch-cross-attention  sub-quadratic attention)
+  fp16-vae           --fp16-vae, bf16-vae --bf16-vae, bf16-unet --bf16-unet (other precisions)
+  batch-2            the same prompt in a batch of two, image 0 (the reference server)
 
-on 512x512 noise images (EmptyImage -> ImageAddNoise -> ImageBlur), 512x512 flat-colour
-images (EmptyImage -> ImageBlur), and the generated SD1.5 checkpoint's graph at 64x64 when
-.comfyui/models/checkpoints/tiny-sd15.safetensors exists. For every case it prints the
-distribution of distances and the verdict of baselines.compare with the defaults (size, hash,
-colour and sharpness together), then, for each check, the largest rerun distance and the
-smallest perturbation that only this check catches. A perturbation that moves no pixel by
-more than the rerun noise (a blur of a flat image) cannot be seen in any image and is
-reported as such. Cases marked "info" show where the limits lie and have no expected verdict.
+and the regressions a user would name: on the server another seed, one more sampler step, cfg
++1, one word of the prompt; on the client (of the reference image) a local patch of 2, 3 and
+5 % of the area (another picture's pixels there, or a smooth blob), hue rotated ±15°,
+saturation ±10 %, brightness ±5 %, a shift of 1 and 2 pixels, a 5 % crop scaled back (and one
+of another size), a horizontal flip, JPEG artefacts (quality 75 and 90), a one-pixel blur.
+Client-side ±1/±2 pixel noise (the old study's stand-in for GPU nondeterminism) is shown for
+information. 64x64 images of six prompts and 256x256 images of two; the latter are also judged
+with 128, 64 and 32 px references (2x, 4x and 8x down: a 1024 px image gets 4x with the 256 px
+default).
 
-    .venv/bin/python bench/baseline_study.py                 # launches the development ComfyUI
-    .venv/bin/python bench/baseline_study.py --url http://127.0.0.1:8188 --bases 6
+For every case and metric it prints the distances, the verdict of baselines.compare with the
+defaults, the error rates at the default thresholds, candidates that are not metrics of the
+plugin (PSNR, percentiles of the maps instead of tiles, luma-only SSIM, CIEDE2000 at half the
+side), combinations of metrics, and the client CPU of a 1024x1024 image per reference side
+(the tables are made by baseline_study_tables.py). Server outputs are kept under --cache (build/baseline-study), so a second run
+measures without a server; --markdown writes the tables for the docs.
 
-Exit status 1 when a default misclassifies a case.
+    .venv/bin/python bench/baseline_study.py [--cache DIR] [--markdown FILE] [--regenerate]
+
+Exit status 1 when a default misclassifies a counted case.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
 import statistics
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from comfy_plugin import baselines as bl  # noqa: E402
-from comfy_plugin.baselines.metrics.colour import DEFAULT_COLOUR_THRESHOLD  # noqa: E402
-from comfy_plugin.baselines.metrics.hash import DEFAULT_THRESHOLD, FLAT_CONTRAST, hamming  # noqa: E402
-from comfy_plugin.baselines.metrics.sharpness import DEFAULT_SHARPNESS_THRESHOLD  # noqa: E402
+from comfy_plugin.baselines.metrics.pixels import matched  # noqa: E402
+from comfy_plugin.baselines.spec import reference_side_text  # noqa: E402
 from comfy_plugin.client import ComfyClient  # noqa: E402
 from comfy_plugin.launcher import launch  # noqa: E402
-from comfy_plugin.outputs import safe_piece  # noqa: E402
+
+from baseline_study_tables import (  # noqa: E402
+    SHOWN, SIDES, Case, Out, Sample, case_rows, combination_rows, metric_rows, redundancy, side_rows, summary, wrong)
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 COMFY_PYTHON = ROOT / ".comfyui" / "venv" / "bin" / "python"
 MODEL_PATHS = ROOT / ".comfyui" / "extra_model_paths.yaml"
-CHECKPOINT = ROOT / ".comfyui" / "models" / "checkpoints" / "tiny-sd15.safetensors"
-CKPT_NAME = "tiny-sd15.safetensors"
-EXTRA_SPECS = [bl.HashSpec("ahash"), bl.HashSpec("dhash"), bl.HashSpec("whash"), bl.HashSpec("colorhash", 3)]
-PHASH = bl.HashSpec("phash", 8)
-COLOURS = [0x336699, 0x808080, 0xC04020, 0x20A060, 0xE0D040, 0x202020]
-SD_PROMPTS = ["a cat wearing a hat", "a lighthouse at night", "a bowl of fruit", "a red car",
-              "a mountain lake", "an old sailor"]
+WORKFLOW = ROOT / "workflows-files" / "tiny-sd15-txt2img-api.json"
+CPU_ARGS = ["--cpu", "--disable-all-custom-nodes"]
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: (prompt, the same prompt with one word changed)
+PROMPTS = [("a cat wearing a hat", "a dog wearing a hat"), ("a lighthouse at night", "a lighthouse at dawn"),
+           ("a bowl of fruit", "a bowl of soup"), ("a red car", "a blue car"),
+           ("a mountain lake", "a mountain road"), ("an old sailor", "an old farmer")]
 
 
-# -- graphs ----------------------------------------------------------------------------------
+# -- what the server renders ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Params:
-    """One prompt of the study: what the graph builders read."""
-
-    seed: int = 0
-    colour: int = 0x336699
-    width: int = 512
-    height: int = 512
-    blur: int = 1
-    sigma: float = 1.0
-    text: str = "a cat wearing a hat"
-    steps: int = 4
-    cfg: float = 7.5
-    post: tuple[tuple[Any, ...], ...] = ()  # ("crop", w, h, x, y) / ("scale", w, h) after the image
+class Config:
+    name: str
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = tuple(ONE_THREAD.items())
 
 
-def _post(graph: dict[str, Any], source: list[Any], post: tuple[tuple[Any, ...], ...]) -> list[Any]:
-    for n, step in enumerate(post):
-        node = f"p{n}"
-        if step[0] == "crop":
-            graph[node] = {"class_type": "ImageCrop", "inputs": {"image": source, "width": step[1],
-                                                                  "height": step[2], "x": step[3], "y": step[4]}}
-        elif step[0] == "scale":
-            graph[node] = {"class_type": "ImageScale", "inputs": {"image": source, "upscale_method": "bilinear",
-                                                                   "width": step[1], "height": step[2],
-                                                                   "crop": "disabled"}}
-        elif step[0] == "blur":
-            graph[node] = {"class_type": "ImageBlur", "inputs": {"image": source, "blur_radius": step[1],
-                                                                  "sigma": step[2]}}
-        source = [node, 0]
-    return source
+CONFIGS = [Config("reference"), Config("restart"),
+           Config("threads-2", env=(("OMP_NUM_THREADS", "2"), ("MKL_NUM_THREADS", "2"))),
+           Config("split-attention", ("--use-split-cross-attention",)),
+           Config("pytorch-attention", ("--use-pytorch-cross-attention",)),
+           Config("fp16-vae", ("--fp16-vae",)), Config("bf16-vae", ("--bf16-vae",)),
+           Config("bf16-unet", ("--bf16-unet",))]
 
 
-def noise_graph(p: Params) -> dict[str, Any]:
-    graph: dict[str, Any] = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": p.width, "height": p.height, "batch_size": 1,
-                                                     "color": p.colour}},
-        "2": {"class_type": "ImageAddNoise", "inputs": {"image": ["1", 0], "seed": p.seed, "strength": 0.5}},
-        "3": {"class_type": "ImageBlur", "inputs": {"image": ["2", 0], "blur_radius": p.blur, "sigma": p.sigma}},
-    }
-    graph["9"] = {"class_type": "SaveImage", "inputs": {"images": _post(graph, ["3", 0], p.post),
-                                                        "filename_prefix": "study-noise"}}
+@dataclass(frozen=True)
+class Base:
+    index: int
+    side: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.side}px-{self.index}"
+
+
+def bases(small: int, large: int) -> list[Base]:
+    return ([Base(i, 64, 42 + i) for i in range(small)]
+            + [Base(i, 256, 1042 + i) for i in range(large)])
+
+
+#: variant -> how the reference server's prompt changes (only the reference server runs them)
+SERVER_VARIANTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "batch-2": lambda v: {**v, "batch_size": 2},
+    "seed+1": lambda v: {**v, "seed": v["seed"] + 1},
+    "steps+1": lambda v: {**v, "steps": v["steps"] + 1},
+    "cfg+1": lambda v: {**v, "cfg": v["cfg"] + 1.0},
+    "one word": lambda v: {**v, "text": v["word_changed"]},
+}
+
+
+def values(base: Base) -> dict[str, Any]:
+    text, changed = PROMPTS[base.index % len(PROMPTS)]
+    return {"seed": base.seed, "steps": 4, "cfg": 7.5, "text": text, "word_changed": changed,
+            "side": base.side, "batch_size": 1}
+
+
+def workflow(v: dict[str, Any]) -> dict[str, Any]:
+    graph = json.loads(WORKFLOW.read_text())
+    graph["3"]["inputs"].update(seed=v["seed"], steps=v["steps"], cfg=v["cfg"])
+    graph["5"]["inputs"].update(width=v["side"], height=v["side"], batch_size=v["batch_size"])
+    graph["6"]["inputs"]["text"] = v["text"]
+    graph["9"]["inputs"]["filename_prefix"] = "study"
     return graph
 
 
-def flat_graph(p: Params) -> dict[str, Any]:
-    graph: dict[str, Any] = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": p.width, "height": p.height, "batch_size": 1,
-                                                     "color": p.colour}},
-        "3": {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": p.blur, "sigma": p.sigma}},
-    }
-    graph["9"] = {"class_type": "SaveImage", "inputs": {"images": _post(graph, ["3", 0], p.post),
-                                                        "filename_prefix": "study-flat"}}
-    return graph
+def jobs(config: Config, all_bases: list[Base]) -> dict[str, dict[str, Any]]:
+    """file name -> workflow of what ``config`` renders."""
+    out = {f"{b.key}.png": workflow(values(b)) for b in all_bases}
+    if config.name == "reference":
+        for b in all_bases:
+            for variant, change in SERVER_VARIANTS.items():
+                out[f"{b.key}-{variant.replace(' ', '-')}.png"] = workflow(change(values(b)))
+    return out
 
 
-def sd_graph(p: Params) -> dict[str, Any]:
-    graph: dict[str, Any] = {
-        "3": {"class_type": "KSampler", "inputs": {
-            "seed": p.seed, "steps": p.steps, "cfg": p.cfg, "sampler_name": "euler", "scheduler": "normal",
-            "denoise": 1, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
-        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT_NAME}},
-        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": p.width, "height": p.height, "batch_size": 1}},
-        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": p.text, "clip": ["4", 1]}},
-        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry, ugly", "clip": ["4", 1]}},
-        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
-    }
-    graph["9"] = {"class_type": "SaveImage", "inputs": {"images": _post(graph, ["8", 0], p.post),
-                                                        "filename_prefix": "study-sd"}}
-    return graph
+def generate(cache: Path, all_bases: list[Base], timeout: float) -> None:
+    """Render what the cache lacks, one fresh server per configuration."""
+    for config in CONFIGS:
+        folder = cache / config.name
+        todo = {name: wf for name, wf in jobs(config, all_bases).items() if not (folder / name).is_file()}
+        if not todo:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = {key: os.environ.get(key) for key, _ in config.env}
+        os.environ.update(dict(config.env))
+        started = time.monotonic()
+        try:
+            server = launch(COMFY_DIR, str(COMFY_PYTHON), [*CPU_ARGS, *config.args], model_paths=MODEL_PATHS)
+        finally:
+            for key, value in saved.items():
+                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        client = ComfyClient(server.url)
+        try:
+            for name, wf in todo.items():
+                result = client.wait(client.submit(wf), timeout)
+                (folder / name).write_bytes(client.download(result.files[0]))
+        finally:
+            client.close()
+            server.stop()
+        print(f"  {config.name}: {len(todo)} image(s) in {time.monotonic() - started:.0f} s", flush=True)
 
 
-# -- client-side changes ----------------------------------------------------------------------------
+# -- what the client changes ----------------------------------------------------------------------
 
 
-def pixels(data: bytes) -> np.ndarray:
+def array(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as img:
         return np.asarray(img.convert("RGB"))
 
 
-def png(array: np.ndarray) -> bytes:
+def png(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
-    Image.fromarray(array.astype(np.uint8)).save(out, format="PNG")
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, format="PNG")
     return out.getvalue()
 
 
-def add_noise(data: bytes, amplitude: int, seed: int) -> bytes:
-    """Every channel of every pixel moved by a uniform integer in -amplitude..amplitude."""
-    rng = np.random.default_rng(seed)
-    array = pixels(data).astype(np.int16)
-    return png(np.clip(array + rng.integers(-amplitude, amplitude + 1, array.shape), 0, 255))
+def enhanced(kind: type, factor: float) -> Callable[[np.ndarray, Any], np.ndarray]:
+    return lambda a, ctx: np.asarray(kind(Image.fromarray(a)).enhance(factor))
 
 
-def shift_red(data: bytes, amount: int) -> bytes:
-    array = pixels(data).astype(np.int16)
-    array[..., 0] += amount
-    return png(np.clip(array, 0, 255))
+def hue(degrees: float) -> Callable[[np.ndarray, Any], np.ndarray]:
+    def rotate(a: np.ndarray, ctx: Any) -> np.ndarray:
+        from skimage.color import hsv2rgb, rgb2hsv
+
+        hsv = rgb2hsv(a)
+        hsv[..., 0] = (hsv[..., 0] + degrees / 360) % 1.0
+        return np.rint(hsv2rgb(hsv) * 255)
+    return rotate
 
 
-def shifted(colour: int, amount: int) -> int:
-    """``colour`` with its red channel moved by ``amount`` (away from the nearer limit)."""
-    red = colour >> 16
-    red = red + amount if red + amount <= 255 else red - amount
-    return (red << 16) | (colour & 0xFFFF)
+def patch(fraction: float) -> Callable[[np.ndarray, Any], np.ndarray]:
+    """A square of ``fraction`` of the area: another seed's pixels there (even trials) or a
+    smooth blob of the region's mean colour (odd trials), at a position drawn per trial."""
+    def apply(a: np.ndarray, ctx: Context) -> np.ndarray:
+        height, width = a.shape[:2]
+        side = round((fraction * width * height) ** 0.5)
+        rng = np.random.default_rng(ctx.trial)
+        y, x = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+        out = a.astype(np.float64).copy()
+        region = out[y:y + side, x:x + side]
+        out[y:y + side, x:x + side] = ctx.other[y:y + side, x:x + side] if ctx.trial % 2 == 0 else region.mean(axis=(0, 1))
+        return out
+    return apply
+
+
+def shift(pixels: int) -> Callable[[np.ndarray, Any], np.ndarray]:
+    """Right and down by ``pixels``, the edge repeated."""
+    def apply(a: np.ndarray, ctx: Any) -> np.ndarray:
+        padded = np.pad(a, ((pixels, 0), (pixels, 0), (0, 0)), mode="edge")
+        return padded[: a.shape[0], : a.shape[1]]
+    return apply
+
+
+def crop(scale_back: bool) -> Callable[[np.ndarray, Any], np.ndarray]:
+    def apply(a: np.ndarray, ctx: Any) -> np.ndarray:
+        height, width = a.shape[:2]
+        inner_w, inner_h = round(width * 0.95), round(height * 0.95)
+        x, y = (width - inner_w) // 2, (height - inner_h) // 2
+        image = Image.fromarray(a).crop((x, y, x + inner_w, y + inner_h))
+        return np.asarray(image.resize((width, height), Image.BICUBIC) if scale_back else image)
+    return apply
+
+
+def jpeg(quality: int) -> Callable[[np.ndarray, Any], np.ndarray]:
+    def apply(a: np.ndarray, ctx: Any) -> np.ndarray:
+        out = io.BytesIO()
+        Image.fromarray(a).save(out, format="JPEG", quality=quality)
+        return array(out.getvalue())
+    return apply
+
+
+def noise(amplitude: int) -> Callable[[np.ndarray, Any], np.ndarray]:
+    def apply(a: np.ndarray, ctx: Context) -> np.ndarray:
+        rng = np.random.default_rng(1000 + ctx.trial)
+        return a.astype(np.int16) + rng.integers(-amplitude, amplitude + 1, a.shape)
+    return apply
 
 
 # -- cases ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Case:
-    name: str
-    expect: str  # pass | fail | info
-    change: Callable[[Params], Params] | None = None  # a server-side change of the prompt
-    client: Callable[[bytes, int], bytes] | None = None  # a change of the downloaded bytes (bytes, trial)
-    repeats: int = 1
+CASES = [
+    *(Case(c.name, "pass", server=f"{c.name}:") for c in CONFIGS[1:]),
+    Case("batch of 2, image 0", "pass", server="batch-2"),
+    Case("client noise ±1", "info", client=noise(1), trials=2),
+    Case("client noise ±2", "info", client=noise(2), trials=2),
+    Case("another seed", "fail", server="seed+1"),
+    Case("one more step (4 -> 5)", "fail", server="steps+1"),
+    Case("cfg 7.5 -> 8.5", "fail", server="cfg+1"),
+    Case("one word of the prompt", "fail", server="one word"),
+    Case("patch 2 % of the area", "fail", client=patch(0.02), trials=4),
+    Case("patch 3 % of the area", "fail", client=patch(0.03), trials=4),
+    Case("patch 5 % of the area", "fail", client=patch(0.05), trials=4),
+    Case("hue +15°", "fail", client=hue(15)),
+    Case("hue -15°", "fail", client=hue(-15)),
+    Case("saturation +10 %", "fail", client=enhanced(ImageEnhance.Color, 1.10)),
+    Case("saturation -10 %", "fail", client=enhanced(ImageEnhance.Color, 0.90)),
+    Case("brightness +5 %", "fail", client=enhanced(ImageEnhance.Brightness, 1.05)),
+    Case("brightness -5 %", "fail", client=enhanced(ImageEnhance.Brightness, 0.95)),
+    Case("shift 1 px", "fail", client=shift(1)),
+    Case("shift 2 px", "fail", client=shift(2)),
+    Case("5 % crop, scaled back", "fail", client=crop(True)),
+    Case("5 % crop (another size)", "fail", client=crop(False)),
+    Case("horizontal flip", "fail", client=lambda a, ctx: a[:, ::-1]),
+    Case("JPEG quality 90", "fail", client=jpeg(90)),
+    Case("JPEG quality 75", "fail", client=jpeg(75)),
+    Case("blur, radius 1 px", "fail",
+         client=lambda a, ctx: np.asarray(Image.fromarray(a).filter(ImageFilter.GaussianBlur(1)))),
+]
 
 
-def crop(side: int) -> tuple[tuple[Any, ...], ...]:
-    inner = round(side * 0.95)
-    offset = (side - inner) // 2
-    return (("crop", inner, inner, offset, offset),)
-
-
-def image_cases(kind: str, side: int) -> list[Case]:
-    inner = round(side * 0.95)
-    cases = [
-        Case("rerun, cache freed", "pass", change=lambda p: p, repeats=2),
-        Case("rerun + noise ±1", "pass", change=lambda p: p, client=lambda d, t: add_noise(d, 1, t), repeats=3),
-        Case("rerun + noise ±2", "pass", change=lambda p: p, client=lambda d, t: add_noise(d, 2, t), repeats=3),
-        Case("rerun + noise ±4", "info", change=lambda p: p, client=lambda d, t: add_noise(d, 4, t), repeats=1),
-    ]
-    if kind != "flat":
-        cases.append(Case("another seed", "fail", change=lambda p: _replace(p, seed=p.seed + 1)))
-    if kind == "sd":
-        cases += [
-            Case("another prompt text", "fail", change=lambda p: _replace(p, text=p.text + ", oil painting")),
-            Case("steps 4 -> 5", "fail", change=lambda p: _replace(p, steps=p.steps + 1)),
-            Case("colour: red +16 (client)", "fail", client=lambda d, t: shift_red(d, 16)),
-            Case("colour: red +8 (client)", "info", client=lambda d, t: shift_red(d, 8)),
-            Case("blur added: radius 1", "fail", change=lambda p: _replace(p, post=(("blur", 1, 1.0),))),
-            Case("another size 64x48", "fail", change=lambda p: _replace(p, height=48)),
-        ]
-    else:
-        cases += [
-            Case("colour: red +16", "fail", change=lambda p: _replace(p, colour=shifted(p.colour, 16))),
-            Case("colour: red +8", "info", change=lambda p: _replace(p, colour=shifted(p.colour, 8))),
-            Case("blur radius 1 -> 2", "fail", change=lambda p: _replace(p, blur=2)),
-            Case("blur sigma 1.0 -> 1.5", "info", change=lambda p: _replace(p, sigma=1.5)),
-            Case(f"another size {side}x{side * 3 // 4}", "fail", change=lambda p: _replace(p, height=side * 3 // 4)),
-        ]
-    cases += [
-        Case(f"5% crop ({inner}x{inner})", "fail", change=lambda p: _replace(p, post=p.post + crop(side))),
-        Case(f"5% crop, scaled back to {side}", "fail",
-             change=lambda p: _replace(p, post=p.post + crop(side) + (("scale", side, side),))),
-        Case(f"5% resize ({inner}x{inner})", "fail", change=lambda p: _replace(p, post=p.post + (("scale", inner, inner),))),
-        Case(f"5% resize and back to {side}", "info",
-             change=lambda p: _replace(p, post=p.post + (("scale", inner, inner), ("scale", side, side)))),
-    ]
-    return cases
-
-
-def _replace(p: Params, **changes: Any) -> Params:
-    return Params(**{**p.__dict__, **changes})
+@dataclass
+class Context:
+    other: np.ndarray  # the another-seed image of the same base (patches)
+    trial: int
 
 
 # -- measuring -----------------------------------------------------------------------------------------
 
-
-#: A perturbation whose output moves no pixel by more than this is within the rerun noise.
-RERUN_NOISE = 2
-
-
-@dataclass
-class Sample:
-    phash: int
-    colour: float
-    sharpness: float
-    same_size: bool
-    max_pixel_change: int | None  # None for another size
-    flat: bool  # both images below FLAT_CONTRAST (metrics/hash.py): the hash is not used
-    extra: dict[str, int]
-    verdict: str  # the status baselines.compare gives with the defaults
-
-    @property
-    def invisible(self) -> bool:
-        """The output differs from the baseline no more than a rerun with noise does."""
-        return self.max_pixel_change is not None and self.max_pixel_change <= RERUN_NOISE
+def _luma(pixels: np.ndarray) -> np.ndarray:
+    grey = np.asarray(Image.fromarray(pixels).convert("L"))
+    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-@dataclass
-class CaseResult:
-    case: Case
-    samples: list[Sample] = field(default_factory=list)
+def extras(old: np.ndarray, new: np.ndarray) -> dict[str, float]:
+    """The candidates of ``EXTRA`` for one pair of references."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from comfy_plugin.baselines.metrics.ciede2000 import delta_e_map
+    from comfy_plugin.baselines.metrics.pixels import tile_means
+    from comfy_plugin.baselines.metrics.ssim import ssim_map
+
+    pair = matched(old, new)
+    if pair is None:
+        return {}
+    same = np.array_equal(pair.old, pair.new)
+    psnr = 99.0 if same else min(99.0, float(peak_signal_noise_ratio(pair.old, pair.new, data_range=255)))
+    luma = matched(_luma(pair.old), _luma(pair.new))
+    half = [np.asarray(Image.fromarray(a).reduce(2)) for a in (pair.old, pair.new)] if min(pair.size) >= 16 else None
+    half_pair = matched(*half) if half else pair
+    out = {"psnr": round(psnr, 2), "ssim_p1": round(1 - float(np.percentile(ssim_map(pair), 1)), 5),
+           "ciede2000_p99": round(float(np.percentile(delta_e_map(pair), 99)), 3),
+           "ssim_luma": round(1 - float(ssim_map(luma).mean()), 5),
+           "ssim_luma_tile": round(1 - float(tile_means(ssim_map(luma)).min()), 5),
+           "ciede2000_half": round(float(delta_e_map(half_pair).mean()), 3),
+           "ciede2000_half_tile": round(float(tile_means(delta_e_map(half_pair)).max()), 3)}
+    return out
 
 
-class Runner:
-    def __init__(self, client: ComfyClient, timeout: float) -> None:
-        self.client = client
-        self.timeout = timeout
-        self.cached_reruns = 0
-
-    def run(self, workflow: dict[str, Any], fresh: bool = False) -> bytes:
-        """Queue ``workflow`` and download its one image; ``fresh`` frees the cache first."""
-        for attempt in range(3):
-            if fresh:
-                self.client.free()
-                time.sleep(0.5 + attempt)  # the worker applies the flag between prompts
-            result = self.client.wait(self.client.submit(workflow), self.timeout)
-            if not fresh or not result.cached_nodes:
-                return self.client.download(result.files[0])
-        self.cached_reruns += 1
-        return self.client.download(result.files[0])
-
-
-def features(data: bytes, spec: bl.HashSpec = PHASH) -> dict[str, Any]:
-    return bl.observe(data, spec, thumbnail=False).entry.features
+def measure(base: Base, old_png: bytes, new_png: bytes) -> Sample:
+    """Every distance at the default reference side, and the verdict at each side studied."""
+    sides = [bl.DEFAULT_REFERENCE_SIDE, *(s for s in SIDES if s < base.side and s != bl.DEFAULT_REFERENCE_SIDE)]
+    sample = Sample(base, {}, True, None)
+    for side in sides:
+        old = bl.observe(old_png, thumbnail=False, reference_side=side)
+        new = bl.observe(new_png, thumbnail=False, reference_side=side)
+        result = bl.compare(old.entry.with_reference("study"), new, baseline_reference=old.pixels)
+        sample.verdicts[side] = result.status
+        sample.by_side[side] = dict(result.distances)
+        if side == bl.DEFAULT_REFERENCE_SIDE:
+            sample.distances = {**result.distances, **extras(old.pixels, new.pixels)}
+    a, b = array(old_png), array(new_png)
+    sample.same_size = a.shape == b.shape
+    sample.max_change = int(np.abs(a.astype(np.int16) - b).max()) if sample.same_size else None
+    return sample
 
 
-def rgb(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.convert("RGB")
-
-
-def measure(base: bytes, other: bytes) -> Sample:
-    old = bl.observe(base, PHASH, thumbnail=False).entry
-    new = bl.observe(other, PHASH, thumbnail=False)
-    result = bl.compare(old, new)
-    extra = {str(s): hamming(features(base, s)["hash"], features(other, s)["hash"], s) for s in EXTRA_SPECS}
-    a, b = rgb(base), rgb(other)
-    same_size = a.size == b.size
-    change = int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max()) if same_size else None
-    return Sample(
-        phash=result.distances["hash"],
-        colour=result.distances["colour"],
-        sharpness=result.distances["sharpness"],
-        same_size=same_size,
-        max_pixel_change=change,
-        flat=max(old.features["contrast"], new.entry.features["contrast"]) < FLAT_CONTRAST,
-        extra=extra,
-        verdict=result.status,
-    )
-
-
-def study(runner: Runner, kind: str, graph: Callable[[Params], dict[str, Any]], bases: list[Params],
-          side: int, save: Path | None) -> tuple[list[CaseResult], list[float]]:
-    """Every case against every base; returns the results and the contrast of each base image."""
-    results = [CaseResult(case) for case in image_cases(kind, side)]
-    contrasts = []
-    for trial, base_params in enumerate(bases):
-        base = runner.run(graph(base_params), fresh=True)
-        contrasts.append(features(base)["contrast"])
-        if save is not None and trial == 0:
-            save.mkdir(parents=True, exist_ok=True)
-            (save / f"{kind}-base.png").write_bytes(base)
-        for result in results:
-            case = result.case
-            for repeat in range(case.repeats):
-                if case.change is not None:
-                    params = case.change(base_params)
-                    data = runner.run(graph(params), fresh=params == base_params)
+def run_cases(cache: Path, all_bases: list[Base]) -> dict[str, list[Sample]]:
+    samples: dict[str, list[Sample]] = {case.name: [] for case in CASES}
+    for base in all_bases:
+        reference = (cache / "reference" / f"{base.key}.png").read_bytes()
+        other = array((cache / "reference" / f"{base.key}-seed+1.png").read_bytes())
+        for case in CASES:
+            for trial in range(case.trials):
+                if case.server.endswith(":"):
+                    data = (cache / case.server[:-1] / f"{base.key}.png").read_bytes()
+                elif case.server:
+                    data = (cache / "reference" / f"{base.key}-{case.server.replace(' ', '-')}.png").read_bytes()
                 else:
-                    data = base
-                if case.client is not None:
-                    data = case.client(data, 1000 * trial + repeat)
-                result.samples.append(measure(base, data))
-                if save is not None and trial == 0 and repeat == 0:
-                    (save / f"{kind}-{safe_piece(case.name)}.png").write_bytes(data)
-    return results, contrasts
+                    data = png(case.client(array(reference), Context(other, 100 * base.index + trial)))
+                samples[case.name].append(measure(base, reference, data))
+    return samples
 
 
-# -- reporting ------------------------------------------------------------------------------------------
-
-
-def spread(values: list[float]) -> str:
-    if not values:
-        return "-"
-    low, high = min(values), max(values)
-    return f"{low:g}" if low == high else f"{low:g}-{high:g} (med {statistics.median(values):g})"
-
-
-def histogram(values: list[float]) -> str:
-    return " ".join(f"{v:g}x{n}" if n > 1 else f"{v:g}" for v, n in sorted(Counter(values).items()))
-
-
-def report(title: str, results: list[CaseResult]) -> int:
-    """Print one table; returns how many samples the defaults got wrong."""
-    print(f"\n== {title}")
-    extra_names = [str(s) for s in EXTRA_SPECS]
-    print(f"{'case':34} {'expect':6} {'n':>2}  {'phash-8':18} {'colour':20} {'sharpness':20} "
-          + " ".join(f"{n:>12}" for n in extra_names) + "   defaults (hash+colour+size)")
-    wrong = 0
-    for result in results:
-        s = result.samples
-        verdicts = Counter("pass" if x.verdict == "match" else "fail" for x in s)
-        expect = result.case.expect
-        if expect == "fail" and all(x.invisible for x in s):
-            changes = sorted({x.max_pixel_change for x in s})
-            verdict = (f"n/a: no pixel moves by more than {max(changes)} (rerun noise: {RERUN_NOISE}), "
-                       f"no image check can see it; {', '.join(f'{k} {v}/{len(s)}' for k, v in sorted(verdicts.items()))}")
-        else:
-            bad = sum(1 for x in s if not (expect == "fail" and x.invisible) and expect != "info"
-                      and (x.verdict == "match") != (expect == "pass"))
-            wrong += bad
-            verdict = ", ".join(f"{k} {v}/{len(s)}" for k, v in sorted(verdicts.items()))
-            if expect != "info":
-                verdict += "  ok" if not bad else f"  WRONG ({bad})"
-            if any(not x.same_size for x in s):
-                verdict += "  [other size]"
-            if any(x.flat for x in s):
-                verdict += "  [flat: colour only]"
-        print(f"{result.case.name:34} {expect:6} {len(s):>2}  {spread([x.phash for x in s]):18} "
-              f"{spread([x.colour for x in s]):20} {spread([x.sharpness for x in s]):20} "
-              + " ".join(f"{spread([x.extra[n] for x in s]):>12}" for n in extra_names) + f"   {verdict}")
-        print(f"{'':44}phash-8 values: {histogram([x.phash for x in s])}")
-    return wrong
-
-
-def separating(all_results: list[tuple[str, list[CaseResult]]]) -> None:
-    """For each check: the largest rerun distance, and the perturbations that only it catches."""
-    checks = [("phash-8", DEFAULT_THRESHOLD, lambda x: 0 if x.flat else x.phash),
-              ("colour", DEFAULT_COLOUR_THRESHOLD, lambda x: x.colour),
-              ("sharpness", DEFAULT_SHARPNESS_THRESHOLD, lambda x: x.sharpness)]
-    reruns = [(kind, r.case.name, x) for kind, rs in all_results for r in rs if r.case.expect == "pass"
-              for x in r.samples]
-    changes = [(kind, r.case.name, x) for kind, rs in all_results for r in rs if r.case.expect == "fail"
-               for x in r.samples if x.same_size and not x.invisible]
-    print(f"\n== each check with the defaults, over {len(reruns)} reruns and {len(changes)} visible same-size "
-          f"perturbations (another size always fails)")
-    print(f"{'check':10} {'threshold':>9} {'reruns: max':>12}  {'caught':>7}  smallest value among the perturbations "
-          f"only this check catches")
-    for name, limit, value in checks:
-        worst = max(reruns, key=lambda r: value(r[2]))
-        caught = [c for c in changes if value(c[2]) > limit]
-        alone = [c for c in caught if sum(v(c[2]) > lim for _, lim, v in checks) == 1]
-        smallest = min(alone, key=lambda c: value(c[2]), default=None)
-        print(f"{name:10} {limit:>9g} {value(worst[2]):>12g}  {len(caught):>3}/{len(changes):<3}  "
-              + (f"{value(smallest[2]):g} ({smallest[0]}: {smallest[1]})" if smallest else "-")
-              + f"   [largest rerun: {worst[0]}: {worst[1]}]")
-    missed = [c for c in changes if not any(v(c[2]) > lim for _, lim, v in checks)]
-    print("every visible perturbation is caught" if not missed else
-          "missed: " + "; ".join(f"{k}: {n} (phash {x.phash}, colour {x.colour:g}, sharpness {x.sharpness:g})"
-                                 for k, n, x in missed))
+def cost_rows(repeats: int = 5) -> list[list[str]]:
+    """Client CPU of one 1024x1024 image: observing it, and comparing its reference, per side."""
+    rng = np.random.default_rng(7)
+    small = np.clip(rng.normal(128, 60, (256, 256, 3)), 0, 255).astype(np.uint8)
+    image = Image.fromarray(small).resize((1024, 1024), Image.BICUBIC).filter(ImageFilter.GaussianBlur(1))
+    data = png(np.asarray(image))
+    other = png(np.asarray(image)[:, :, ::-1])
+    rows = []
+    for side in (128, 256, 512, None):
+        old = bl.observe(data, reference_side=side)
+        entry = old.entry.with_reference("cost")
+        times: dict[str, list[float]] = {"observe": [], "compare": [], "record": []}
+        for _ in range(repeats):
+            started = time.process_time()
+            new = bl.observe(other, thumbnail=False, reference_side=side)
+            times["observe"].append(time.process_time() - started)
+            started = time.process_time()
+            bl.compare(entry, new, baseline_reference=old.pixels)
+            times["compare"].append(time.process_time() - started)
+            started = time.process_time()
+            new.recordable()
+            times["record"].append(time.process_time() - started)
+        rows.append([reference_side_text(side), str(len(old.reference_png) // 1024),
+                     *(f"{statistics.median(times[k]) * 1000:.0f}" for k in ("observe", "compare", "record"))])
+    return rows
 
 
 # -- main ------------------------------------------------------------------------------------------------
 
 
-def has_checkpoint(client: ComfyClient) -> bool:
-    info = client.get_json("/object_info/CheckpointLoaderSimple")
-    names = info.get("CheckpointLoaderSimple", {}).get("input", {}).get("required", {}).get("ckpt_name", [[]])[0]
-    return CKPT_NAME in names
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", help="a running ComfyUI; default: launch the development one (--cpu)")
-    parser.add_argument("--bases", type=int, default=4, help="base prompts per kind of image (seeds and colours)")
-    parser.add_argument("--side", type=int, default=512, help="side of the noise and flat images")
-    parser.add_argument("--timeout", type=float, default=600.0)
-    parser.add_argument("--save", type=Path, help="keep the first base's images of every case in this folder")
+    parser.add_argument("--cache", type=Path, default=ROOT / "build" / "baseline-study",
+                        help="where the servers' images are kept (default build/baseline-study)")
+    parser.add_argument("--small", type=int, default=6, help="64x64 prompts (default 6)")
+    parser.add_argument("--large", type=int, default=2, help="256x256 prompts (default 2)")
+    parser.add_argument("--regenerate", action="store_true", help="render every image again")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--markdown", type=Path, help="write the tables to this file")
     args = parser.parse_args()
-    if args.bases > len(COLOURS):
-        parser.error(f"--bases: at most {len(COLOURS)}")
-
-    server = None
-    if args.url:
-        url = args.url
-    else:
-        model_paths = MODEL_PATHS if MODEL_PATHS.is_file() else None
-        server = launch(COMFY_DIR, str(COMFY_PYTHON), ["--cpu", "--disable-all-custom-nodes"], model_paths=model_paths)
-        url = server.url
-        print(f"launched ComfyUI at {url} (log: {server.log_path})")
-    client = ComfyClient(url)
+    all_bases = bases(args.small, args.large)
     started = time.monotonic()
-    try:
-        runner = Runner(client, args.timeout)
-        side = args.side
-        tables = []
-        wrong = 0
-        kinds: list[tuple[str, str, Callable[[Params], dict[str, Any]], list[Params], int]] = [
-            ("noise", f"noise images {side}x{side} (EmptyImage -> ImageAddNoise 0.5 -> ImageBlur 1/1.0), "
-                      f"{args.bases} seeds x colours", noise_graph,
-             [Params(seed=1000 + i, colour=COLOURS[i], width=side, height=side) for i in range(args.bases)], side),
-            ("flat", f"flat-colour images {side}x{side} (EmptyImage -> ImageBlur 1/1.0), {args.bases} colours",
-             flat_graph, [Params(colour=COLOURS[i], width=side, height=side) for i in range(args.bases)], side),
-        ]
-        if CHECKPOINT.is_file() and has_checkpoint(client):
-            kinds.append(("sd", f"generated SD1.5 checkpoint ({CKPT_NAME}) 64x64, 4 steps euler, "
-                                f"{args.bases} prompts x seeds", sd_graph,
-                          [Params(seed=42 + i, text=SD_PROMPTS[i], width=64, height=64) for i in range(args.bases)], 64))
-        else:
-            where = "not on the server" if CHECKPOINT.is_file() else f"{CHECKPOINT} does not exist"
-            print(f"note: the generated-checkpoint graph is skipped ({where}; scripts/make_checkpoint.py makes it)")
-        for kind, title, graph, bases, kind_side in kinds:
-            results, contrasts = study(runner, kind, graph, bases, kind_side, args.save)
-            tables.append((kind, results))
-            wrong += report(f"{title}; contrast of the base images {min(contrasts):g}-{max(contrasts):g}", results)
-        separating(tables)
-        if runner.cached_reruns:
-            print(f"warning: {runner.cached_reruns} rerun(s) were served from the cache despite /free")
-        print(f"\n{time.monotonic() - started:.0f} s; defaults: phash-8 {DEFAULT_THRESHOLD}, "
-              f"colour {DEFAULT_COLOUR_THRESHOLD:g}, sharpness {DEFAULT_SHARPNESS_THRESHOLD:g}: "
-              + ("every case classified as expected" if not wrong else f"{wrong} sample(s) misclassified"))
-        return 1 if wrong else 0
-    finally:
-        client.close()
-        if server is not None:
-            server.stop()
+    if args.regenerate:
+        for path in args.cache.glob("*/*.png"):
+            path.unlink()
+    print(f"rendering what {args.cache} lacks ({len(CONFIGS)} server configurations)", flush=True)
+    generate(args.cache, all_bases, args.timeout)
+    rendered = time.monotonic() - started
+    samples = run_cases(args.cache, all_bases)
+    out = Out()
+    out.table("Distances per case (reference side 256; 1 - SSIM; mean CIEDE2000; PSNR in dB)",
+              ["case", "expect", "n", "largest pixel change", *SHOWN, "defaults"], case_rows(CASES, samples))
+    out.table("Each metric at its default threshold", ["metric", "threshold", "harmless: worst",
+              "harmless failed", "regressions caught", "caught by it alone", "beyond the harmless worst"],
+              metric_rows(CASES, samples))
+    out.line(redundancy(CASES, samples))
+    out.table("Combinations of metrics", ["metrics", "harmless passed", "regressions caught", "missed"],
+              combination_rows(CASES, samples))
+    out.table("Reference side (the 256x256 images)", ["reference side", "harmless passed", "regressions caught",
+              "caught by ssim and ciede2000 alone", "missed by them"], side_rows(CASES, samples))
+    out.table("Client CPU per 1024x1024 image, ms (median)", ["reference side", "reference KiB", "observe",
+              "compare", "record (PNGs)"], cost_rows())
+    errors = wrong(CASES, samples)
+    out.line(summary(CASES, samples, errors))
+    for case, sample in errors:
+        out.line(f"- misclassified: {case.name} ({sample.base.key}): {sample.verdicts.get(bl.DEFAULT_REFERENCE_SIDE)}")
+    print(f"\n{time.monotonic() - started:.0f} s ({rendered:.0f} s rendering)")
+    if args.markdown:
+        args.markdown.write_text("\n".join(out.markdown))
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

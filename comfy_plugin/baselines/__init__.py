@@ -3,16 +3,25 @@
 A prompt's output images are compared with the images accepted earlier, not byte for byte
 (a GPU is not bit-exact from run to run) but by summaries that survive tiny pixel noise and
 change when the picture does. Each image is decoded once (``image.py``) and summarised by
-every metric of ``metrics.METRICS``, because each is blind where another sees
-(``bench/baseline_study.py`` measured them):
+every metric of ``metrics.METRICS``, and its reference image (a lossless downscale to a long
+side of 256 px, kept beside the entry) is compared with the baseline's by every metric of
+``metrics.REFERENCE_METRICS``, because each is blind where another sees:
 
 - **size**: width x height, compared exactly (the entry's own);
 - **hash** (``metrics/hash.py``): imagehash's perceptual hash, phash-8 by default;
 - **colour** (``metrics/colour.py``): the mean R, G, B of each cell of a 4x4 grid;
-- **sharpness** (``metrics/sharpness.py``): the mean absolute neighbour difference.
+- **sharpness** (``metrics/sharpness.py``): the mean absolute neighbour difference;
+- **ssim**, **ssim_tile** (``metrics/ssim.py``): 1 - SSIM (scikit-image) of the references,
+  over the image and over its worst tile of an 8x8 grid;
+- **ciede2000**, **ciede2000_tile** (``metrics/ciede2000.py``): the CIEDE2000 colour difference
+  (scikit-image) of the references, mean and worst tile.
 
-An image matches when its size is the same and each distance is at most its threshold.
-Defaults, from ``bench/baseline_study.py`` against the development ComfyUI (CPU; 6 seeds or
+An image matches when its size is the same and each distance is at most its threshold. The
+defaults of the reference metrics (0.02, 0.1, 1.0, 3.0) and the choice of 256 px come from
+``bench/baseline_study.py`` against servers that compute the same picture another way
+(docs/baselines-study.md: every harmless variant passes, 240 of 240 regressions fail). An entry
+recorded before references existed is compared by the first four, with a hint.
+The hash, colour and sharpness defaults come from the first study (``bench/baseline_study_hashes.py``) against the development ComfyUI (CPU; 6 seeds or
 colours per kind: 512x512 noise images, 512x512 flat-colour images, 64x64 images of the
 generated SD1.5 checkpoint; 144 reruns, 66 visible same-size perturbations):
 
@@ -46,7 +55,8 @@ How the regression layer uses this package::
     seen = [observe(data, spec, seed=..., workflow_digest=workflow_digest(prepared.workflow),
                     params=prepared.values, thumbnail=may_record) for data in still_images]
     result = compare_all(stored.get(prompt_id), seen, {"hash": 8},   # thresholds by metric name;
-                         baseline_images=[...], new_images=[...])   # missing ones: defaults
+                         baseline_images=[...], new_images=[...],   # missing ones: defaults
+                         baseline_references=[store.reference_path(batch_path, e) for e in entries])
     if result.failed: ...                                  # status: match|diff|missing|changed-test
     results.record(store.key(batch_path), prompt_id, updated_entries(result))
     results.collected(store.key(batch_path), all_ids_of_the_file)   # files collected in full
@@ -55,7 +65,8 @@ How the regression layer uses this package::
     store.write(batch_path, merged.updates.get(key, {}), remove=stale if prune else ())
 
 Importing this package is cheap: each name below loads its module (and numpy, Pillow and
-imagehash, for the ones that read pixels) on first use.
+imagehash, for the ones that read pixels) on first use; scikit-image is loaded by the first
+comparison of two references that differ.
 """
 
 from __future__ import annotations
