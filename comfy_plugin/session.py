@@ -126,8 +126,9 @@ class ComfySession:
         if old.process.poll() is None and self._client is not None and self._client.answers():
             return False  # the server runs and answers: not a crash
         if self.restarts >= MAX_RESTARTS:
-            self.say(f"ComfyUI at {old.url} died during the run (log: {old.log_path}); not launched again: "
-                     f"it was restarted {MAX_RESTARTS} times already, the most --comfy-restart-on-crash allows")
+            if self.failure is None:  # said once: later prompts find the failure recorded
+                self.say(f"ComfyUI at {old.url} died during the run (log: {old.log_path}); not launched again: "
+                         f"it was restarted {MAX_RESTARTS} times already, the most --comfy-restart-on-crash allows")
             return False
         self.restarts += 1
         if self._client is not None:
