@@ -1,8 +1,8 @@
 """ComfyUI's HTTP + WebSocket API, in parts. No pytest here.
 
 - ``transport``: HTTP requests, the one retry of a cut connection, one error type per failure;
-- ``access``: credentials out of the URL (basic auth, never shown), TLS verification, and the
-  errors that say which of the two failed;
+- ``access``: TLS verification and authentication, and the errors that say which of the two
+  failed (credentials in a URL are taken out by ``comfy_plugin.urls``: basic auth, never shown);
 - ``endpoints``: one method per endpoint (stats, object_info, free, interrupt, queue, history,
   upload, download) and cancel, which reports what it really removed;
 - ``submit``: POST /prompt, sent again after a cut only when the server lacks the prompt;
@@ -24,7 +24,7 @@ from .answers import (
     rejection,
     result_from_history,
 )
-from .access import without_credentials
+from ..urls import without_credentials
 from .comfy_client import ComfyClient
 from .transport import START_HINT
 from .watches import Listener

@@ -14,7 +14,6 @@ import ssl
 from typing import Iterable
 
 from ..errors import AuthenticationFailed, ServerUnavailable, TlsVerificationFailed
-from ..urls import split_credentials, without_credentials  # noqa: F401  (the client imports them from here)
 
 #: Answers that mean "these credentials are not good enough" (from ComfyUI or a proxy).
 AUTH_STATUSES = (401, 403)

@@ -27,7 +27,8 @@ from typing import Any, Mapping
 
 from ..errors import (BadAnswer, ConnectionCut, ConnectionRefused, HttpError, NoAnswer, ServerUnavailable,
                       UpstreamUnavailable)
-from .access import AUTH_STATUSES, auth_failure, split_credentials, tls_context, tls_failure, without_credentials
+from ..urls import split_credentials, without_credentials
+from .access import AUTH_STATUSES, auth_failure, tls_context, tls_failure
 
 START_HINT = (
     "start ComfyUI (python main.py --listen 127.0.0.1 --port 8188), point the harness at a "
