@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from comfy_plugin.client import ComfyClient, OutputFile, without_credentials
-from comfy_plugin.client.access import split_credentials
+from comfy_plugin.urls import split_credentials
 from comfy_plugin.errors import (
     AuthenticationFailed,
     OutputError,
