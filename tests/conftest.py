@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,13 @@ def record_missing_baselines(monkeypatch: pytest.MonkeyPatch) -> None:
     """The suite's throw-away projects have no baselines: record them instead of failing.
     Tests of the baselines themselves say --comfy-missing-baseline on the command line."""
     monkeypatch.setenv("COMFY_MISSING_BASELINE", "write")
+
+
+@pytest.fixture(autouse=True)
+def launched_servers_in_pytests_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Servers launched by a test's in-process pytest runs keep their folders (and the logs of
+    the ones a test kills on purpose) under pytest's temporary folders, not in the machine's /tmp."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("launched-servers")))
 
 
 @pytest.fixture(scope="session")
