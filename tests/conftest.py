@@ -43,10 +43,12 @@ def record_missing_baselines(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def launched_servers_in_pytests_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Servers launched by a test's in-process pytest runs keep their folders (and the logs of
-    the ones a test kills on purpose) under pytest's temporary folders, not in the machine's /tmp."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("launched-servers")))
+def launched_servers_in_pytests_tmp(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Servers launched by a test's in-process pytest runs (pytester) keep their folders, and the
+    logs of the ones a test kills on purpose, under pytest's temporary folders, not in /tmp."""
+    if "pytester" in request.fixturenames:
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("launched-servers")))
 
 
 @pytest.fixture(scope="session")
