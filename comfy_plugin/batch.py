@@ -8,6 +8,7 @@ earlier run); it is converted when a prompt runs, with the server's.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +63,20 @@ class Batch:
         if self.addresses is None:
             self.addresses = Addresses.of_api(self.workflow)
 
+    @functools.cached_property
     def node_classes(self) -> dict[str, str]:
         """Node id -> class (``KSampler``) of every node the prompt sends, for reports and
-        progress; a UI-format file's flattened ids (``10:3``) included."""
+        progress; a UI-format file's flattened ids (``10:3``) included. Built once per file:
+        live progress asks for it on every socket message."""
         classes = {node: entry.class_type for node, entry in self.addresses.nodes.items() if entry.class_type}
         classes.update({node: entry["class_type"] for node, entry in self.workflow.items()
                         if isinstance(entry, dict) and isinstance(entry.get("class_type"), str)})
         return classes
+
+    def node_label(self, node: str) -> str:
+        """``KSampler 3``, or ``node 3`` when the class is not known."""
+        kind = self.node_classes.get(str(node))
+        return f"{kind} {node}" if kind else f"node {node}"
 
 
 def read_text(path: Path, shown_as: str) -> tuple[str, bytes]:

@@ -58,7 +58,7 @@ class Recorder:
                      distances=list(verdict.distances) if verdict else [],
                      threshold=verdict.threshold if verdict else None, images=[], comparisons=[],
                      positive_prompt=report.values.get("positive_prompt"), execution_s=report.execution_s,
-                     timing=timing_entry(report.timing, report.job.batch.node_classes()))
+                     timing=timing_entry(report.timing, report.job.batch.node_classes))
         if not self.images:
             return
         stills = report.still_images

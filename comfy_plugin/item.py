@@ -151,13 +151,8 @@ def timing_lines(report: PromptReport) -> list[str]:
     slowest = sorted(timing.node_s, key=lambda pair: -pair[1])[:3]
     if slowest:
         lines.append("slowest nodes (as the client saw them): "
-                     + ", ".join(f"{_node_name(report, node)} {seconds:.2f} s" for node, seconds in slowest))
+                     + ", ".join(f"{report.job.batch.node_label(node)} {seconds:.2f} s" for node, seconds in slowest))
     return lines
-
-
-def _node_name(report: PromptReport, node: str) -> str:
-    kind = report.job.batch.node_classes().get(node)
-    return f"{kind} {node}" if kind else f"node {node}"
 
 
 def _figure(value: object) -> str:

@@ -121,5 +121,4 @@ def _node_label(item: Any, node: Any) -> str:
     if node is None:
         return "?"
     batch = getattr(item, "batch", None)
-    kind = batch.node_classes().get(str(node)) if batch is not None else None
-    return f"{kind} {node}" if kind else f"node {node}"
+    return batch.node_label(str(node)) if batch is not None else f"node {node}"
