@@ -71,9 +71,13 @@ class PerfBaselines:
         status = ", ".join(name for name in ("slower", "hungrier") if any(p.startswith(name) for p in problems))
         return PerfVerdict(status, f"{'; '.join(problems)} (on {device})", failed=self.settings.perf == "fail")
 
+    def _path(self, key: str) -> Path:
+        """The time baselines of the batch file stored under ``key``."""
+        return perf_path(self.store.baseline_path(self.store.rootdir / key))
+
     def _load(self, key: str) -> dict[str, Any]:
         if key not in self._stored:
-            path = perf_path(self.store.baseline_path(self.store.rootdir / key))
+            path = self._path(key)
             try:
                 self._stored[key] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
             except (OSError, ValueError) as exc:
@@ -100,7 +104,7 @@ class PerfBaselines:
                 document = dict(self._load(key)) or {"version": PERF_VERSION, "devices": {}}
                 for device, prompts in devices.items():
                     document.setdefault("devices", {}).setdefault(device, {}).update(prompts)
-                path = perf_path(self.store.baseline_path(self.store.rootdir / key))
+                path = self._path(key)
                 atomic_write(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"))
                 self.written.append(str(path))
         except ComfyError as exc:
