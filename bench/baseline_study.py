@@ -54,14 +54,26 @@ from PIL import Image, ImageEnhance, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from baseline_study_tables import (  # noqa: E402
+    SHOWN,
+    SIDES,
+    Case,
+    Out,
+    Sample,
+    case_rows,
+    combination_rows,
+    metric_rows,
+    redundancy,
+    side_rows,
+    summary,
+    wrong,
+)
+
 from comfy_plugin import baselines as bl  # noqa: E402
 from comfy_plugin.baselines.metrics.pixels import matched  # noqa: E402
 from comfy_plugin.baselines.spec import reference_side_text  # noqa: E402
 from comfy_plugin.client import ComfyClient  # noqa: E402
-from comfy_plugin.launcher import launch  # noqa: E402
-
-from baseline_study_tables import (  # noqa: E402
-    SHOWN, SIDES, Case, Out, Sample, case_rows, combination_rows, metric_rows, redundancy, side_rows, summary, wrong)
+from comfy_plugin.server.launcher import launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 COMFY_PYTHON = ROOT / ".comfyui" / "venv" / "bin" / "python"
@@ -320,15 +332,15 @@ def extras(old: np.ndarray, new: np.ndarray) -> dict[str, float]:
 
 def measure(base: Base, old_png: bytes, new_png: bytes) -> Sample:
     """Every distance at the default reference side, and the verdict at each side studied."""
-    sides = [bl.DEFAULT_REFERENCE_SIDE, *(s for s in SIDES if s < base.side and s != bl.DEFAULT_REFERENCE_SIDE)]
+    sides = [DEFAULT_REFERENCE_SIDE, *(s for s in SIDES if s < base.side and s != DEFAULT_REFERENCE_SIDE)]
     sample = Sample(base, {}, True, None)
     for side in sides:
-        old = bl.observe(old_png, thumbnail=False, reference_side=side)
-        new = bl.observe(new_png, thumbnail=False, reference_side=side)
-        result = bl.compare(old.entry.with_reference("study"), new, baseline_reference=old.pixels)
+        old = observe(old_png, thumbnail=False, reference_side=side)
+        new = observe(new_png, thumbnail=False, reference_side=side)
+        result = compare(old.entry.with_reference("study"), new, baseline_reference=old.pixels)
         sample.verdicts[side] = result.status
         sample.by_side[side] = dict(result.distances)
-        if side == bl.DEFAULT_REFERENCE_SIDE:
+        if side == DEFAULT_REFERENCE_SIDE:
             sample.distances = {**result.distances, **extras(old.pixels, new.pixels)}
     a, b = array(old_png), array(new_png)
     sample.same_size = a.shape == b.shape
@@ -362,15 +374,15 @@ def cost_rows(repeats: int = 5) -> list[list[str]]:
     other = png(np.asarray(image)[:, :, ::-1])
     rows = []
     for side in (128, 256, 512, None):
-        old = bl.observe(data, reference_side=side)
+        old = observe(data, reference_side=side)
         entry = old.entry.with_reference("cost")
         times: dict[str, list[float]] = {"observe": [], "compare": [], "record": []}
         for _ in range(repeats):
             started = time.process_time()
-            new = bl.observe(other, thumbnail=False, reference_side=side)
+            new = observe(other, thumbnail=False, reference_side=side)
             times["observe"].append(time.process_time() - started)
             started = time.process_time()
-            bl.compare(entry, new, baseline_reference=old.pixels)
+            compare(entry, new, baseline_reference=old.pixels)
             times["compare"].append(time.process_time() - started)
             started = time.process_time()
             new.recordable()
@@ -418,7 +430,7 @@ def main() -> int:
     errors = wrong(CASES, samples)
     out.line(summary(CASES, samples, errors))
     for case, sample in errors:
-        out.line(f"- misclassified: {case.name} ({sample.base.key}): {sample.verdicts.get(bl.DEFAULT_REFERENCE_SIDE)}")
+        out.line(f"- misclassified: {case.name} ({sample.base.key}): {sample.verdicts.get(DEFAULT_REFERENCE_SIDE)}")
     print(f"\n{time.monotonic() - started:.0f} s ({rendered:.0f} s rendering)")
     if args.markdown:
         args.markdown.write_text("\n".join(out.markdown))

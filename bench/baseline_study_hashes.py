@@ -53,19 +53,23 @@ sys.path.insert(0, str(ROOT))
 
 from comfy_plugin import baselines as bl  # noqa: E402
 from comfy_plugin.baselines.metrics.colour import DEFAULT_COLOUR_THRESHOLD  # noqa: E402
-from comfy_plugin.baselines.metrics.hash import DEFAULT_THRESHOLD, FLAT_CONTRAST, hamming  # noqa: E402
+from comfy_plugin.baselines.metrics.hash import (  # noqa: E402
+    DEFAULT_THRESHOLD,
+    FLAT_CONTRAST,
+    hamming,
+)
 from comfy_plugin.baselines.metrics.sharpness import DEFAULT_SHARPNESS_THRESHOLD  # noqa: E402
 from comfy_plugin.client import ComfyClient  # noqa: E402
-from comfy_plugin.launcher import launch  # noqa: E402
-from comfy_plugin.outputs import safe_piece  # noqa: E402
+from comfy_plugin.files import safe_piece  # noqa: E402
+from comfy_plugin.server.launcher import launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 COMFY_PYTHON = ROOT / ".comfyui" / "venv" / "bin" / "python"
 MODEL_PATHS = ROOT / ".comfyui" / "extra_model_paths.yaml"
 CHECKPOINT = ROOT / ".comfyui" / "models" / "checkpoints" / "tiny-sd15.safetensors"
 CKPT_NAME = "tiny-sd15.safetensors"
-EXTRA_SPECS = [bl.HashSpec("ahash"), bl.HashSpec("dhash"), bl.HashSpec("whash"), bl.HashSpec("colorhash", 3)]
-PHASH = bl.HashSpec("phash", 8)
+EXTRA_SPECS = [HashSpec("ahash"), HashSpec("dhash"), HashSpec("whash"), HashSpec("colorhash", 3)]
+PHASH = HashSpec("phash", 8)
 COLOURS = [0x336699, 0x808080, 0xC04020, 0x20A060, 0xE0D040, 0x202020]
 SD_PROMPTS = ["a cat wearing a hat", "a lighthouse at night", "a bowl of fruit", "a red car",
               "a mountain lake", "an old sailor"]
@@ -289,8 +293,8 @@ class Runner:
         return self.client.download(result.files[0])
 
 
-def features(data: bytes, spec: bl.HashSpec = PHASH) -> dict[str, Any]:
-    return bl.observe(data, spec, thumbnail=False).entry.features
+def features(data: bytes, spec: HashSpec = PHASH) -> dict[str, Any]:
+    return observe(data, spec, thumbnail=False).entry.features
 
 
 def rgb(data: bytes) -> Image.Image:
@@ -299,9 +303,9 @@ def rgb(data: bytes) -> Image.Image:
 
 
 def measure(base: bytes, other: bytes) -> Sample:
-    old = bl.observe(base, PHASH, thumbnail=False).entry
-    new = bl.observe(other, PHASH, thumbnail=False)
-    result = bl.compare(old, new)
+    old = observe(base, PHASH, thumbnail=False).entry
+    new = observe(other, PHASH, thumbnail=False)
+    result = compare(old, new)
     extra = {str(s): hamming(features(base, s)["hash"], features(other, s)["hash"], s) for s in EXTRA_SPECS}
     a, b = rgb(base), rgb(other)
     same_size = a.size == b.size

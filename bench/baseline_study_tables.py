@@ -10,7 +10,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from comfy_plugin import baselines as bl
+from comfy_plugin.baselines.metrics import REFERENCE_METRICS
+from comfy_plugin.baselines.spec import DEFAULT_REFERENCE_SIDE
+
 
 @dataclass(frozen=True)
 class Case:
@@ -49,7 +51,7 @@ INVISIBLE = 2
 
 
 def thresholds() -> dict[str, float | None]:
-    limits = {m.name: m.default_threshold for m in bl.REFERENCE_METRICS}
+    limits = {m.name: m.default_threshold for m in REFERENCE_METRICS}
     return {"hash": 6, "colour": 2.0, "sharpness": 3.0, **limits, **EXTRA}
 
 
@@ -99,7 +101,7 @@ def case_rows(cases: list[Case], samples: dict[str, list[Sample]]) -> list[list[
     rows = []
     for case in cases:
         got = samples[case.name]
-        failed = sum(1 for s in got if s.verdicts.get(bl.DEFAULT_REFERENCE_SIDE) != "match")
+        failed = sum(1 for s in got if s.verdicts.get(DEFAULT_REFERENCE_SIDE) != "match")
         visible = [s for s in got if counted(case, s)]
         verdict = f"fail {failed}/{len(got)}"
         if case.expect == "fail" and len(visible) < len(got):
@@ -173,7 +175,7 @@ def side_rows(cases: list[Case], samples: dict[str, list[Sample]]) -> list[list[
     reference metrics alone (what the downscale itself keeps)."""
     limits = thresholds()
     rows = []
-    for side in (*SIDES[:-1], bl.DEFAULT_REFERENCE_SIDE):
+    for side in (*SIDES[:-1], DEFAULT_REFERENCE_SIDE):
         def judged(expect: str) -> list[tuple[str, Sample]]:
             return [(c.name, s) for c in cases if c.expect == expect for s in samples[c.name]
                     if side in s.verdicts and s.base.side > 64 and counted(c, s)]
@@ -191,7 +193,7 @@ def side_rows(cases: list[Case], samples: dict[str, list[Sample]]) -> list[list[
 def wrong(cases: list[Case], samples: dict[str, list[Sample]]) -> list[tuple[Case, Sample]]:
     """Counted samples the defaults got wrong: a harmless variant that failed, a regression that passed."""
     return [(case, s) for case in cases if case.expect != "info" for s in samples[case.name]
-            if counted(case, s) and (s.verdicts.get(bl.DEFAULT_REFERENCE_SIDE) == "match") != (case.expect == "pass")]
+            if counted(case, s) and (s.verdicts.get(DEFAULT_REFERENCE_SIDE) == "match") != (case.expect == "pass")]
 
 
 def summary(cases: list[Case], samples: dict[str, list[Sample]], errors: list[tuple[Case, Sample]]) -> str:

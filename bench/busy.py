@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from comfy_plugin.client import ComfyClient  # noqa: E402
-from comfy_plugin.launcher import default_python, launch  # noqa: E402
+from comfy_plugin.server.launcher import default_python, launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 

@@ -36,6 +36,7 @@ import sys
 import time
 
 from busy import HEADER, ROOT, connected, row, run_mode
+
 from comfy_plugin.client import ComfyClient
 
 WORKFLOW = ROOT / "workflows-files" / "tiny-sd15-txt2img-api.json"

@@ -46,8 +46,13 @@ sys.path.insert(0, str(ROOT))
 
 from comfy_plugin.client import ComfyClient  # noqa: E402
 from comfy_plugin.errors import ComfyError, PromptLost, ServerUnavailable  # noqa: E402
-from comfy_plugin.launcher import LaunchedServer, default_python, free_port, launch  # noqa: E402
-from comfy_plugin.outputs import write_new  # noqa: E402
+from comfy_plugin.files import write_new  # noqa: E402
+from comfy_plugin.server.launcher import (  # noqa: E402
+    LaunchedServer,
+    default_python,
+    free_port,
+    launch,
+)
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
 CPU_ARGS = ["--cpu", "--disable-all-custom-nodes"]

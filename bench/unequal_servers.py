@@ -51,7 +51,7 @@ from typing import Iterator
 from busy import COMFY_DIR, ROOT, child_cpu
 
 from comfy_plugin.client import ComfyClient
-from comfy_plugin.launcher import LaunchedServer, default_python, launch
+from comfy_plugin.server.launcher import LaunchedServer, default_python, launch
 
 WORKFLOW = ROOT / "workflows-files" / "blend-subgraph-api.json"
 ITEMS = {"seed": "21:11,inputs,seed", "width": "21:10,inputs,width", "height": "21:10,inputs,height",

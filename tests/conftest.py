@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 # imagehash imports these on first use. Loaded here, in the outer process, they survive
 # pytester's in-process runs (which drop modules first imported inside a run, and numpy's
 # C extensions cannot be loaded twice in one process).
 import pywt  # noqa: F401  (whash)
 import scipy.fftpack  # noqa: F401  (phash)
 
-from comfy_plugin.launcher import LaunchedServer, default_python, launch
+from comfy_plugin.server.launcher import LaunchedServer, default_python, launch
 
 pytest_plugins = ["pytester"]
 
@@ -95,7 +96,7 @@ def project(pytester: pytest.Pytester, comfy_server: LaunchedServer) -> Project:
 @pytest.fixture
 def offline_project(pytester: pytest.Pytester) -> Project:
     """A project whose server URL points at a closed port: for what must not need a server."""
-    from comfy_plugin.launcher import free_port
+    from comfy_plugin.server.launcher import free_port
 
     return Project(pytester, f"http://127.0.0.1:{free_port()}")
 

@@ -30,7 +30,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from comfy_plugin.launcher import free_port
+from comfy_plugin.server.launcher import free_port
 
 USER = "tester"
 #: How long nginx may take to listen.

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from browser import Browser, wait_for
 from PIL import Image
 
-from browser import Browser, wait_for
-from comfy_plugin.launcher import free_port
+from comfy_plugin.server.launcher import free_port
 from conftest import Project, noise_batch
 
 FAIL = "--comfy-missing-baseline=fail"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from comfy_plugin.baselines import BaselineStore, observe
+from comfy_plugin.baselines.entries import observe
+from comfy_plugin.baselines.store import BaselineStore
 from conftest import Project, noise_batch, start_comfyui
 
 FAIL = "--comfy-missing-baseline=fail"

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import Project, noise_batch
 
+
 def server_state(url: str) -> tuple[list, list, set]:
     with urllib.request.urlopen(url + "/queue") as r:
         queue = json.loads(r.read())

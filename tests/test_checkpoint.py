@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from comfy_plugin.client import ComfyClient
-from comfy_plugin.launcher import LaunchedServer, default_python
-from comfy_plugin.options import resolve
+from comfy_plugin.plugin.options import resolve
+from comfy_plugin.server.launcher import LaunchedServer, default_python
 from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, start_comfyui
 
 CHECKPOINT = ROOT / ".comfyui" / "models" / "checkpoints" / "tiny-sd15.safetensors"

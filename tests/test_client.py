@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tcp_proxy import TcpProxy
 
 from comfy_plugin.client import RUN_MARK_KEY, ComfyClient, failure_from_history
 from comfy_plugin.client.waiting import queue_poll_s
@@ -29,9 +30,8 @@ from comfy_plugin.errors import (
     ReaderFailed,
     SocketUnavailable,
 )
-from comfy_plugin.launcher import LaunchedServer
+from comfy_plugin.server.launcher import LaunchedServer
 from conftest import ROOT
-from tcp_proxy import TcpProxy
 
 NOISE = json.loads((ROOT / "workflows-files" / "noise-image-api.json").read_text())
 BLUR = json.loads((ROOT / "workflows-files" / "blend-subgraph-api.json").read_text())

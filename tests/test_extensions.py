@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 from PIL import Image
-
-from comfy_plugin.launcher import LaunchedServer
-from conftest import Project, noise_batch
 from tcp_proxy import TcpProxy
+
+from comfy_plugin.server.launcher import LaunchedServer
+from conftest import Project, noise_batch
 
 #: LoadImage (titled "Input picture") -> ImageInvert -> SaveImage, with the prompt's id in the file name.
 INVERT_WORKFLOW = {

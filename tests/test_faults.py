@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_server import FakeComfy
+from tcp_proxy import TcpProxy
 
 from comfy_plugin.client import ComfyClient
 from comfy_plugin.errors import ServerUnavailable
-from comfy_plugin.launcher import LaunchedServer, default_python
-from comfy_plugin.options import resolve
+from comfy_plugin.plugin.options import resolve
+from comfy_plugin.server.launcher import LaunchedServer, default_python
 from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, noise_batch
-from fake_server import FakeComfy
-from tcp_proxy import TcpProxy
 
 SAVED_NAME = re.compile(r"^[A-Za-z0-9.-]+_[A-Za-z0-9._-]+_\d{8}-\d{6}_\d\d(-\d+)?\.[a-z0-9]{1,8}$")
 
@@ -131,7 +131,7 @@ def test_socket_drop_mid_execution_recovers_from_history(pytester: pytest.Pytest
 
 KILL_CONFTEST = """
 import json, os, signal, threading, urllib.request
-from comfy_plugin.state import comfy_state
+from comfy_plugin.plugin.registry import comfy_state
 
 def pytest_runtest_call(item):
     server = comfy_state(item.config).activate().session.server

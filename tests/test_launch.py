@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from comfy_plugin.launcher import KEEP_FAILED_LOG_S, WORKDIR_PREFIX, sweep_old_logs
+from comfy_plugin.server.launcher import (
+    KEEP_FAILED_LOG_S,
+    WORKDIR_PREFIX,
+    default_python,
+    sweep_old_logs,
+)
 from conftest import COMFY_DIR, CPU_ARGS, MODEL_PATHS, ROOT, Project, noise_batch
-from comfy_plugin.launcher import default_python
 
 #: What torch may leave in TMPDIR on its own (its compile caches): not the plugin's to remove.
 TORCH_LEFTOVERS = ("torchinductor_", "tmp")

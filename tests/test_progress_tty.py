@@ -10,8 +10,9 @@ import subprocess
 import sys
 import time
 
-from conftest import Project
 from test_checkpoint import tiny_batch
+
+from conftest import Project
 
 
 def run_in_pty(args: list[str], cwd, timeout_s: float = 300.0) -> tuple[int, bytes]:

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nginx_proxy import USER, NginxProxy
 from PIL import Image
 
 from comfy_plugin.client import ComfyClient, OutputFile, without_credentials
-from comfy_plugin.urls import split_credentials
 from comfy_plugin.errors import (
     AuthenticationFailed,
     OutputError,
@@ -30,10 +30,10 @@ from comfy_plugin.errors import (
     TlsVerificationFailed,
     UpstreamUnavailable,
 )
-from comfy_plugin.launcher import LaunchedServer
-from comfy_plugin.options import resolve
+from comfy_plugin.plugin.options import resolve
+from comfy_plugin.server.launcher import LaunchedServer
+from comfy_plugin.urls import split_credentials
 from conftest import ROOT, Project, noise_batch
-from nginx_proxy import USER, NginxProxy
 
 #: LoadImage -> ImageInvert -> SaveImage: the local image goes up through /upload/image.
 INVERT = {

@@ -7,11 +7,11 @@ import json
 import urllib.request
 
 import pytest
+from test_client import run_long
+from test_pipeline import heavy_batch
 
 from comfy_plugin.client import ComfyClient
 from conftest import Project, start_comfyui
-from test_client import run_long
-from test_pipeline import heavy_batch
 
 
 def queue_of(url: str) -> dict:

@@ -16,12 +16,12 @@ from urllib.parse import unquote
 
 import pytest
 from PIL import Image
-
-from comfy_plugin.html_report import render, seconds
-from comfy_plugin.html_timing import node_seconds, timing_entry
-from comfy_plugin.measure import PromptTiming
-from conftest import Project, noise_batch
 from test_checkpoint import tiny_batch
+
+from comfy_plugin.report.html import render, seconds
+from comfy_plugin.report.timing import node_seconds, timing_entry
+from comfy_plugin.server.measure import PromptTiming
+from conftest import Project, noise_batch
 
 FAIL = "--comfy-missing-baseline=fail"
 BIG_SEED = 2**60 + 7  # beyond 2^53: JavaScript would round it as a number

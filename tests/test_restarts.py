@@ -13,14 +13,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from comfy_plugin.launcher import default_python
-from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project
 from test_faults import blur_batch
+
+from comfy_plugin.server.launcher import default_python
+from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project
 
 KILL_EACH_CONFTEST = """
 import json, signal, threading, time, urllib.request
-from comfy_plugin.state import comfy_state
+from comfy_plugin.plugin.registry import comfy_state
 
 def _running(url):
     with urllib.request.urlopen(url + "/queue", timeout=5) as r:

@@ -10,9 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from comfy_plugin.launcher import default_python
-from comfy_plugin.options import DEFAULT_URL, resolve
-from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, noise_batch, signal_during, start_comfyui
+from comfy_plugin.plugin.options import DEFAULT_URL, resolve
+from comfy_plugin.server.launcher import default_python
+from conftest import (
+    COMFY_DIR,
+    CPU_ARGS,
+    ROOT,
+    Project,
+    noise_batch,
+    signal_during,
+    start_comfyui,
+)
 
 
 def answers(url: str) -> bool:
@@ -142,7 +150,7 @@ def test_each_xdist_worker_launches_its_own_server(offline_project: Project) -> 
     )
     p.pytester.makeconftest(
         "import os\n"
-        "from comfy_plugin.state import comfy_state\n"
+        "from comfy_plugin.plugin.registry import comfy_state\n"
         "def pytest_sessionfinish(session):\n"
         "    worker = os.environ.get('PYTEST_XDIST_WORKER')\n"
         "    server = comfy_state(session.config).activate().session.server\n"

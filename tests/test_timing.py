@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from conftest import COMFY_DIR, CPU_ARGS, MODEL_PATHS, ROOT, Project
-from comfy_plugin.launcher import default_python
 from test_checkpoint import tiny_batch
+
+from comfy_plugin.server.launcher import default_python
+from conftest import COMFY_DIR, CPU_ARGS, MODEL_PATHS, ROOT, Project
 
 
 def junit_properties(path) -> dict[str, dict[str, str]]:

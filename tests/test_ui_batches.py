@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ui_fixtures import HERE
 
 from conftest import Project
-from ui_fixtures import HERE
 
 AS_WRITTEN = "a {cat|dog} // not a comment, %date% and %date:yyyy% as they are"
 

@@ -15,11 +15,19 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from ui_fixtures import (
+    EDITOR_OUTPUTS,
+    EXAMPLES,
+    FIXTURES,
+    TEMPLATES_COUNT,
+    differences,
+    load,
+    templates,
+)
+from ui_fixtures.editor import Editor, EditorError, chromium_binary
 
 from comfy_plugin.uiformat import Catalog, convert
 from conftest import start_comfyui
-from ui_fixtures import (EDITOR_OUTPUTS, EXAMPLES, FIXTURES, TEMPLATES_COUNT, differences, load, templates)
-from ui_fixtures.editor import Editor, EditorError, chromium_binary
 
 TEMPLATES = templates()
 

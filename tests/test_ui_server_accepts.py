@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from ui_fixtures import TEMPLATES_COUNT, load, templates
 
 from comfy_plugin.errors import UnknownNodeType
 from comfy_plugin.uiformat import Catalog, convert
 from comfy_plugin.uiformat.catalog import UPLOAD_FLAGS, spec_options, spec_type
 from conftest import start_comfyui
-from ui_fixtures import TEMPLATES_COUNT, load, templates
 
 #: Folders of /models that hold no model files.
 NOT_MODELS = {"custom_nodes", "configs"}
@@ -123,7 +123,7 @@ def test_every_converted_template_passes_the_servers_validation() -> None:
         _call(server.url, "/queue", {"clear": True})
         _call(server.url, "/interrupt", {})
         # The command reads the same server's /object_info when given --url.
-        done = subprocess.run([sys.executable, "-m", "comfy_plugin.convert", str(paths[0]), "--url", server.url],
+        done = subprocess.run([sys.executable, "-m", "comfy_plugin", "convert", str(paths[0]), "--url", server.url],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == convert(load(paths[0]), catalog, paths[0].name)

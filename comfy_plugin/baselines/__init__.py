@@ -64,40 +64,8 @@ How the regression layer uses this package::
     # merge_worker_results(payloads) and is the only process that writes, once per batch file:
     store.write(batch_path, merged.updates.get(key, {}), remove=stale if prune else ())
 
-Importing this package is cheap: each name below loads its module (and numpy, Pillow and
-imagehash, for the ones that read pixels) on first use; scikit-image is loaded by the first
-comparison of two references that differ.
+Importing this package is cheap: it imports nothing. Import the module you need
+(``from comfy_plugin.baselines.comparison import compare_all``); the ones that read pixels load
+numpy, Pillow and imagehash, and scikit-image is loaded by the first comparison of two
+references that differ.
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-from ..errors import BaselineError
-from .spec import ALGORITHMS, DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
-
-_EXPORTS = {
-    "DecodedImage": "image", "decode": "image", "THUMBNAIL_SIDE": "image", "load_reference": "image",
-    "METRICS": "metrics", "REFERENCE_METRICS": "metrics", "Metric": "metrics", "ReferenceMetric": "metrics",
-    "Reading": "metrics", "by_name": "metrics", "default_thresholds": "metrics", "threshold_keys": "metrics",
-    "BaselineEntry": "entries", "Observation": "entries", "observe": "entries",
-    "workflow_digest": "entries", "plain": "entries",
-    "Comparison": "comparison", "PromptComparison": "comparison", "compare": "comparison", "compare_all": "comparison",
-    "params_changes": "comparison", "what_changed": "comparison", "updated_entries": "comparison",
-    "stale_entries": "comparison", "STATUSES": "comparison", "UPDATE_HINT": "comparison", "MISSING_HINT": "comparison",
-    "NO_REFERENCE_HINT": "comparison", "warm_up_references": "comparison",
-    "SessionResults": "results", "merge_worker_results": "results", "FORMAT_VERSION": "results",
-    "BaselineStore": "store", "thumbnail_name": "store", "reference_name": "store",
-}
-
-__all__ = ["ALGORITHMS", "BaselineError", "DEFAULT_REFERENCE_SIDE", "HashSpec", "parse_reference_side", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value

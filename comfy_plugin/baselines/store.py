@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
 from ..errors import BaselineError
-from ..outputs import safe_piece
+from ..files import safe_piece
 from .entries import BaselineEntry, Observation
 from .results import FORMAT_VERSION
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..checks import check_target
+from ..batchfile.checks import check_target
 from ..errors import Problem, UIFormatError
-from ..workflow import Addresses, NodeEntry, Place, Target
+from ..batchfile.workflow import Addresses, NodeEntry, Place, Target
 from .catalog import Catalog
 from .graph import PRIMITIVE, read_workflow
 from .visible import Visible, convert_visible, file_nodes

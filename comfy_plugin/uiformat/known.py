@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..schema import Cache
+from ..batchfile.schema import Cache
 from .catalog import Catalog
 
 if TYPE_CHECKING:

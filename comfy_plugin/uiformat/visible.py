@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from ..errors import BrokenLink, MissingSubgraph, RecursiveSubgraph, UIFormatError
 from .catalog import Catalog
+from .prompt import convert_read, is_ui_format
 from .graph import (BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, SUBGRAPH_INPUT, UUID, Graph, Node, Workflow,
                     read_workflow)
 
@@ -69,8 +70,6 @@ def convert_visible(workflow: Mapping[str, Any], object_info: Mapping[str, Any] 
     """The prompt (as ``convert`` gives it) and every node as the user sees it, with the
     server's input names, display names and where forwarded values land: the file is read
     and converted once."""
-    from . import convert_read, is_ui_format  # noqa: PLC0415  (the package imports this module)
-
     if not is_ui_format(workflow):
         raise UIFormatError(source, "not a UI-format workflow (an object with 'nodes' and 'links')")
     catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)

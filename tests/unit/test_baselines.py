@@ -11,23 +11,30 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from comfy_plugin import baselines as bl
-from comfy_plugin.baselines import (
-    BaselineEntry,
-    BaselineError,
-    BaselineStore,
-    HashSpec,
-    SessionResults,
+from comfy_plugin.baselines.comparison import (
+    NO_REFERENCE_HINT,
+    Comparison,
     compare,
     compare_all,
-    merge_worker_results,
-    observe,
+    params_changes,
     stale_entries,
     updated_entries,
-    workflow_digest,
 )
-from comfy_plugin.baselines.metrics.hash import DEFAULT_THRESHOLD, default_threshold, hamming
-from comfy_plugin.errors import ComfyError
+from comfy_plugin.baselines.entries import BaselineEntry, observe, workflow_digest
+from comfy_plugin.baselines.metrics import METRICS
+from comfy_plugin.baselines.metrics.hash import (
+    DEFAULT_THRESHOLD,
+    default_threshold,
+    hamming,
+)
+from comfy_plugin.baselines.results import (
+    FORMAT_VERSION,
+    SessionResults,
+    merge_worker_results,
+)
+from comfy_plugin.baselines.spec import ALGORITHMS, HashSpec
+from comfy_plugin.baselines.store import BaselineStore, reference_name, thumbnail_name
+from comfy_plugin.errors import BaselineError, ComfyError
 
 SIDE = 256
 
@@ -93,7 +100,7 @@ def distance(a_hex: str, b_hex: str, spec: HashSpec = HashSpec()) -> int:
 # -- hashes ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("algorithm", bl.ALGORITHMS)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_hash_is_stable_for_identical_bytes_and_pixels(algorithm):
     spec = HashSpec(algorithm, 4 if algorithm == "colorhash" else 8)
     data = noise_image()
@@ -172,7 +179,7 @@ def test_workflow_digest_is_canonical_and_ignores_titles():
 # -- the combined check --------------------------------------------------------------------------
 
 
-def check(base: bytes, new: bytes) -> bl.Comparison:
+def check(base: bytes, new: bytes) -> Comparison:
     return compare(entry_of(base), observe(new))
 
 
@@ -323,7 +330,7 @@ def test_a_match_without_a_reference_is_recorded_again_with_one():
     data = noise_image(1)
     result = compare_all([entry_of(data)], [observe(with_noise(data))])
     assert result.status == "match"
-    assert bl.NO_REFERENCE_HINT in result.message
+    assert NO_REFERENCE_HINT in result.message
     assert updated_entries(result) == result.observed
 
 
@@ -335,7 +342,7 @@ def test_another_hash_setting_cannot_be_compared():
 
 
 def test_params_changes_lists_added_removed_and_changed_keys():
-    assert bl.params_changes({"a": 1, "b": "x", "c": [1]}, {"a": 2, "c": [1], "d": True}) == [
+    assert params_changes({"a": 1, "b": "x", "c": [1]}, {"a": 2, "c": [1], "d": True}) == [
         "a: 1 -> 2", "removed b", "added d: true"]
 
 
@@ -436,11 +443,11 @@ def test_round_trip(project):
     assert (first.seed, first.workflow_digest, first.params) == (42, "abc", {"seed": 42, "text": "a cat"})
     assert (first.features["algorithm"], first.features["hash_size"], first.width, first.height) == ("phash", 8, SIDE, SIDE)
     assert first.thumbnail == "x.thumbs/a-cat_0.png"
-    assert first.reference == f"x.refs/{bl.reference_name(seen[0].reference_png)}"
+    assert first.reference == f"x.refs/{reference_name(seen[0].reference_png)}"
     references = [store.reference_path(batch, e) for e in loaded["a-cat"]]
     assert compare_all(loaded["a-cat"], seen, baseline_references=references).status == "match"
     document = json.loads(path.read_text())
-    assert document["format"] == bl.FORMAT_VERSION and document["batch_file"] == "batches/x.json"
+    assert document["format"] == FORMAT_VERSION and document["batch_file"] == "batches/x.json"
     assert path.read_text() == json.dumps(document, sort_keys=True, indent=2) + "\n"  # diffable
 
 
@@ -457,8 +464,8 @@ def test_thumbnails_are_small_pngs_beside_the_file(project):
 
 
 def test_unsafe_prompt_ids_get_safe_distinct_thumbnail_names(project):
-    assert bl.thumbnail_name("a-cat", 0) == "a-cat_0.png"
-    names = {bl.thumbnail_name(pid, 1) for pid in ["a/b", "a-b", "a:b", "../../etc"]}
+    assert thumbnail_name("a-cat", 0) == "a-cat_0.png"
+    names = {thumbnail_name(pid, 1) for pid in ["a/b", "a-b", "a:b", "../../etc"]}
     assert len(names) == 4
     assert all("/" not in n and not n.startswith(".") for n in names)
     store = BaselineStore(project / "baselines", project)
@@ -673,13 +680,13 @@ def test_the_thumbnail_is_made_only_when_asked_for(project):
 
 
 def test_metrics_are_one_list_of_one_interface():
-    names = [m.name for m in bl.METRICS]
-    fields = [f for m in bl.METRICS for f in m.fields]
+    names = [m.name for m in METRICS]
+    fields = [f for m in METRICS for f in m.fields]
     assert names == ["hash", "colour", "sharpness"]
     assert len(set(fields)) == len(fields), "each entry key belongs to one metric"
     assert not set(fields) & {"width", "height", "seed", "workflow_digest", "params", "thumbnail"}
     seen = observe(noise_image(1)).entry
-    for metric in bl.METRICS:
+    for metric in METRICS:
         values = seen.values(metric)
         metric.check(values)
         assert metric.distance(values, values) == 0
@@ -715,9 +722,10 @@ def test_the_package_imports_no_image_library_until_pixels_are_read():
     import subprocess
     import sys
 
-    code = ("import sys, comfy_plugin.regression, comfy_plugin.baselines as bl; bl.HashSpec.parse('phash-8'); "
+    code = ("import sys, comfy_plugin.baselines.regression; from comfy_plugin.baselines.spec import HashSpec; "
+            "HashSpec.parse('phash-8'); "
             "heavy = lambda: sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'imagehash', 'scipy'}); "
-            "print(heavy()); bl.observe; print(heavy())")
+            "print(heavy()); from comfy_plugin.baselines.entries import observe; print(heavy())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "['PIL', 'imagehash', 'numpy']", "reading pixels never loads scipy"

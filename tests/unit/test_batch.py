@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from comfy_plugin.batch import (
+from comfy_plugin.batchfile.batch import (
     DEFAULT_FILENAME_PREFIX,
     DEFAULT_OUTPUT_DIRECTORY,
     SEED_KEYS,
     PromptSpec,
     load_batch,
 )
-from comfy_plugin.prompt_specs import prompt_ids, slugify
+from comfy_plugin.batchfile.prompt_specs import prompt_ids, slugify
+from comfy_plugin.batchfile.workflow import Target
 from comfy_plugin.errors import BatchFileError, WorkflowError
-from comfy_plugin.workflow import Target
 
 WORKFLOW = {
     "3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20}, "_meta": {"title": "KSampler"}},
@@ -455,7 +455,7 @@ def test_random_keys_are_seed_keys_only():
 
 def test_seed_keys_are_the_schemas_seed_keys():
     # the batch schema gives "random" a meaning only in the keys that use $defs/seed
-    schema = json.loads((Path(__file__).parents[2] / "comfy_plugin" / "batch.schema.json").read_text())
+    schema = json.loads((Path(__file__).parents[2] / "comfy_plugin" / "batchfile" / "batch.schema.json").read_text())
     seed_ref = {"$ref": "#/$defs/seed"}
     keys = [k for k, v in schema["$defs"]["values"]["properties"].items() if v == seed_ref]
     assert tuple(keys) == SEED_KEYS

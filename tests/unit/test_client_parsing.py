@@ -6,8 +6,18 @@ import copy
 
 import pytest
 
-from comfy_plugin.client import OutputFile, failure_from_history, rejection, result_from_history
-from comfy_plugin.errors import ComfyError, ExecutionFailed, ExecutionInterrupted, PromptRejected
+from comfy_plugin.client import (
+    OutputFile,
+    failure_from_history,
+    rejection,
+    result_from_history,
+)
+from comfy_plugin.errors import (
+    ComfyError,
+    ExecutionFailed,
+    ExecutionInterrupted,
+    PromptRejected,
+)
 
 WORKFLOW = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "x.safetensors"},

@@ -13,7 +13,12 @@ import pytest
 
 from comfy_plugin.client import ComfyClient
 from comfy_plugin.client.transport import Transport
-from comfy_plugin.errors import ConnectionCut, ConnectionRefused, NoAnswer, ServerUnavailable
+from comfy_plugin.errors import (
+    ConnectionCut,
+    ConnectionRefused,
+    NoAnswer,
+    ServerUnavailable,
+)
 
 
 def closed_port() -> int:

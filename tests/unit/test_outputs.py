@@ -11,9 +11,15 @@ from datetime import datetime
 import pytest
 
 from comfy_plugin.errors import OutputError
-from comfy_plugin.outputs import (MAX_PIECE, check_writable, extension_of, output_name, safe_piece, timestamp,
-                                  write_new)
-
+from comfy_plugin.files import (
+    MAX_PIECE,
+    check_writable,
+    extension_of,
+    output_name,
+    safe_piece,
+    timestamp,
+    write_new,
+)
 
 # -- safe_piece ------------------------------------------------------------------------
 

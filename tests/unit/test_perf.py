@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfy_plugin.perf import compare
+from comfy_plugin.baselines.perf import compare
 
 
 def test_slower_needs_the_factor_and_a_second() -> None:

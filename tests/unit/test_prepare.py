@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from comfy_plugin.batch import Batch, PromptSpec, SaveSettings
+from comfy_plugin.batchfile.batch import Batch, PromptSpec, SaveSettings
+from comfy_plugin.batchfile.workflow import Target, parse_targets
 from comfy_plugin.errors import ModelMissing, PreflightError
-from comfy_plugin.preflight import check, combo_options, input_spec, is_model_input, normalised
-from comfy_plugin.prepare import SEED_LIMIT, prepare, seed_limit
-from comfy_plugin.workflow import Target, parse_targets
+from comfy_plugin.run.preflight import (
+    check,
+    combo_options,
+    input_spec,
+    is_model_input,
+    normalised,
+)
+from comfy_plugin.run.prepare import SEED_LIMIT, prepare, seed_limit
 
 WORKFLOW = {
     "3": {"class_type": "KSampler", "inputs": {"seed": 0, "steps": 20, "sampler_name": "euler",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from comfy_plugin.options import OPTIONS
+from comfy_plugin.plugin.options import OPTIONS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

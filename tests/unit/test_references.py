@@ -14,10 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from comfy_plugin import baselines as bl
-from comfy_plugin.baselines import BaselineError, BaselineStore, Observation, compare, compare_all, observe
+from comfy_plugin.baselines.comparison import Comparison, compare, compare_all
+from comfy_plugin.baselines.entries import Observation, observe
+from comfy_plugin.baselines.metrics import REFERENCE_METRICS, by_name, threshold_keys
 from comfy_plugin.baselines.metrics.pixels import matched, tile_means
+from comfy_plugin.baselines.results import SessionResults, merge_worker_results
 from comfy_plugin.baselines.spec import parse_reference_side
+from comfy_plugin.baselines.store import BaselineStore, reference_name
+from comfy_plugin.errors import BaselineError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +48,7 @@ def changed(data: bytes, change) -> bytes:
     return png(np.asarray(change(Image.open(io.BytesIO(data)).convert("RGB")), dtype=np.float64))
 
 
-def compared(base: bytes, new: bytes, **thresholds) -> bl.Comparison:
+def compared(base: bytes, new: bytes, **thresholds) -> Comparison:
     """``new`` against the baseline recorded from ``base``, references included."""
     stored = observe(base)
     return compare(stored.entry.with_reference("x.refs/0.png"), observe(new, thumbnail=False), 0, thresholds,
@@ -122,7 +126,7 @@ def test_a_three_percent_patch_fails_by_its_worst_tile_though_the_mean_hides_it(
     result = compared(base, png(array))
     assert result.status == "diff"
     assert result.distances["ssim_tile"] > 10 * result.distances["ssim"], "a mean dilutes a local defect"
-    assert result.distances["ssim_tile"] > bl.by_name("ssim_tile").default_threshold
+    assert result.distances["ssim_tile"] > by_name("ssim_tile").default_threshold
     assert "ssim_tile distance" in result.message and "worst tile: SSIM" in result.message
 
 
@@ -133,7 +137,7 @@ def test_a_three_percent_patch_fails_by_its_worst_tile_though_the_mean_hides_it(
 def test_five_percent_brightness_fails_by_colour_difference(change):
     result = compared(texture(1), changed(texture(1), change))
     assert result.status == "diff"
-    assert result.distances["ciede2000"] > bl.by_name("ciede2000").default_threshold
+    assert result.distances["ciede2000"] > by_name("ciede2000").default_threshold
     assert "ciede2000 mean" in result.message
 
 
@@ -148,7 +152,7 @@ def test_a_hue_rotation_fails_by_colour_difference():
 
 def test_a_one_pixel_blur_fails_by_ssim():
     result = compared(texture(1), changed(texture(1), lambda im: im.filter(ImageFilter.GaussianBlur(1))))
-    assert result.status == "diff" and result.distances["ssim"] > bl.by_name("ssim").default_threshold
+    assert result.status == "diff" and result.distances["ssim"] > by_name("ssim").default_threshold
 
 
 def test_every_metric_threshold_and_distance_is_in_the_message():
@@ -214,8 +218,8 @@ def test_references_are_named_by_their_digest_and_never_rewritten(store):
     store.write(batch(store), {"a": [seen], "b": [seen, observe(texture(2))]})
     refs = sorted(p.name for p in store.refs_dir(batch(store)).iterdir())
     assert len(refs) == 2, "one file for the same image in two entries"
-    assert bl.reference_name(seen.reference_png) in refs
-    path = store.refs_dir(batch(store)) / bl.reference_name(seen.reference_png)
+    assert reference_name(seen.reference_png) in refs
+    path = store.refs_dir(batch(store)) / reference_name(seen.reference_png)
     before = path.stat().st_mtime_ns
     store.write(batch(store), {"c": [seen]})
     assert path.stat().st_mtime_ns == before and path.read_bytes() == seen.reference_png
@@ -227,7 +231,7 @@ def test_an_update_removes_the_references_no_entry_names(store):
     store.write(batch(store), {"a": [observe(texture(1))], "b": [observe(texture(2))]})
     store.write(batch(store), {"b": [observe(texture(3))]}, remove={"a"})
     names = {p.name for p in store.refs_dir(batch(store)).iterdir()}
-    assert names == {bl.reference_name(observe(texture(3)).reference_png)}
+    assert names == {reference_name(observe(texture(3)).reference_png)}
     store.write(batch(store), {}, remove={"b"})
     assert not store.refs_dir(batch(store)).exists()
 
@@ -257,11 +261,11 @@ def test_an_unreadable_reference_fails_naming_git_lfs(store):
 
 
 def test_worker_results_carry_references_and_drop_pixels(store):
-    results = bl.SessionResults()
+    results = SessionResults()
     results.record("batches/x.json", "a", [observe(texture(1), thumbnail=False)])
     kept = results.updates["batches/x.json"]["a"][0]
     assert kept.pixels is None and kept.reference_png and kept.thumbnail_png
-    merged = bl.merge_worker_results([json.loads(json.dumps(results.to_json()))])
+    merged = merge_worker_results([json.loads(json.dumps(results.to_json()))])
     store.write(batch(store), merged.updates["batches/x.json"])
     assert store.load(batch(store))["a"][0].reference
 
@@ -278,23 +282,23 @@ def test_an_older_pending_result_without_a_reference_writes_an_entry_without_one
 
 
 def test_scikit_image_is_imported_only_when_references_are_compared():
-    code = ("import sys, io, numpy as np; from PIL import Image; from comfy_plugin import baselines as bl\n"
+    code = ("import sys, io, numpy as np; from PIL import Image; from comfy_plugin.baselines.comparison import compare; from comfy_plugin.baselines.entries import observe\n"
             "def png(value):\n"
             "    out = io.BytesIO(); Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(out, format='PNG')\n"
             "    return out.getvalue()\n"
             "loaded = lambda: sorted({m.split('.')[0] for m in sys.modules} & {'skimage', 'scipy'})\n"
-            "old, new = bl.observe(png(9)), bl.observe(png(12)); print(loaded())\n"
-            "bl.compare(old.entry, new); print(loaded())\n"
-            "bl.compare(old.entry.with_reference('r.png'), old, baseline_reference=old.pixels); print(loaded())\n"
-            "bl.compare(old.entry.with_reference('r.png'), new, baseline_reference=old.pixels); print(loaded())\n")
+            "old, new = observe(png(9)), observe(png(12)); print(loaded())\n"
+            "compare(old.entry, new); print(loaded())\n"
+            "compare(old.entry.with_reference('r.png'), old, baseline_reference=old.pixels); print(loaded())\n"
+            "compare(old.entry.with_reference('r.png'), new, baseline_reference=old.pixels); print(loaded())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split("\n")[:4] == ["[]", "[]", "[]", "['scipy', 'skimage']"]
 
 
 def test_every_metric_threshold_can_be_set_in_a_batch_file():
-    schema = json.loads((ROOT / "comfy_plugin" / "batch.schema.json").read_text())
+    schema = json.loads((ROOT / "comfy_plugin" / "batchfile" / "batch.schema.json").read_text())
     keys = set(schema["$defs"]["baseline"]["properties"])
-    assert set(bl.threshold_keys().values()) <= keys
+    assert set(threshold_keys().values()) <= keys
 
 
 def test_identical_references_compute_no_map():
@@ -302,5 +306,5 @@ def test_identical_references_compute_no_map():
     seen = observe(texture(1))
     pair = matched(seen.pixels, seen.pixels.copy())
     assert pair.identical
-    assert [m.distance(pair) for m in bl.REFERENCE_METRICS] == [0, 0, 0, 0]
+    assert [m.distance(pair) for m in REFERENCE_METRICS] == [0, 0, 0, 0]
     assert pair._maps == {}

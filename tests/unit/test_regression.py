@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfy_plugin.batch import load_batch
+from comfy_plugin.baselines.regression import Regression, Verdict, is_compared
+from comfy_plugin.batchfile.batch import load_batch
 from comfy_plugin.client import OutputFile
 from comfy_plugin.errors import BaselineError
-from comfy_plugin.prepare import PreparedPrompt
-from comfy_plugin.regression import Regression, Verdict, is_compared
-from comfy_plugin.runner import SavedOutput
+from comfy_plugin.run.prepare import PreparedPrompt
+from comfy_plugin.run.steps import SavedOutput
 from comfy_plugin.settings import BaselineSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,15 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from comfy_plugin.schema import (inline_refs, load_schema, make_validator, place_of, prompt_index, validate,
-                                 validate_cached)
+from comfy_plugin.batchfile.schema import (
+    inline_refs,
+    load_schema,
+    make_validator,
+    place_of,
+    prompt_index,
+    validate,
+    validate_cached,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,14 +12,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ui_fixtures import HERE, OBJECT_INFO, ROOT, load
 
-from comfy_plugin.batch import load_batch
-from comfy_plugin.errors import BatchFileError, ModelMissing, UnknownNodeType, WorkflowError
-from comfy_plugin.prepare import prepare, seed_limit
+from comfy_plugin.batchfile.batch import load_batch
+from comfy_plugin.errors import (
+    BatchFileError,
+    ModelMissing,
+    UnknownNodeType,
+    WorkflowError,
+)
+from comfy_plugin.run.prepare import prepare, seed_limit
 from comfy_plugin.settings import Settings
 from comfy_plugin.uiformat.addressing import Conversions, converted
-from comfy_plugin.uiformat.known import KnownInfo, Server, keep, known, launched_version, server_of, writes
-from ui_fixtures import HERE, OBJECT_INFO, ROOT, load
+from comfy_plugin.uiformat.known import (
+    KnownInfo,
+    Server,
+    keep,
+    known,
+    launched_version,
+    server_of,
+    writes,
+)
 
 INFO = load(OBJECT_INFO)
 SUBGRAPH = ROOT / "workflows-files" / "tiny-sd15-subgraph-ui.json"

@@ -11,9 +11,17 @@ import copy
 from typing import Any
 
 import pytest
+from ui_fixtures import (
+    EDITOR_OUTPUTS,
+    EXAMPLES,
+    FIXTURES,
+    OBJECT_INFO,
+    ROOT,
+    differences,
+    load,
+)
 
 from comfy_plugin.uiformat import Catalog, convert, is_api_format, is_ui_format
-from ui_fixtures import EDITOR_OUTPUTS, EXAMPLES, FIXTURES, OBJECT_INFO, ROOT, differences, load
 
 INFO = load(OBJECT_INFO)
 RECORDED = load(EDITOR_OUTPUTS)

@@ -1,4 +1,4 @@
-"""``python -m comfy_plugin.convert``: the command, run as people and other tools run it."""
+"""``python -m comfy_plugin convert`` (and its alias ``python -m comfy_plugin.convert``): the command, run as people and other tools run it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from comfy_plugin.launcher import free_port
-from comfy_plugin.uiformat import convert
 from ui_fixtures import EXAMPLES, HERE, OBJECT_INFO, ROOT, load
+
+from comfy_plugin.server.launcher import free_port
+from comfy_plugin.uiformat import convert
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comfy_plugin.convert", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "comfy_plugin", "convert", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
 
 
@@ -83,8 +84,8 @@ def test_the_server_source_is_required() -> None:
 
 
 def test_an_unreachable_url_never_shows_its_credentials(capsys) -> None:
-    from comfy_plugin.convert import main
-    from comfy_plugin.launcher import free_port
+    from comfy_plugin.server.launcher import free_port
+    from comfy_plugin.uiformat.command import main
 
     workflow = Path(__file__).resolve().parents[2] / "workflows-files" / "tiny-sd15-txt2img-ui.json"
     code = main([str(workflow), "--url", f"http://user:s3cret@127.0.0.1:{free_port()}"])

@@ -8,11 +8,20 @@ import re
 from typing import Any
 
 import pytest
-
-from comfy_plugin.errors import (BrokenLink, ComfyError, LegacyGroupNode, MissingSubgraph, ModelMissing,
-                                 RecursiveSubgraph, UIFormatError, UnknownNodeType, WidgetValuesMismatch)
-from comfy_plugin.uiformat import convert
 from ui_fixtures import HERE, OBJECT_INFO, load
+
+from comfy_plugin.errors import (
+    BrokenLink,
+    ComfyError,
+    LegacyGroupNode,
+    MissingSubgraph,
+    ModelMissing,
+    RecursiveSubgraph,
+    UIFormatError,
+    UnknownNodeType,
+    WidgetValuesMismatch,
+)
+from comfy_plugin.uiformat import convert
 
 INFO = load(OBJECT_INFO)
 BAD = HERE / "bad"

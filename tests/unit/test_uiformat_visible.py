@@ -4,10 +4,10 @@ by the ids a batch file writes, and where a value written to one of them lands."
 from __future__ import annotations
 
 import pytest
+from ui_fixtures import HERE, OBJECT_INFO, ROOT, load
 
 from comfy_plugin.errors import MissingSubgraph, RecursiveSubgraph
 from comfy_plugin.uiformat import convert, visible_nodes
-from ui_fixtures import HERE, OBJECT_INFO, ROOT, load
 
 INFO = load(OBJECT_INFO)
 

@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from comfy_plugin.checks import check_target
-from comfy_plugin.errors import UnresolvedTarget, WorkflowError
-from comfy_plugin.workflow import (
+from comfy_plugin.batchfile.checks import check_target
+from comfy_plugin.batchfile.workflow import (
     Addresses,
     NodeEntry,
     Place,
@@ -23,6 +22,7 @@ from comfy_plugin.workflow import (
     patch,
     resolve,
 )
+from comfy_plugin.errors import UnresolvedTarget, WorkflowError
 
 WORKFLOW = {
     "3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20, "model": ["4", 0]},

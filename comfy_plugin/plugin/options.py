@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .settings import BaselineSettings, Settings
+from ..settings import BaselineSettings, Settings
 
 DEFAULT_URL = "http://127.0.0.1:8188"
 DEFAULT_TIMEOUT_S = 600.0

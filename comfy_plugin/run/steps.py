@@ -14,13 +14,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from .batch import Batch, PromptSpec
-from .client import ComfyClient, OutputFile, PromptResult
-from .errors import OutputError
-from .outputs import check_writable, extension_of, output_name, timestamp, write_new
+from ..batchfile.batch import Batch, PromptSpec
+from ..client import ComfyClient, OutputFile, PromptResult
+from ..errors import OutputError
+from ..files import check_writable, extension_of, output_name, timestamp, write_new
 from .prepare import PreparedPrompt, prepare
 from .preflight import check
-from .session import ComfySession
+from ..server.session import ComfySession
 
 
 @dataclass(frozen=True)

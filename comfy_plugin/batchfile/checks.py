@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from .errors import Problem, UnresolvedTarget
+from ..errors import Problem, UnresolvedTarget
 from .schema import suggest
 from .workflow import Addresses, Place, Target, resolve
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import runner
-from .errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable
-from .accept import Pending, PendingStore
-from .measure import PromptTiming
-from .perf import PerfBaselines, PerfVerdict
+from . import steps as runner
+from ..errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable
+from ..baselines.accept import Pending, PendingStore
+from ..server.measure import PromptTiming
+from ..baselines.perf import PerfBaselines, PerfVerdict
 from .pipeline import Pipeline, PromptJob
-from .regression import Regression, Verdict
-from .session import ComfySession
+from ..baselines.regression import Regression, Verdict
+from ..server.session import ComfySession
 
 SEED_VALUES = ("seed", "noise_seed")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import variables as variables_mod
 from .checks import RANDOM, SEED_KEYS, check_keys, check_values
-from .errors import BatchFileError, Problem, UnresolvedTarget
+from ..errors import BatchFileError, Problem, UnresolvedTarget
 from .workflow import Addresses, Target, resolve
 
 

@@ -4,19 +4,22 @@ pass, fail or skip, a report section, junit properties and a failure in plain wo
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .batch import Batch, PromptSpec
-from .errors import ComfyError, PreflightError, ServerUnavailable
+from ..batchfile.batch import Batch, PromptSpec
+from ..errors import ComfyError, PreflightError, ServerUnavailable
 from .failure import FailureRepr
-from .pipeline import PromptJob
-from .regression import MARKER as REGRESSION_MARKER
-from .regression import is_compared
-from .run_prompt import PromptReport
+from ..run.pipeline import PromptJob
+from ..baselines.regression import MARKER as REGRESSION_MARKER
+from ..baselines.regression import is_compared
+from ..run.prompt import PromptReport
 
-from .state import ComfyPlugin, comfy_state
+from .registry import comfy_state
+
+if TYPE_CHECKING:
+    from .state import ComfyPlugin
 
 
 class PromptFailed(Exception):

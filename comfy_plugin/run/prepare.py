@@ -14,14 +14,14 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .batch import Batch, PromptSpec
-from .checks import check_target
-from .errors import BatchFileError, UnresolvedTarget, WorkflowError
+from ..batchfile.batch import Batch, PromptSpec
+from ..batchfile.checks import check_target
+from ..errors import BatchFileError, UnresolvedTarget, WorkflowError
 from .preflight import input_spec, normalised
-from .workflow import Addresses, patch, resolve
+from ..batchfile.workflow import Addresses, patch, resolve
 
 if TYPE_CHECKING:
-    from .uiformat.addressing import Converted
+    from ..uiformat.addressing import Converted
 
 #: Exact in JSON and JavaScript, and accepted by every ComfyUI seed input.
 SEED_LIMIT = 2**53 - 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .regression import REVIEWABLE
+from ..baselines.regression import REVIEWABLE
 
 
 def acceptable(entry: dict[str, Any]) -> bool:

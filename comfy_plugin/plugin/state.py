@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import options
+from .registry import STATE_NAME
 from .records import PAYLOAD_KEY, PromptRecord, ServerInfo, WorkerPayload
 
 if TYPE_CHECKING:  # imported only when activated
-    from .html_report import Recorder
-    from .perf import PerfBaselines
-    from .pipeline import Pipeline
+    from ..report.html import Recorder
+    from ..baselines.perf import PerfBaselines
+    from ..run.pipeline import Pipeline
     from .progress import Progress
-    from .regression import Regression
-    from .run_prompt import PromptJobs, PromptReport
-    from .session import ComfySession
+    from ..baselines.regression import Regression
+    from ..run.prompt import PromptJobs, PromptReport
+    from ..server.session import ComfySession
 
-STATE_NAME = "comfy-state"  # the name the state object is registered under
 RUN_MARK_KEY = "comfy_run_mark"  # in pytest-xdist's workerinput: one mark for every worker's prompts
 
 
@@ -83,16 +83,16 @@ class ComfyPlugin:
         return self.parts
 
     def _build(self) -> Parts:
-        from . import progress  # noqa: PLC0415  (heavy imports: only for sessions with batch files)
-        from .errors import ComfyError  # noqa: PLC0415
-        from .html_report import Recorder  # noqa: PLC0415
-        from .accept import PendingStore  # noqa: PLC0415
-        from .perf import PerfBaselines  # noqa: PLC0415
-        from .pipeline import Pipeline  # noqa: PLC0415
-        from .regression import Regression  # noqa: PLC0415
-        from .run_prompt import PromptJobs  # noqa: PLC0415
-        from .schema import make_validator  # noqa: PLC0415
-        from .session import ComfySession  # noqa: PLC0415
+        from . import progress
+        from ..errors import ComfyError  # noqa: PLC0415
+        from ..report.html import Recorder  # noqa: PLC0415
+        from ..baselines.accept import PendingStore  # noqa: PLC0415
+        from ..baselines.perf import PerfBaselines  # noqa: PLC0415
+        from ..run.pipeline import Pipeline  # noqa: PLC0415
+        from ..baselines.regression import Regression  # noqa: PLC0415
+        from ..run.prompt import PromptJobs  # noqa: PLC0415
+        from ..batchfile.schema import make_validator  # noqa: PLC0415
+        from ..server.session import ComfySession  # noqa: PLC0415
 
         config = self.config
         batch_dir = self.settings.batch_dirs[0] if self.settings.batch_dirs else "batches"
@@ -255,7 +255,7 @@ class ComfyPlugin:
         data = getattr(node, "workeroutput", {}).get(PAYLOAD_KEY)
         if not data:
             return
-        from .regression import Verdict  # noqa: PLC0415
+        from ..baselines.regression import Verdict  # noqa: PLC0415
 
         payload = WorkerPayload.from_json(data)
         parts = self.activate()
@@ -284,18 +284,13 @@ class ComfyPlugin:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.parts is None or self.is_worker:
             return
-        from . import summary  # noqa: PLC0415
+        from . import summary
 
         summary.write(terminalreporter, self)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.parts is not None:
             self.parts.session.close()
-
-
-def comfy_state(config: pytest.Config) -> ComfyPlugin:
-    """The plugin's state object of a pytest run (for a project's conftest.py)."""
-    return config.pluginmanager.get_plugin(STATE_NAME)
 
 
 def _worker_number(worker: str) -> int:

@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LaunchFailed
+from ..errors import LaunchFailed
 
 START_TIMEOUT_S = 180.0
 WORKDIR_PREFIX = "comfy-session-"

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .client import ComfyClient
-from .errors import ComfyError, ServerUnavailable
+from ..client import ComfyClient
+from ..errors import ComfyError, ServerUnavailable
 from .measure import Timings, device_memory_mb, device_name
 from .launcher import LaunchedServer, default_python, launch
-from .schema import Cache
-from .settings import Settings
-from .uiformat.addressing import Conversions
-from .uiformat.known import keep as keep_object_info, server_of, writes
+from ..batchfile.schema import Cache
+from ..settings import Settings
+from ..uiformat.addressing import Conversions
+from ..uiformat.known import keep as keep_object_info, server_of, writes
 
 #: How often --comfy-restart-on-crash launches a server again in one session.
 MAX_RESTARTS = 3

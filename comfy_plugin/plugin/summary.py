@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from .records import ServerInfo, WorkerPayload, saved_paths
 
 if TYPE_CHECKING:
-    from .perf import PerfBaselines
-    from .regression import Regression
+    from ..baselines.perf import PerfBaselines
+    from ..baselines.regression import Regression
     from .state import ComfyPlugin
 
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed")

@@ -8,7 +8,7 @@ it is plain JSON, so a pytest-xdist worker hands it to the controller in its pay
 one process that writes renders one self-contained HTML file: the run's date and server(s),
 then a card per prompt (failures first) with its positive prompt, durations, peak memory,
 a bar chart of its nodes' times (``html_timing``) and thumbnails that link to the saved
-images at full size. Its CSS and script are in ``report_assets/``.
+images at full size. Its CSS and script are in ``assets/``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
-from .html_review import accept_box, download_bar, flip_button
-from .html_timing import chart, figures, timing_entry
+from .review import accept_box, download_bar, flip_button
+from .timing import chart, figures, timing_entry
 
 THUMB_SIDE = 256
 MAX_SAFE_INT = 2**53 - 1  # the largest integer JavaScript holds exactly
@@ -304,7 +304,7 @@ def _card(entry: dict[str, Any], folder: Path | None = None) -> str:
 @functools.cache
 def asset(name: str) -> str:
     """The page's CSS and script, shipped as package data beside this module."""
-    return (resources.files("comfy_plugin") / "report_assets" / name).read_text(encoding="utf-8")
+    return (resources.files("comfy_plugin.report") / "assets" / name).read_text(encoding="utf-8")
 
 
 def when(started: float) -> str:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import Problem
+from ..errors import Problem
 
 REFERENCE = re.compile(r"\$\$|\$([A-Za-z_]\w*)")
 

@@ -14,7 +14,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
-from .errors import Problem
+from ..errors import Problem
 
 if TYPE_CHECKING:  # jsonschema is imported when a validator is built, not by importing this module
     from jsonschema import Draft202012Validator

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import UnresolvedTarget, WorkflowError
+from ..errors import UnresolvedTarget, WorkflowError
 from .schema import suggest
 
 WORKFLOW_HINT = (

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BaselineError, ComfyError
-from .settings import BaselineSettings
+from ..errors import BaselineError, ComfyError
+from ..settings import BaselineSettings
 
 MIN_SLOWER_S = 1.0  # a prompt must also be this much slower to count as slower
 PERF_VERSION = 1
@@ -97,7 +97,7 @@ class PerfBaselines:
 
     def finish(self) -> None:
         """Write the recorded figures, each file once, merged into what it held."""
-        from .baselines.store import atomic_write  # noqa: PLC0415
+        from .store import atomic_write  # noqa: PLC0415
 
         try:
             for key, devices in sorted(self.updates.items()):

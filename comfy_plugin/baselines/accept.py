@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import BaselineError, ComfyError
+from ..errors import BaselineError, ComfyError
 
 PENDING_VERSION = 1
 
@@ -61,7 +61,7 @@ class PendingStore:
         return self.root.joinpath(*[_slug(part) for part in batch_key.split("/")], _slug(prompt_id) + ".json")
 
     def put(self, pending: Pending) -> None:
-        from .baselines.store import atomic_write  # noqa: PLC0415
+        from .store import atomic_write  # noqa: PLC0415
 
         text = json.dumps(pending.to_json(), indent=1, sort_keys=True) + "\n"
         atomic_write(self.path(pending.batch_key, pending.prompt_id), text.encode("utf-8"))
@@ -140,7 +140,7 @@ def run(settings: Any, rootdir: Path, batch_dir: str, ids_file: Path) -> Accepte
     """``pytest --comfy-accept FILE``: accept the listed prompts' pending results."""
     from .perf import PerfBaselines  # noqa: PLC0415  (heavy: only for an accept)
     from .regression import Regression  # noqa: PLC0415
-    from .baselines.entries import Observation  # noqa: PLC0415
+    from .entries import Observation  # noqa: PLC0415
 
     try:
         ids = read_ids(ids_file)

@@ -14,23 +14,22 @@ files never loads them and the first image does not pay for them.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .baselines.spec import DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
-from .checks import HARNESS_KEYS
-from .errors import BaselineError, ComfyError
-from .settings import REGRESSION_MARKER, BaselineSettings
+from .spec import DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
+from ..batchfile.checks import HARNESS_KEYS
+from ..errors import BaselineError, ComfyError
+from ..settings import REGRESSION_MARKER, BaselineSettings
 
 if TYPE_CHECKING:
-    from .baselines.entries import BaselineEntry
-    from .baselines.results import SessionResults
-    from .baselines.store import BaselineStore
-    from .batch import Batch, PromptSpec
-    from .prepare import PreparedPrompt
-    from .runner import SavedOutput
+    from .entries import BaselineEntry
+    from .results import SessionResults
+    from .store import BaselineStore
+    from ..batchfile.batch import Batch, PromptSpec
+    from ..run.prepare import PreparedPrompt
+    from ..run.steps import SavedOutput
 
 MARKER = REGRESSION_MARKER
 #: Verdicts whose new images a reviewer may accept as the baseline (--comfy-accept).
@@ -93,11 +92,6 @@ def is_compared(spec: PromptSpec) -> bool:
     return not spec.random_keys()
 
 
-def _load(module: str) -> Any:
-    """A module of the baselines package that reads pixels or files (see the module docstring)."""
-    return importlib.import_module(f".baselines.{module}", __package__)
-
-
 @dataclass
 class Regression:
     settings: BaselineSettings
@@ -118,8 +112,11 @@ class Regression:
             raise BaselineError(f"--comfy-missing-baseline {settings.missing!r}: expected one of "
                                 f"{', '.join(MISSING_POLICIES)}")
         side = parse_reference_side(getattr(settings, "reference_side", None))  # a bad value fails at start
-        store = _load("store").BaselineStore(settings.root, rootdir, settings.env, batch_dir)
-        return cls(settings, store, _load("results").SessionResults(), reference_side=side)
+        from .results import SessionResults
+        from .store import BaselineStore
+
+        store = BaselineStore(settings.root, rootdir, settings.env, batch_dir)
+        return cls(settings, store, SessionResults(), reference_side=side)
 
     def batch_key(self, batch: Batch) -> str | None:
         """The batch file's key in the store; None for a file outside the rootdir (no baselines)."""
@@ -131,8 +128,10 @@ class Regression:
     def collected(self, batch: Batch) -> None:
         """Every prompt id of a batch file read in full: what stale entries are measured against.
         Loads the modules that read pixels now, before the first prompt runs."""
-        _load("comparison")
-        _load("entries").warm_up()
+        from . import comparison  # noqa: F401  (numpy, Pillow, imagehash: loaded now)
+        from .entries import warm_up
+
+        warm_up()
         key = self.batch_key(batch)
         if key is not None:
             self.results.collected(key, [spec.id for spec in batch.prompts])
@@ -146,11 +145,15 @@ class Regression:
         except ComfyError:
             return  # the prompt's own check reports a broken baseline file
         if any(e.reference for entries in stored.values() for e in entries):
-            _load("comparison").warm_up_references()
+            from .comparison import warm_up_references
+
+            warm_up_references()
 
     def hash_settings(self, batch: Batch, spec: PromptSpec) -> tuple[HashSpec, dict[str, float | None]]:
         """The prompt's hash and the thresholds it sets (by metric name; the rest take their defaults)."""
-        keys = _load("metrics").threshold_keys()
+        from .metrics import threshold_keys
+
+        keys = threshold_keys()
         layers: list[Mapping[str, Any]] = [spec.values.get("baseline") or {}, batch.baseline]
         hash_text = next((layer["hash"] for layer in layers if "hash" in layer), self.settings.hash)
         given: dict[str, float | None] = {}
@@ -190,7 +193,8 @@ class Regression:
         if key is None:
             return Verdict("not-compared", f"not compared: the batch file lies outside the rootdir "
                            f"{self.store.rootdir}, which baselines/ mirrors")
-        entries_mod, comparison = _load("entries"), _load("comparison")
+        from . import comparison
+        from . import entries as entries_mod
         hash_spec, thresholds = self.hash_settings(batch, spec)
         values = {k: v for k, v in prepared.values.items() if k not in HARNESS_KEYS}
         digest = entries_mod.workflow_digest(prepared.workflow)
@@ -274,11 +278,13 @@ class Regression:
 
     def _finish(self) -> None:
         rootdir = self.store.rootdir
-        stale_entries = _load("comparison").stale_entries if self.results.ids else None
-        for key, ids in sorted(self.results.ids.items()):
-            found = stale_entries(self.store.load(rootdir / key), ids)
-            if found:
-                self.stale[key] = found
+        if self.results.ids:  # only a session that collected batch files reads pixels
+            from .comparison import stale_entries
+
+            for key, ids in sorted(self.results.ids.items()):
+                found = stale_entries(self.store.load(rootdir / key), ids)
+                if found:
+                    self.stale[key] = found
         prune = self.settings.update and self.settings.prune
         for key in sorted(set(self.results.updates) | (set(self.stale) if prune else set())):
             path = self.store.write(rootdir / key, self.results.updates.get(key, {}),

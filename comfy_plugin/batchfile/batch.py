@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import variables as variables_mod
 from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
 from .prompt_specs import PromptSpec, SpecContext, build_specs, image_keys_of, prompt_lines, resolve_relative
-from .errors import BatchFileError, Problem, UIFormatError, WorkflowError
+from ..errors import BatchFileError, Problem, UIFormatError, WorkflowError
 from .schema import Cache, closest, make_validator, prompt_index, validate_cached
 from .workflow import Addresses, Target, is_ui_workflow, load_workflow, parse_targets
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-    from .uiformat.addressing import Collected
-    from .uiformat.known import KnownInfo
+    from ..uiformat.addressing import Collected
+    from ..uiformat.known import KnownInfo
 
 __all__ = ["Batch", "PromptSpec", "SaveSettings", "load_batch", "HARNESS_KEYS", "RANDOM", "SEED_KEYS"]
 
@@ -155,7 +155,7 @@ def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path,
     data = load_workflow(wf_path, shown_as)
     if not is_ui_workflow(data):
         return _Workflow(wf_path, data, Addresses.of_api(data))
-    from .uiformat.addressing import collected  # noqa: PLC0415  (only for UI-format workflows)
+    from ..uiformat.addressing import collected  # noqa: PLC0415  (only for UI-format workflows)
 
     shown = _shown(wf_path, cwd)
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Mapping
 
-from .errors import ModelMissing, PreflightError
+from ..errors import ModelMissing, PreflightError
 
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".onnx")
 #: Loader inputs whose values are model files even without a known extension.

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from . import hookspecs, options
-from .settings import REGRESSION_MARKER
-from .state import STATE_NAME, ComfyPlugin
+from ..settings import REGRESSION_MARKER
+from .registry import STATE_NAME, comfy_state
+from .state import ComfyPlugin
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -34,7 +35,7 @@ def pytest_cmdline_main(config: pytest.Config):
     listed = config.getoption("comfy_accept")
     if not listed:
         return None
-    from . import accept  # noqa: PLC0415
+    from ..baselines import accept
 
     settings = options.resolve(config)
     batch_dir = settings.batch_dirs[0] if settings.batch_dirs else "batches"
@@ -63,7 +64,7 @@ def _named_paths(config: pytest.Config) -> set[Path]:
 
 
 def _under_batch_dir(path: Path, config: pytest.Config) -> bool:
-    dirs = config.pluginmanager.get_plugin(STATE_NAME).settings.batch_dirs
+    dirs = comfy_state(config).settings.batch_dirs
     parents = path.resolve().parents
     for entry in dirs:
         folder = (config.rootpath / entry).resolve()
@@ -76,6 +77,6 @@ def _under_batch_dir(path: Path, config: pytest.Config) -> bool:
 def comfy(pytestconfig: pytest.Config):
     """Run an API-format workflow on the session's ComfyUI from an ordinary test:
     ``result = comfy.run(workflow)``; ``result.images`` holds the output images' bytes."""
-    from .runner import WorkflowRunner  # noqa: PLC0415
+    from ..run.steps import WorkflowRunner  # noqa: PLC0415
 
-    return WorkflowRunner(pytestconfig.pluginmanager.get_plugin(STATE_NAME).activate().session)
+    return WorkflowRunner(comfy_state(pytestconfig).activate().session)

@@ -1,0 +1,1 @@
+"""The HTML report (``--comfy-report``): prompt cards, review controls, time charts (no pytest)."""

@@ -1,0 +1,1 @@
+"""The ComfyUI a session talks to: launched here or given by URL, its restarts, time and memory."""

@@ -1,0 +1,133 @@
+"""Command: the API-format prompt of a UI-format workflow, as the ComfyUI editor would queue it.
+
+    python -m comfy_plugin convert WORKFLOW.json (--url URL | --object-info FILE) [-o OUT.json]
+
+``FILE`` is the raw JSON of ``GET /object_info``. The prompt goes to stdout (or OUT.json);
+an API-format workflow is written back as it is. Exit codes: 0 converted; 2 a bad file, or
+a node type the server lacks (one line names the node); 3 the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import ComfyError, ServerUnavailable, UIFormatError
+from .prompt import convert, is_api_format, is_ui_format
+from ..urls import without_credentials
+
+EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 3
+
+
+class _Failure(Exception):
+    def __init__(self, code: int, line: str) -> None:
+        super().__init__(line)
+        self.code = code
+        self.line = line
+
+
+def one_line(err: BaseException) -> str:
+    """An error's message on one line (a hint goes in parentheses)."""
+    lines = [part.strip() for part in str(err).splitlines() if part.strip()]
+    hints = [line[len("hint:"):].strip() for line in lines if line.startswith("hint:")]
+    text = "; ".join(line for line in lines if not line.startswith("hint:"))
+    return text + (f" (hint: {'; '.join(hints)})" if hints else "")
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise _Failure(EXIT_BAD_INPUT, f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise _Failure(EXIT_BAD_INPUT, f"{path}: the {what} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _Failure(EXIT_BAD_INPUT, f"{path}: the {what} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                                       f"column {exc.colno}") from None
+
+
+def _server_info(url: str, ca_bundle: str | None = None) -> tuple[dict[str, Any], str | None]:
+    """The server's /object_info and, when it says, its ComfyUI version."""
+    from ..client import ComfyClient  # noqa: PLC0415  (only this path talks to a server)
+
+    shown = without_credentials(url)  # user:password@ is sent as basic auth, never printed
+    try:
+        client = ComfyClient(url, ca_bundle=ca_bundle)
+        info = client.object_info()
+    except ServerUnavailable as exc:
+        raise _Failure(EXIT_UNREACHABLE, f"cannot get /object_info from ComfyUI at {shown}: {exc.what}") from None
+    except ComfyError as exc:
+        raise _Failure(EXIT_UNREACHABLE, f"{shown}: /object_info did not answer as a ComfyUI does: {one_line(exc)}") \
+            from None
+    try:
+        version = (client.system_stats().get("system") or {}).get("comfyui_version")
+    except ComfyError:
+        version = None
+    return info, str(version) if version else None
+
+
+def _object_info(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
+    if args.url:
+        return _server_info(args.url, args.ca_bundle)
+    info = _read_json(Path(args.object_info), "object info")
+    if not isinstance(info, dict) or not all(isinstance(v, dict) for v in info.values()):
+        raise _Failure(EXIT_BAD_INPUT, f"{args.object_info}: not the JSON of GET /object_info "
+                                       "(an object of node classes)")
+    return info, None
+
+
+def prompt_for(args: argparse.Namespace) -> dict[str, Any]:
+    """The prompt to write: converted, or the API-format workflow as it is."""
+    path = Path(args.workflow)
+    data = _read_json(path, "workflow")
+    if is_api_format(data):
+        return data
+    if not is_ui_format(data):
+        raise _Failure(EXIT_BAD_INPUT, f"{path}: not a ComfyUI workflow: neither the UI format ('nodes' and "
+                                       "'links') nor the API format (nodes with 'class_type')")
+    info, version = _object_info(args)
+    try:
+        return convert(data, info, str(path), server_version=version)
+    except UIFormatError as exc:
+        raise _Failure(EXIT_BAD_INPUT, one_line(exc)) from None
+
+
+def _write(prompt: dict[str, Any], out: str | None) -> None:
+    text = json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _Failure(EXIT_BAD_INPUT, f"{out}: cannot write the prompt: {exc.strerror or exc}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m comfy_plugin convert",
+        description="Write the API-format prompt that the ComfyUI editor would queue for a UI-format "
+                    "workflow (an API-format workflow is written back as it is).")
+    ap.add_argument("workflow", metavar="WORKFLOW.json", help="a workflow saved by the editor (Workflow > Save)")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="a running ComfyUI, e.g. http://127.0.0.1:8188 (its /object_info is read)")
+    source.add_argument("--object-info", metavar="FILE", help="the JSON of GET /object_info, saved to a file")
+    ap.add_argument("--ca-bundle", metavar="PATH", help="CA certificates that verify an https --url (default: the "
+                    "system's, or SSL_CERT_FILE)")
+    ap.add_argument("-o", "--output", metavar="OUT.json", help="write here instead of stdout")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        _write(prompt_for(args), args.output)
+    except _Failure as failure:
+        print(f"error: {failure.line}", file=sys.stderr)
+        return failure.code
+    return 0
+
