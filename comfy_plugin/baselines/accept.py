@@ -61,7 +61,7 @@ class PendingStore:
         return self.root.joinpath(*[_slug(part) for part in batch_key.split("/")], _slug(prompt_id) + ".json")
 
     def put(self, pending: Pending) -> None:
-        from .store import atomic_write  # noqa: PLC0415
+        from .store import atomic_write
 
         text = json.dumps(pending.to_json(), indent=1, sort_keys=True) + "\n"
         atomic_write(self.path(pending.batch_key, pending.prompt_id), text.encode("utf-8"))
@@ -138,9 +138,9 @@ def accept(ids: list[str], store: PendingStore, record: Callable[[Pending], None
 
 def run(settings: Any, rootdir: Path, batch_dir: str, ids_file: Path) -> Accepted:
     """``pytest --comfy-accept FILE``: accept the listed prompts' pending results."""
-    from .perf import PerfBaselines  # noqa: PLC0415  (heavy: only for an accept)
-    from .regression import Regression  # noqa: PLC0415
-    from .entries import Observation  # noqa: PLC0415
+    from .perf import PerfBaselines  # (heavy: only for an accept)
+    from .regression import Regression
+    from .entries import Observation
 
     try:
         ids = read_ids(ids_file)

@@ -97,7 +97,7 @@ class PerfBaselines:
 
     def finish(self) -> None:
         """Write the recorded figures, each file once, merged into what it held."""
-        from .store import atomic_write  # noqa: PLC0415
+        from .store import atomic_write
 
         try:
             for key, devices in sorted(self.updates.items()):

@@ -155,7 +155,7 @@ def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path,
     data = load_workflow(wf_path, shown_as)
     if not is_ui_workflow(data):
         return _Workflow(wf_path, data, Addresses.of_api(data))
-    from ..uiformat.addressing import collected  # noqa: PLC0415  (only for UI-format workflows)
+    from ..uiformat.addressing import collected  # (only for UI-format workflows)
 
     shown = _shown(wf_path, cwd)
     try:

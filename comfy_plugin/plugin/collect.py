@@ -24,8 +24,8 @@ class BatchFile(pytest.File):
     """One batch JSON file: one item per prompt."""
 
     def collect(self):
-        from ..batchfile.batch import load_batch  # noqa: PLC0415  (heavy: only once a batch file is collected)
-        from .item import PromptItem  # noqa: PLC0415
+        from ..batchfile.batch import load_batch  # (heavy: only once a batch file is collected)
+        from .item import PromptItem
 
         plugin: ComfyPlugin = comfy_state(self.config)
         parts = plugin.activate()
@@ -52,7 +52,7 @@ def known_object_info(config: pytest.Config, session: Any) -> Any:
     """The server's /object_info kept by an earlier run (``uiformat.known``), read once per
     session: a UI-format workflow's input names are checked with it at collection."""
     if _KNOWN not in config.stash:
-        from ..uiformat.known import known, server_of  # noqa: PLC0415
+        from ..uiformat.known import known, server_of
 
         cache = getattr(config, "cache", None)
         config.stash[_KNOWN] = known(cache, server_of(session.settings, session.worker)) if cache else None
@@ -89,7 +89,7 @@ def is_batch_candidate(path: Path, named: bool, under_batch_dir: bool) -> bool:
     """Named on the command line or under a batch folder: always a batch file (so a broken
     one is reported), unless it is recognisably a workflow. Elsewhere only JSON holding
     top-level ``parameters`` and ``prompts`` is."""
-    from ..batchfile.workflow import is_workflow  # noqa: PLC0415
+    from ..batchfile.workflow import is_workflow
 
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))

@@ -49,7 +49,7 @@ def pytest_cmdline_main(config: pytest.Config):
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix.lower() != ".json":
         return None
-    from .collect import BatchFile, is_batch_candidate  # noqa: PLC0415
+    from .collect import BatchFile, is_batch_candidate
 
     config = parent.config
     named = file_path.resolve() in _named_paths(config)
@@ -77,6 +77,6 @@ def _under_batch_dir(path: Path, config: pytest.Config) -> bool:
 def comfy(pytestconfig: pytest.Config):
     """Run an API-format workflow on the session's ComfyUI from an ordinary test:
     ``result = comfy.run(workflow)``; ``result.images`` holds the output images' bytes."""
-    from ..run.steps import WorkflowRunner  # noqa: PLC0415
+    from ..run.steps import WorkflowRunner
 
     return WorkflowRunner(comfy_state(pytestconfig).activate().session)

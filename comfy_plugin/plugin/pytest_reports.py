@@ -35,7 +35,7 @@ def adjust_report(item: Any, report: pytest.TestReport, recorder: Any) -> None:
         path, line, _ = item.reportinfo()
         report.longrepr = (str(path), (line or 0) + 1, report.longrepr[2])
     try:
-        import pytest_html  # noqa: PLC0415
+        import pytest_html
     except ImportError:
         return
     thumbs = recorder.thumbnails(item.nodeid)

@@ -84,15 +84,15 @@ class ComfyPlugin:
 
     def _build(self) -> Parts:
         from . import progress
-        from ..errors import ComfyError  # noqa: PLC0415
-        from ..report.html import Recorder  # noqa: PLC0415
-        from ..baselines.accept import PendingStore  # noqa: PLC0415
-        from ..baselines.perf import PerfBaselines  # noqa: PLC0415
-        from ..run.pipeline import Pipeline  # noqa: PLC0415
-        from ..baselines.regression import Regression  # noqa: PLC0415
-        from ..run.prompt import PromptJobs  # noqa: PLC0415
-        from ..batchfile.schema import make_validator  # noqa: PLC0415
-        from ..server.session import ComfySession  # noqa: PLC0415
+        from ..errors import ComfyError
+        from ..report.html import Recorder
+        from ..baselines.accept import PendingStore
+        from ..baselines.perf import PerfBaselines
+        from ..run.pipeline import Pipeline
+        from ..baselines.regression import Regression
+        from ..run.prompt import PromptJobs
+        from ..batchfile.schema import make_validator
+        from ..server.session import ComfySession
 
         config = self.config
         batch_dir = self.settings.batch_dirs[0] if self.settings.batch_dirs else "batches"
@@ -162,7 +162,7 @@ class ComfyPlugin:
         """Remember the final order (after -k, -m, --lf), so prompts can be queued ahead."""
         self.order = {item.nodeid: i for i, item in enumerate(session.items)}
         if self.parts is not None and self.config.option.collectonly:
-            from .collect import invalid_prompts  # noqa: PLC0415
+            from .collect import invalid_prompts
 
             self.invalid = invalid_prompts(session.items)
 
@@ -187,7 +187,7 @@ class ComfyPlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call):
         report = yield
         if self.parts is not None and call.when == "call" and hasattr(item, "on_queued"):
-            from .pytest_reports import adjust_report  # noqa: PLC0415
+            from .pytest_reports import adjust_report
 
             adjust_report(item, report, self.parts.recorder)
         return report
@@ -196,7 +196,7 @@ class ComfyPlugin:
         """Outcomes of prompt tests, here or forwarded by pytest-xdist workers."""
         if self.parts is None and not any(name == "prompt" for name, _ in report.user_properties):
             return
-        from .pytest_reports import outcome_of  # noqa: PLC0415
+        from .pytest_reports import outcome_of
 
         found = outcome_of(report)
         if found is not None:
@@ -255,7 +255,7 @@ class ComfyPlugin:
         data = getattr(node, "workeroutput", {}).get(PAYLOAD_KEY)
         if not data:
             return
-        from ..baselines.regression import Verdict  # noqa: PLC0415
+        from ..baselines.regression import Verdict
 
         payload = WorkerPayload.from_json(data)
         parts = self.activate()

@@ -52,7 +52,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 def _server_info(url: str, ca_bundle: str | None = None) -> tuple[dict[str, Any], str | None]:
     """The server's /object_info and, when it says, its ComfyUI version."""
-    from ..client import ComfyClient  # noqa: PLC0415  (only this path talks to a server)
+    from ..client import ComfyClient  # (only this path talks to a server)
 
     shown = without_credentials(url)  # user:password@ is sent as basic auth, never printed
     try:

@@ -23,7 +23,7 @@ DEFAULT_CIEDE2000_TILE_THRESHOLD = 3.0
 def delta_e_map(pair: ReferencePair) -> np.ndarray:
     """CIEDE2000 of every pixel (sRGB, D65)."""
     def compute(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-        from skimage.color import deltaE_ciede2000, rgb2lab  # noqa: PLC0415  (only when comparing)
+        from skimage.color import deltaE_ciede2000, rgb2lab  # (only when comparing)
 
         # in float32: a third of float64's cost, differences below 0.001
         return deltaE_ciede2000(rgb2lab(old.astype(np.float32) / 255), rgb2lab(new.astype(np.float32) / 255))

@@ -28,7 +28,7 @@ def _window(pair: ReferencePair) -> int:
 def ssim_map(pair: ReferencePair) -> np.ndarray:
     """The per-pixel SSIM, averaged over the channels; the image's mean SSIM is kept with it."""
     def compute(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-        from skimage.metrics import structural_similarity  # noqa: PLC0415  (only when comparing)
+        from skimage.metrics import structural_similarity  # (only when comparing)
 
         # float32 halves the cost of float64 (what uint8 would be computed in); SSIM moves by < 1e-5
         mean, full = structural_similarity(old.astype(np.float32), new.astype(np.float32), win_size=_window(pair),
