@@ -13,6 +13,7 @@
 - ``comfy_client``: ComfyClient, the one object the rest of the plugin uses.
 """
 
+from ..urls import without_credentials
 from .answers import (
     RUN_MARK_KEY,
     OutputFile,
@@ -24,7 +25,6 @@ from .answers import (
     rejection,
     result_from_history,
 )
-from ..urls import without_credentials
 from .comfy_client import ComfyClient
 from .transport import START_HINT
 from .watches import Listener

@@ -11,7 +11,7 @@ from __future__ import annotations
 import http
 import os
 import ssl
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import AuthenticationFailed, ServerUnavailable, TlsVerificationFailed
 

@@ -7,8 +7,9 @@ allowed to raise (names are made safe later, by outputs.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ComfyError, ExecutionFailed, ExecutionFailure, ExecutionInterrupted, NodeError, PromptRejected
 
@@ -104,7 +105,8 @@ def rejection(status: int, answer: Any, workflow: Mapping[str, Any]) -> PromptRe
     """A readable PromptRejected from POST /prompt's error answer, keeping every detail."""
     if not isinstance(answer, dict):
         return PromptRejected("", f"HTTP {status}: {str(answer)[:500]}", [])
-    error = answer.get("error") if isinstance(answer.get("error"), dict) else {"message": str(answer.get("error", ""))}
+    given = answer.get("error")
+    error: dict[str, Any] = given if isinstance(given, dict) else {"message": str(answer.get("error", ""))}
     nodes: list[NodeError] = []
     for node_id, info in (answer.get("node_errors") or {}).items():
         nodes += _node_errors(str(node_id), info, workflow)
@@ -123,9 +125,10 @@ def _node_errors(node_id: str, info: Any, workflow: Mapping[str, Any]) -> list[N
     info = info if isinstance(info, dict) else {}
     class_type = str(info.get("class_type", node.get("class_type", "?")))
     found = []
-    for err in info.get("errors", []) if isinstance(info.get("errors"), list) else []:
-        err = err if isinstance(err, dict) else {"message": str(err)}
-        extra = err.get("extra_info") if isinstance(err.get("extra_info"), dict) else {}
+    for entry in info.get("errors", []) if isinstance(info.get("errors"), list) else []:
+        err: dict[str, Any] = entry if isinstance(entry, dict) else {"message": str(entry)}
+        given = err.get("extra_info")
+        extra: dict[str, Any] = given if isinstance(given, dict) else {}
         found.append(NodeError(
             node_id=node_id, class_type=class_type, title=title,
             input_name=str(extra.get("input_name", "")),
@@ -173,7 +176,8 @@ def result_from_history(prompt_id: str, entry: Mapping[str, Any], cached_nodes: 
     """The prompt's outputs as /history lists them. Names stay untrusted: outputs.py makes
     the file names; anything that is not the expected shape is left out."""
     files, texts = _outputs(entry.get("outputs"))
-    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+    given = entry.get("status")
+    status: dict[str, Any] = given if isinstance(given, dict) else {}
     messages = _messages(status)
     times = {kind: data.get("timestamp") for kind, data in messages}
     start, end = times.get("execution_start"), times.get("execution_success")

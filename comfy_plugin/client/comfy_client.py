@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import urllib.parse
 import uuid
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ComfyError
 from .answers import RUN_MARK_KEY, OutputFile, PromptResult, QueueSnapshot, result_from_history

@@ -81,7 +81,8 @@ class Endpoints:
         except ConnectionCut as exc:
             if not self.http.answers():
                 raise
-            raise OutputError(f"downloading {file.filename!r} broke off twice ({exc.reason}); nothing was saved") from None
+            raise OutputError(f"downloading {file.filename!r} broke off twice ({exc.reason}); "
+                              "nothing was saved") from None
         if status != 200:
             raise OutputError(f"GET /view for {file.filename!r} answered HTTP {status}")
         return raw

@@ -8,6 +8,7 @@ a server that answers neither for RECONNECT_WINDOW_S is gone, and every waiter f
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import time
@@ -115,7 +116,7 @@ class SocketReader:
             return _TICK
         except (OSError, websocket.WebSocketException):
             return None
-        except Exception as exc:  # noqa: BLE001 - reported once; the socket is then treated as dropped
+        except Exception as exc:  # reported once; the socket is then treated as dropped
             self.watches.report(exc, "reading the socket")
             return None
         return message if message != "" else None  # "": the server closed the socket
@@ -123,7 +124,7 @@ class SocketReader:
     def _handle(self, message: str) -> None:
         try:
             self.watches.dispatch(message)
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the reader: reported once
+        except Exception as exc:  # a bug must not stop the reader: reported once
             self.watches.report(exc, "handling a message")
 
     def _reconnect(self) -> bool:
@@ -156,7 +157,5 @@ class SocketReader:
 def close_quietly(ws: websocket.WebSocket | None) -> None:
     """Close a socket that may already be broken (its errors say nothing new)."""
     if ws is not None:
-        try:
+        with contextlib.suppress(OSError, websocket.WebSocketException):
             ws.close()
-        except (OSError, websocket.WebSocketException):
-            pass

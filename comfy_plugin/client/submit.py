@@ -8,7 +8,8 @@ ComfyUI itself would queue a second copy of the same id.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ConnectionCut, HttpError
 from .answers import rejection

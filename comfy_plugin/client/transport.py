@@ -23,10 +23,18 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import IO, Any
 
-from ..errors import (BadAnswer, ConnectionCut, ConnectionRefused, HttpError, NoAnswer, ServerUnavailable,
-                      UpstreamUnavailable)
+from ..errors import (
+    BadAnswer,
+    ConnectionCut,
+    ConnectionRefused,
+    HttpError,
+    NoAnswer,
+    ServerUnavailable,
+    UpstreamUnavailable,
+)
 from ..urls import split_credentials, without_credentials
 from .access import AUTH_STATUSES, auth_failure, tls_context, tls_failure
 
@@ -59,7 +67,10 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """Answers a redirect with its HTTPError instead of following it: following would send
     the headers (an API key, basic auth) on to whatever address it names."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
+    def redirect_request(  # noqa: PLR0917  (urllib's signature)
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         return None
 
 
@@ -91,16 +102,16 @@ class Transport:
         self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.tls), _NoRedirects())
         self.answered = False
 
-    def request(self, method: str, path: str, body: Any = None, retry: bool = True,
+    def request(self, method: str, path: str, body: Any = None, retry: bool = True, *,
                 denials: tuple[int, ...] = AUTH_STATUSES) -> tuple[int, bytes]:
         """One request with a JSON body; (status, raw answer) for any HTTP status but the
         ``denials`` (AuthenticationFailed). A connection cut mid-request is tried once more
         when ``retry``; a refused one is not (nothing listens: asking again would not help)."""
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        return self.send(method, path, data, headers, retry, denials)
+        return self.send(method, path, data, headers, retry=retry, denials=denials)
 
-    def send(self, method: str, path: str, data: bytes | None, headers: Mapping[str, str],
+    def send(self, method: str, path: str, data: bytes | None, headers: Mapping[str, str], *,
              retry: bool = True, denials: tuple[int, ...] = AUTH_STATUSES) -> tuple[int, bytes]:
         """One request with raw bytes; see ``request``."""
         for attempt in (1, 2):
@@ -129,7 +140,8 @@ class Transport:
         except urllib.error.HTTPError as exc:
             self.answered = True
             if 300 <= exc.code < 400:
-                raise self.redirected(f"{method} {path.partition('?')[0]}", exc.code, exc.headers.get("Location"))
+                raise self.redirected(f"{method} {path.partition('?')[0]}", exc.code,
+                                      exc.headers.get("Location")) from None
             return exc.code, _read_quietly(exc)
         except http.client.InvalidURL:
             raise  # the caller's path is wrong (unquoted): no request was made, nothing to retry

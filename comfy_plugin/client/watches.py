@@ -12,8 +12,9 @@ import json
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ComfyError, ExecutionFailed, ExecutionInterrupted, ReaderFailed
 from .answers import failure_from_message
@@ -124,7 +125,7 @@ class Watches:
         for listener in list(self.listeners):
             try:
                 listener(prompt_id, kind, data)
-            except Exception as exc:  # noqa: BLE001 - a listener's bug: reported once, the listener dropped
+            except Exception as exc:  # a listener's bug: reported once, the listener dropped
                 self._drop(listener)
                 self.report(exc, f"in the listener {_name(listener)} on a {kind!r} message of prompt {prompt_id}")
         watch = self.get(prompt_id)
@@ -132,7 +133,7 @@ class Watches:
             return
         try:
             _apply(watch, prompt_id, kind, data)
-        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the reader: reported once
+        except Exception as exc:  # a bug here must not stop the reader: reported once
             self.report(exc, f"on a {kind!r} message of prompt {prompt_id}")
 
     def _drop(self, listener: Listener) -> None:
@@ -147,7 +148,9 @@ def _parse(text: str) -> tuple[str, str, dict[str, Any]] | None:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ValueError("not a message of the protocol")
     data = message.get("data")
-    prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    prompt_id = data.get("prompt_id")
     if not isinstance(prompt_id, str) or not prompt_id:
         return None
     return prompt_id, message["type"], data

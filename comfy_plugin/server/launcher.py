@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +88,10 @@ def sweep_old_logs(now: float | None = None) -> None:
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
-def launch(comfy_dir: Path, python: str, extra_args: list[str] | str = (), host: str = "127.0.0.1",
+def launch(comfy_dir: Path, python: str, extra_args: Sequence[str] | str = (), *, host: str = "127.0.0.1",
            timeout_s: float = START_TIMEOUT_S, model_paths: Path | None = None, port: int | None = None,
            workdir: Path | None = None) -> LaunchedServer:
     """Start ``python comfy_dir/main.py`` and wait until ``/system_stats`` answers.
@@ -152,7 +153,7 @@ def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/system_stats", timeout=2) as resp:
             json.loads(resp.read())
-            return resp.status == 200
+            return bool(resp.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

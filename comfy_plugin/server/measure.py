@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SAMPLE_EVERY_S = 1.0  # how often /system_stats is asked while a remote prompt runs
 
@@ -122,8 +123,11 @@ class Timings:
     def _sample_until(self, seen: _Seen, stop: threading.Event) -> None:
         """Ask /system_stats every SAMPLE_EVERY_S while the prompt runs (a prompt quicker than
         that is sampled once, at its end, by ``result``)."""
+        sample = self._sample
+        if sample is None:  # started only for a remote server, which has a sampler
+            return
         while not stop.wait(SAMPLE_EVERY_S):
-            value = self._sample()
+            value = sample()
             if value is not None:
                 with self._lock:
                     seen.peak_mb = max(value, seen.peak_mb or 0.0)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from ..batchfile.schema import Cache
 from ..client import ComfyClient
 from ..errors import ComfyError, ServerUnavailable
-from .measure import Timings, device_memory_mb, device_name
-from .launcher import LaunchedServer, default_python, launch
-from ..batchfile.schema import Cache
 from ..settings import Settings
 from ..uiformat.addressing import Conversions
-from ..uiformat.known import keep as keep_object_info, server_of, writes
+from ..uiformat.known import keep as keep_object_info
+from ..uiformat.known import server_of, writes
+from .launcher import LaunchedServer, default_python, launch
+from .measure import Timings, device_memory_mb, device_name
 
 #: How often --comfy-restart-on-crash launches a server again in one session.
 MAX_RESTARTS = 3
