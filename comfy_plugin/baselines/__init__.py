@@ -21,9 +21,10 @@ defaults of the reference metrics (0.02, 0.1, 1.0, 3.0) and the choice of 256 px
 ``bench/baseline_study.py`` against servers that compute the same picture another way
 (docs/baselines-study.md: every harmless variant passes, 240 of 240 regressions fail). An entry
 recorded before references existed is compared by the first four, with a hint.
-The hash, colour and sharpness defaults come from the first study (``bench/baseline_study_hashes.py``) against the development ComfyUI (CPU; 6 seeds or
-colours per kind: 512x512 noise images, 512x512 flat-colour images, 64x64 images of the
-generated SD1.5 checkpoint; 144 reruns, 66 visible same-size perturbations):
+The hash, colour and sharpness defaults come from the first study (``bench/baseline_study_hashes.py``)
+against the development ComfyUI (CPU; 6 seeds or colours per kind: 512x512 noise images,
+512x512 flat-colour images, 64x64 images of the generated SD1.5 checkpoint; 144 reruns,
+66 visible same-size perturbations):
 
     distance                          phash-8        colour        sharpness
     rerun, cache freed                0              0             0

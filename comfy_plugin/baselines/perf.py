@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BaselineError, ComfyError
 from ..settings import BaselineSettings
+
+if TYPE_CHECKING:
+    from .store import BaselineStore
 
 MIN_SLOWER_S = 1.0  # a prompt must also be this much slower to count as slower
 PERF_VERSION = 1
@@ -37,14 +40,15 @@ def perf_path(baseline_file: Path) -> Path:
 @dataclass
 class PerfBaselines:
     settings: BaselineSettings
-    store: Any  # the image baselines' store: where a batch file's baselines live
+    store: BaselineStore  # the image baselines' store: where a batch file's baselines live
     updates: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)  # key->device->id
     verdicts: dict[str, PerfVerdict] = field(default_factory=dict)  # node id -> verdict
     written: list[str] = field(default_factory=list)
     error: str = ""
     _stored: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def check(self, nodeid: str, batch_file: Path, prompt_id: str, device: str, figures: dict[str, float]) -> PerfVerdict:
+    def check(self, nodeid: str, batch_file: Path, prompt_id: str, device: str,
+              figures: dict[str, float]) -> PerfVerdict:
         verdict = self._check(batch_file, prompt_id, device, {k: v for k, v in figures.items() if v is not None})
         self.verdicts[nodeid] = verdict
         return verdict
@@ -59,17 +63,23 @@ class PerfBaselines:
             return PerfVerdict("off", str(exc))
         problems = compare(stored or {}, figures, self.settings.time_tolerance, self.settings.mem_tolerance)
         if self.settings.update:
-            faster = compare(figures, stored or {}, self.settings.time_tolerance, self.settings.mem_tolerance)
-            if stored is None or problems or faster:
-                self.updates.setdefault(key, {}).setdefault(device, {})[prompt_id] = figures
-                return PerfVerdict("recorded", f"time baseline recorded for {device}")
-            return PerfVerdict("ok", "time baseline within its tolerance: unchanged")
+            return self._update(key, prompt_id, device, figures, stored=stored, problems=problems)
         if stored is None:
             return PerfVerdict("new", f"no time baseline for {device} yet")
         if not problems:
             return PerfVerdict("ok")
         status = ", ".join(name for name in ("slower", "hungrier") if any(p.startswith(name) for p in problems))
         return PerfVerdict(status, f"{'; '.join(problems)} (on {device})", failed=self.settings.perf == "fail")
+
+    def _update(self, key: str, prompt_id: str, device: str, figures: dict[str, float], *,
+                stored: dict[str, float] | None, problems: list[str]) -> PerfVerdict:
+        """--comfy-update-baselines: record only new figures and figures out of their tolerance,
+        so that noise does not churn git."""
+        faster = compare(figures, stored or {}, self.settings.time_tolerance, self.settings.mem_tolerance)
+        if stored is None or problems or faster:
+            self.updates.setdefault(key, {}).setdefault(device, {})[prompt_id] = figures
+            return PerfVerdict("recorded", f"time baseline recorded for {device}")
+        return PerfVerdict("ok", "time baseline within its tolerance: unchanged")
 
     def _path(self, key: str) -> Path:
         """The time baselines of the batch file stored under ``key``."""

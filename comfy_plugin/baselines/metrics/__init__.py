@@ -8,7 +8,7 @@ Adding a metric is one module and one line in its tuple. The defaults were measu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...errors import BaselineError
 from .base import Metric, Reading, ReferenceMetric, Values, beyond, limit
@@ -18,29 +18,33 @@ from .hash import HASH
 from .sharpness import SHARPNESS
 from .ssim import SSIM, SSIM_TILE
 
+if TYPE_CHECKING:
+    from ..entries import BaselineEntry
+
 METRICS: tuple[Metric, ...] = (HASH, COLOUR, SHARPNESS)
 REFERENCE_METRICS: tuple[ReferenceMetric, ...] = (SSIM, SSIM_TILE, CIEDE2000, CIEDE2000_TILE)
+_ALL: tuple[Metric | ReferenceMetric, ...] = (*METRICS, *REFERENCE_METRICS)
 
 __all__ = ["METRICS", "REFERENCE_METRICS", "Metric", "Reading", "ReferenceMetric", "Values", "beyond", "by_name",
            "default_thresholds", "limit", "threshold_keys"]
 
 
 def by_name(name: str) -> Metric | ReferenceMetric:
-    for metric in (*METRICS, *REFERENCE_METRICS):
+    for metric in _ALL:
         if metric.name == name:
             return metric
-    names = ", ".join(m.name for m in (*METRICS, *REFERENCE_METRICS))
+    names = ", ".join(m.name for m in _ALL)
     raise BaselineError(f"no metric named {name!r}: expected one of {names}")
 
 
 def threshold_keys() -> dict[str, str]:
     """Metric name -> the key of a batch file's ``baseline`` object that sets its threshold."""
-    return {m.name: m.threshold_key for m in (*METRICS, *REFERENCE_METRICS)}
+    return {m.name: m.threshold_key for m in _ALL}
 
 
-def default_thresholds(entry: Any) -> dict[str, float | None]:
+def default_thresholds(entry: BaselineEntry) -> dict[str, float | None]:
     """Each metric's default threshold for an observed entry (a ``BaselineEntry``)."""
-    limits = {}
+    limits: dict[str, float | None] = {}
     for metric in METRICS:
         values = entry.values(metric)
         if values is not None:

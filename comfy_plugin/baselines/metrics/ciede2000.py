@@ -26,7 +26,9 @@ def delta_e_map(pair: ReferencePair) -> np.ndarray:
         from skimage.color import deltaE_ciede2000, rgb2lab  # (only when comparing)
 
         # in float32: a third of float64's cost, differences below 0.001
-        return deltaE_ciede2000(rgb2lab(old.astype(np.float32) / 255), rgb2lab(new.astype(np.float32) / 255))
+        delta_e: np.ndarray = deltaE_ciede2000(rgb2lab(old.astype(np.float32) / 255),
+                                               rgb2lab(new.astype(np.float32) / 255))
+        return delta_e
 
     return pair.map("ciede2000", compute)
 

@@ -3,6 +3,7 @@ no grey hash sees)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -27,14 +28,14 @@ def _starts(length: int) -> list[int]:
     for part in range(COLOUR_GRID):
         starts.append(at)
         at += size + (1 if part < extra else 0)
-    return starts + [length]
+    return [*starts, length]
 
 
 def cell_sums(image: Image.Image) -> np.ndarray:
     """grid*grid rows of (sum of R, sum of G, sum of B, pixels), row by row, from each cell's
     histogram: exact integers, and no array copy of the image."""
     rows, cols = _starts(image.height), _starts(image.width)
-    boxes = [(left, top, right, bottom) for top, bottom in zip(rows, rows[1:]) for left, right in zip(cols, cols[1:])]
+    boxes = [(left, top, right, bottom) for top, bottom in pairwise(rows) for left, right in pairwise(cols)]
     counts = np.array([image.crop(box).histogram() for box in boxes], dtype=np.int64).reshape(len(boxes), 3, 256)
     sums = counts @ np.arange(256, dtype=np.int64)
     pixels = np.array([(right - left) * (bottom - top) for left, top, right, bottom in boxes], dtype=np.int64)
@@ -46,10 +47,11 @@ def colour_signature(image: DecodedImage) -> str:
     would turn a shift of 0.01 into 1."""
     rgb = image.rgb
     if rgb.width < COLOUR_GRID or rgb.height < COLOUR_GRID:
-        rgb = rgb.resize((max(rgb.width, COLOUR_GRID), max(rgb.height, COLOUR_GRID)), Image.NEAREST)
+        rgb = rgb.resize((max(rgb.width, COLOUR_GRID), max(rgb.height, COLOUR_GRID)), Image.Resampling.NEAREST)
     cells = cell_sums(rgb)
     means = cells[:, :3] / cells[:, 3:]
-    return np.rint(means.reshape(-1) * 256).clip(0, 65535).astype(">u2").tobytes().hex()
+    signature: str = np.rint(means.reshape(-1) * 256).clip(0, 65535).astype(">u2").tobytes().hex()
+    return signature
 
 
 def _levels(a_hex: str, b_hex: str) -> tuple[list[int], list[int]]:
@@ -66,12 +68,12 @@ def _levels(a_hex: str, b_hex: str) -> tuple[list[int], list[int]]:
 def colour_distance(a_hex: str, b_hex: str) -> float:
     """The largest difference of one channel in one cell, in grey levels (0..255)."""
     a, b = _levels(a_hex, b_hex)
-    return round(max(abs(x - y) for x, y in zip(a, b)) / 256, 2)
+    return round(max(abs(x - y) for x, y in zip(a, b, strict=True)) / 256, 2)
 
 
 class ColourMetric:
     name = "colour"
-    fields = ("colour",)
+    fields: tuple[str, ...] = ("colour",)
     threshold_key = "colour_threshold"
 
     def observe(self, image: DecodedImage, hash_spec: HashSpec) -> dict[str, Any]:

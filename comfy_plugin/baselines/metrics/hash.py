@@ -50,7 +50,8 @@ def phash_bits(image: DecodedImage, size: int) -> np.ndarray:
     pixels = np.asarray(image.grey_square(side), dtype=np.float64)
     basis = _dct_rows(side, size)
     low = np.round(basis @ pixels @ basis.T, 6)  # exact zeros stay zero: a flat image gets one hash
-    return low > np.median(low)
+    bits: np.ndarray = low > np.median(low)
+    return bits
 
 
 def hash_hex(image: DecodedImage, spec: HashSpec) -> str:
@@ -89,7 +90,7 @@ def hamming(a_hex: str, b_hex: str, spec: HashSpec) -> int:
 
 class HashMetric:
     name = "hash"
-    fields = ("algorithm", "hash_size", "hash", "contrast")
+    fields: tuple[str, ...] = ("algorithm", "hash_size", "hash", "contrast")
     threshold_key = "threshold"
 
     def observe(self, image: DecodedImage, hash_spec: HashSpec) -> dict[str, Any]:

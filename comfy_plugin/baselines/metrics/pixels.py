@@ -8,7 +8,7 @@ about 3 %), so each map is also judged by its worst tile of a ``TILE_GRID`` x ``
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -68,7 +68,8 @@ def tile_means(values: np.ndarray, grid: int = TILE_GRID) -> np.ndarray:
     sums = np.add.reduceat(np.add.reduceat(values.astype(np.float64), row_starts, axis=0), col_starts, axis=1)
     heights = np.diff(np.append(row_starts, values.shape[0]))
     widths = np.diff(np.append(col_starts, values.shape[1]))
-    return sums / np.outer(heights, widths)
+    means: np.ndarray = sums / np.outer(heights, widths)
+    return means
 
 
 def matched(old: np.ndarray, new: np.ndarray) -> ReferencePair | None:

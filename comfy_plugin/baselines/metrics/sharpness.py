@@ -37,7 +37,7 @@ def sharpness(image: DecodedImage) -> float:
 
 class SharpnessMetric:
     name = "sharpness"
-    fields = ("sharpness",)
+    fields: tuple[str, ...] = ("sharpness",)
     threshold_key = "sharpness_threshold"
 
     def observe(self, image: DecodedImage, hash_spec: HashSpec) -> dict[str, Any]:
@@ -54,7 +54,8 @@ class SharpnessMetric:
         return DEFAULT_SHARPNESS_THRESHOLD
 
     def distance(self, old: Values, new: Values) -> float:
-        return round(abs(old["sharpness"] - new["sharpness"]), 2)
+        distance: float = round(abs(old["sharpness"] - new["sharpness"]), 2)
+        return distance
 
     def describe(self, old: Values, new: Values, distance: float, threshold: float | None) -> Reading:
         problem = (f"sharpness {old['sharpness']:g} -> {new['sharpness']:g} (distance {distance:g} > {threshold:g})"

@@ -34,7 +34,8 @@ def ssim_map(pair: ReferencePair) -> np.ndarray:
         mean, full = structural_similarity(old.astype(np.float32), new.astype(np.float32), win_size=_window(pair),
                                            channel_axis=2, data_range=255, full=True)
         pair.value("ssim_mean", lambda: float(mean))
-        return full.mean(axis=2)
+        per_pixel: np.ndarray = full.mean(axis=2)
+        return per_pixel
 
     return pair.map("ssim", compute)
 
