@@ -24,7 +24,7 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     if not match["userinfo"]:  # a bare "@": nothing to send
         return match["scheme"] + match["rest"], None
     user, _, password = match["userinfo"].partition(":")
-    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode("utf-8")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
     return match["scheme"] + match["rest"], "Basic " + base64.b64encode(pair).decode("ascii")
 
 

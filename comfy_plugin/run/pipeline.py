@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import steps as runner
 from ..batchfile.batch import Batch, PromptSpec
 from ..errors import ComfyError
 from ..server.session import ComfySession
+from . import steps as runner
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from ..batchfile.batch import Batch, PromptSpec
 from ..client import ComfyClient, OutputFile, PromptResult
 from ..errors import OutputError
 from ..files import check_writable, extension_of, output_name, timestamp, write_new
-from .prepare import PreparedPrompt, prepare
-from .preflight import check
 from ..server.session import ComfySession
+from .preflight import check
+from .prepare import PreparedPrompt, prepare
 
 
 @dataclass(frozen=True)
