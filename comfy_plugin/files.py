@@ -1,7 +1,10 @@
-"""Write downloaded outputs to disk: safe, timestamped names, never overwriting a file.
+"""Files on disk: safe, timestamped names for outputs, and the one atomic writer.
 
 Names from batch files and from the server are untrusted; only the sanitised pieces
-below reach the file system, always inside the output directory.
+below reach the file system, always inside the output directory. Every file the plugin
+writes (outputs, baselines, references, time baselines, pending results, reports) goes
+through ``write_atomically`` or ``write_new``: whole or not at all, with the mode a file
+written with ``open()`` gets (0666 less the umask), so a shared folder's readers can read it.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import errno
 import os
 import re
-import tempfile
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -56,7 +61,7 @@ def check_writable(directory: Path) -> None:
     read-only file system), so a prompt fails before it is queued rather than after it ran."""
     ensure_directory(directory)
     try:
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
+        fd, probe = _new_temporary(directory, ".write-test-")
     except OSError as exc:
         raise OutputError(f"cannot write in the output directory {directory}: {_reason(exc)}") from None
     os.close(fd)
@@ -71,6 +76,44 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _new_temporary(directory: Path, prefix: str = ".part-") -> tuple[int, str]:
+    """A new, empty file in ``directory``, open for writing. ``os.open`` with 0666 lets the umask
+    decide the mode, as ``open()`` does; ``tempfile.mkstemp`` would make every file 0600."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        path = os.path.join(directory, prefix + secrets.token_hex(8))
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(directory))
+
+
+@contextmanager
+def _staged(directory: Path, data: bytes) -> Iterator[str]:
+    """``data`` complete and on disk under a temporary name in ``directory`` (the target's own
+    folder, so a rename or link puts it in place at once); the name is removed on leaving,
+    whatever happened, so a failure leaves nothing behind. OSError as the system raises it."""
+    fd, tmp = _new_temporary(directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        yield tmp
+    finally:
+        with suppress(FileNotFoundError):  # renamed into place
+            os.unlink(tmp)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` whole: a reader sees the old file or the new one, never half
+    of it, and a failure (a full disk) keeps the old one. The folder must exist; OSError as raised,
+    for the caller to say what it was writing."""
+    with _staged(path.parent, data) as tmp:
+        os.replace(tmp, path)
+
+
 def write_new(directory: Path, name: str, data: bytes) -> Path:
     """Write ``data`` under ``name`` in ``directory`` without ever replacing a file.
 
@@ -83,26 +126,15 @@ def write_new(directory: Path, name: str, data: bytes) -> Path:
         raise OutputError(f"refusing to write {name!r}: not a plain file name")
     ensure_directory(directory)
     stem, ext = os.path.splitext(name)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        for n in range(10_000):
-            final = directory / (name if n == 0 else f"{stem}-{n}{ext}")
-            try:
-                os.link(tmp, final)
-                return final
-            except FileExistsError:
-                continue
-        raise OutputError(f"no free file name for {name} in {directory}")
+        with _staged(directory, data) as tmp:
+            for n in range(10_000):
+                final = directory / (name if n == 0 else f"{stem}-{n}{ext}")
+                try:
+                    os.link(tmp, final)
+                    return final
+                except FileExistsError:
+                    continue
     except OSError as exc:
         raise OutputError(f"cannot write {name} in {directory}: {_reason(exc)}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    raise OutputError(f"no free file name for {name} in {directory}")

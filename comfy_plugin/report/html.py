@@ -27,6 +27,7 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
+from ..files import write_atomically
 from .review import accept_box, download_bar, flip_button
 from .timing import chart, figures, timing_entry
 
@@ -112,7 +113,7 @@ class Recorder:
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         page = render(list(self.entries.values()), started, servers, self.path.parent)
-        self.path.write_text(page, encoding="utf-8")
+        write_atomically(self.path, page.encode("utf-8"))  # a browser never shows half a report
         self.written = self.path
         return self.path
 

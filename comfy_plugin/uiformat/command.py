@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ComfyError, ServerUnavailable, UIFormatError
+from ..files import write_atomically
 from .prompt import convert, is_api_format, is_ui_format
 from ..urls import without_credentials
 
@@ -102,7 +103,7 @@ def _write(prompt: dict[str, Any], out: str | None) -> None:
         sys.stdout.write(text)
         return
     try:
-        Path(out).write_text(text, encoding="utf-8")
+        write_atomically(Path(out), text.encode("utf-8"))
     except OSError as exc:
         raise _Failure(EXIT_BAD_INPUT, f"{out}: cannot write the prompt: {exc.strerror or exc}") from None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import tempfile
 from datetime import datetime
 
 import pytest
@@ -230,10 +229,14 @@ def test_check_writable_a_file_in_place_of_the_directory(tmp_path):
 
 
 def test_check_writable_a_read_only_file_system(tmp_path, monkeypatch):
-    def read_only(*args, **kwargs):
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    real_open = os.open
 
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    def read_only(path, *args, **kwargs):
+        if os.path.dirname(path) == str(tmp_path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(OutputError) as info:
         check_writable(tmp_path)
     assert str(info.value) == (f"cannot write in the output directory {tmp_path}: "
