@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class LineWriter(Protocol):
+    """What ``toterminal`` uses of pytest's terminal writer (which pytest does not export)."""
+
+    def line(self, s: str = "", **markup: bool) -> None: ...
 
 
 @dataclass(eq=False)
@@ -17,7 +24,7 @@ class FailureRepr:
     def of_text(cls, text: str) -> FailureRepr:
         return cls([("", text)])
 
-    def toterminal(self, tw) -> None:
+    def toterminal(self, tw: LineWriter) -> None:
         for title, text in self.sections:
             if title:
                 tw.line(f"{title}:", bold=True)

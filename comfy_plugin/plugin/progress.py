@@ -16,9 +16,13 @@ ahead may run before its test starts) are written at the next message, or when t
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from .item import PromptItem
 
 
 def wanted(config: pytest.Config) -> bool:
@@ -32,7 +36,7 @@ class Progress:
         self._lock = threading.Lock()
         self._events: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # ComfyUI prompt id -> messages
         self._shown: dict[str, int] = {}  # ComfyUI prompt id -> messages already written
-        self._item: Any = None  # the PromptItem whose call phase runs
+        self._item: PromptItem | None = None  # whose call phase runs
         self._transient = False  # a \r line is on the screen
 
     @property
@@ -54,16 +58,16 @@ class Progress:
 
     # -- the test thread ------------------------------------------------------------------
 
-    def start(self, item: Any) -> None:
+    def start(self, item: PromptItem) -> None:
         with self._lock:
             self._item = item
 
-    def stop(self, item: Any) -> None:
+    def stop(self, item: PromptItem) -> None:
         with self._lock:
             self._show(item)
             self._item = None
             if self._transient:
-                self._write(lambda tr: (tr.rewrite("", erase=True), tr.rewrite("")))
+                self._write(_clear_line)
                 self._transient = False
             for prompt_id in _prompt_ids(item):
                 self._events.pop(prompt_id, None)
@@ -71,14 +75,14 @@ class Progress:
 
     # -- under the lock -------------------------------------------------------------------
 
-    def _show(self, item: Any) -> None:
+    def _show(self, item: PromptItem) -> None:
         for prompt_id in _prompt_ids(item):
             events = self._events.get(prompt_id, [])
             for kind, data in events[self._shown.get(prompt_id, 0):]:
                 self._render(item, kind, data)
             self._shown[prompt_id] = len(events)
 
-    def _render(self, item: Any, kind: str, data: dict[str, Any]) -> None:
+    def _render(self, item: PromptItem, kind: str, data: dict[str, Any]) -> None:
         node = data.get("node")
         if kind == "executing" and node is None:
             return  # the prompt ended: stop() clears the line
@@ -90,7 +94,7 @@ class Progress:
         else:
             return  # without a terminal: one line per sampler step only
         if self.tty:
-            def rewrite(tr) -> None:
+            def rewrite(tr: pytest.TerminalReporter) -> None:
                 if not self._transient:
                     tr.ensure_newline()
                 tr.rewrite(text[: max(10, tr._tw.fullwidth - 1)], erase=True)
@@ -99,7 +103,7 @@ class Progress:
         else:
             self._write(lambda tr: tr.write_line(text))
 
-    def _write(self, action: Callable[[Any], Any]) -> None:
+    def _write(self, action: Callable[[pytest.TerminalReporter], object]) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return
@@ -112,13 +116,17 @@ class Progress:
         reporter.flush()
 
 
-def _prompt_ids(item: Any) -> list[str]:
-    return [value for name, value in list(item.user_properties) if name == "prompt_id"]
+def _prompt_ids(item: PromptItem) -> list[str]:
+    return [str(value) for name, value in list(item.user_properties) if name == "prompt_id"]
 
 
-def _node_label(item: Any, node: Any) -> str:
+def _clear_line(tr: pytest.TerminalReporter) -> None:
+    tr.rewrite("", erase=True)
+    tr.rewrite("")
+
+
+def _node_label(item: PromptItem, node: object) -> str:
     """``KSampler 3``: the node's class (from the batch's workflow) and its id."""
     if node is None:
         return "?"
-    batch = getattr(item, "batch", None)
-    return batch.node_label(str(node)) if batch is not None else f"node {node}"
+    return item.batch.node_label(str(node))

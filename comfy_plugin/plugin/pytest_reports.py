@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ..report.html import Recorder
+    from .item import PromptItem
 
 
 def outcome_of(report: pytest.TestReport) -> tuple[str, str, float] | None:
@@ -16,10 +20,7 @@ def outcome_of(report: pytest.TestReport) -> tuple[str, str, float] | None:
         (report.when == "teardown" and report.failed)
     if not deciding:
         return None
-    if hasattr(report, "wasxfail"):
-        outcome = "xfailed" if report.skipped else "xpassed"
-    else:
-        outcome = report.outcome
+    outcome = ("xfailed" if report.skipped else "xpassed") if hasattr(report, "wasxfail") else report.outcome
     message = ""
     if report.failed:
         message = report.longreprtext[-4000:]
@@ -28,7 +29,7 @@ def outcome_of(report: pytest.TestReport) -> tuple[str, str, float] | None:
     return outcome, message, report.duration
 
 
-def adjust_report(item: Any, report: pytest.TestReport, recorder: Any) -> None:
+def adjust_report(item: PromptItem, report: pytest.TestReport, recorder: Recorder) -> None:
     """A skipped prompt points at its batch file (not the plugin's line) in ``-rs``; with
     pytest-html, the prompt's output thumbnails become extras of its report."""
     if report.skipped and isinstance(report.longrepr, tuple) and not hasattr(report, "wasxfail"):
@@ -42,4 +43,4 @@ def adjust_report(item: Any, report: pytest.TestReport, recorder: Any) -> None:
     if thumbs:
         extras = list(getattr(report, "extras", []))
         extras += [pytest_html.extras.image(b64, mime_type="image/png") for b64 in thumbs]
-        report.extras = extras
+        report.extras = extras  # type: ignore[attr-defined]  # pytest-html's: TestReport lacks it

@@ -11,23 +11,28 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import options
-from .registry import STATE_NAME
 from .records import PAYLOAD_KEY, PromptRecord, ServerInfo, WorkerPayload
 
 if TYPE_CHECKING:  # imported only when activated
-    from ..report.html import Recorder
+    from jsonschema.protocols import Validator
+    from xdist.workermanage import WorkerController  # (pytest-xdist ships no types: Any to mypy)
+
     from ..baselines.perf import PerfBaselines
-    from ..run.pipeline import Pipeline
-    from .progress import Progress
     from ..baselines.regression import Regression
+    from ..errors import ServerUnavailable
+    from ..report.html import Recorder
+    from ..run.pipeline import Pipeline, PromptJob
     from ..run.prompt import PromptJobs, PromptReport
     from ..server.session import ComfySession
+    from .item import PromptItem
+    from .progress import Progress
 
 RUN_MARK_KEY = "comfy_run_mark"  # in pytest-xdist's workerinput: one mark for every worker's prompts
 
@@ -42,7 +47,7 @@ class Parts:
     perf: PerfBaselines
     jobs: PromptJobs
     recorder: Recorder
-    validator: Any  # the batch schema's jsonschema validator
+    validator: Validator  # the batch schema's
     progress: Progress | None
 
 
@@ -74,7 +79,7 @@ class ComfyPlugin:
         return bool(self.worker)
 
     @property
-    def server_failure(self):
+    def server_failure(self) -> ServerUnavailable | None:
         return self.parts.session.failure if self.parts else None
 
     def activate(self) -> Parts:
@@ -83,16 +88,16 @@ class ComfyPlugin:
         return self.parts
 
     def _build(self) -> Parts:
-        from . import progress
-        from ..errors import ComfyError
-        from ..report.html import Recorder
         from ..baselines.accept import PendingStore
         from ..baselines.perf import PerfBaselines
-        from ..run.pipeline import Pipeline
         from ..baselines.regression import Regression
-        from ..run.prompt import PromptJobs
         from ..batchfile.schema import make_validator
+        from ..errors import ComfyError
+        from ..report.html import Recorder
+        from ..run.pipeline import Pipeline
+        from ..run.prompt import PromptJobs
         from ..server.session import ComfySession
+        from . import progress
 
         config = self.config
         batch_dir = self.settings.batch_dirs[0] if self.settings.batch_dirs else "batches"
@@ -130,7 +135,7 @@ class ComfyPlugin:
 
     # -- running one prompt ----------------------------------------------------------------
 
-    def run(self, item) -> PromptReport:
+    def run(self, item: PromptItem) -> PromptReport:
         """Run a prompt test's prompt (queueing the next ones ahead) and keep what it did."""
         parts = self.activate()
         if self.settings.check:
@@ -144,17 +149,20 @@ class ComfyPlugin:
             parts.recorder.record(report, parts.regression.baseline_thumbnails(item.batch, item.spec))
         return report
 
-    def _upcoming(self, item) -> list:
+    def _upcoming(self, item: PromptItem) -> list[PromptJob]:
         """The prompts pytest will run next, to be queued ahead (only ``nextitem`` under xdist)."""
+        from .item import PromptItem
+
         lookahead = self.settings.prefetch
         if lookahead <= 0:
             return []
+        candidates: Sequence[pytest.Item | None]
         if self.is_worker:
             candidates = [self.next_items.get(item.nodeid)]
         else:
             position = self.order.get(item.nodeid, -1)
             candidates = item.session.items[position + 1: position + 1 + lookahead]
-        return [c.job() for c in candidates if c is not None and hasattr(c, "runs_prompt") and c.runs_prompt()]
+        return [c.job() for c in candidates if isinstance(c, PromptItem) and c.runs_prompt()]
 
     # -- hooks -----------------------------------------------------------------------------
 
@@ -172,10 +180,14 @@ class ComfyPlugin:
             self.next_items[item.nodeid] = nextitem
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item):
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
         """Live progress is written only during a prompt test's call phase, for its own prompt."""
         shown = self.parts.progress if self.parts else None
-        if shown is None or not hasattr(item, "on_queued"):
+        if shown is None:
+            return (yield)
+        from .item import PromptItem
+
+        if not isinstance(item, PromptItem):
             return (yield)
         shown.start(item)
         try:
@@ -184,12 +196,15 @@ class ComfyPlugin:
             shown.stop(item)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call):
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None],
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if self.parts is not None and call.when == "call" and hasattr(item, "on_queued"):
+        if self.parts is not None and call.when == "call":
+            from .item import PromptItem
             from .pytest_reports import adjust_report
 
-            adjust_report(item, report, self.parts.recorder)
+            if isinstance(item, PromptItem):
+                adjust_report(item, report, self.parts.recorder)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -220,7 +235,8 @@ class ComfyPlugin:
         failure = self.parts.session.failure
         self.local.failure = str(failure) if failure is not None else ""
         if self.is_worker:
-            self.config.workeroutput[PAYLOAD_KEY] = self._payload().to_json()
+            output = self.config.workeroutput  # type: ignore[attr-defined]  # pytest-xdist's: Config lacks it
+            output[PAYLOAD_KEY] = self._payload().to_json()
             return
         self._write_report()
         self.parts.regression.finish()
@@ -245,12 +261,12 @@ class ComfyPlugin:
             recorder.error = f"{recorder.path}: {exc}"
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node) -> None:
+    def pytest_configure_node(self, node: WorkerController) -> None:
         """pytest-xdist controller: every worker marks its prompts with this run's mark."""
         node.workerinput[RUN_MARK_KEY] = self.run_mark
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node, error) -> None:
+    def pytest_testnodedown(self, node: WorkerController, error: object) -> None:
         """pytest-xdist controller: merge a worker's findings (only the controller writes)."""
         data = getattr(node, "workeroutput", {}).get(PAYLOAD_KEY)
         if not data:
@@ -281,7 +297,7 @@ class ComfyPlugin:
                           failed=session.failure is not None or (server is not None and server.failed),
                           contacted=session.contacted)
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.parts is None or self.is_worker:
             return
         from . import summary
