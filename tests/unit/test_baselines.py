@@ -391,27 +391,27 @@ def test_stale_entries():
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def tmp_project(tmp_path: Path) -> Path:
     (tmp_path / "batches" / "sub").mkdir(parents=True)
     for rel in ["batches/x.json", "batches/sub/y.json", "other.json"]:
         (tmp_path / rel).write_text("{}")
     return tmp_path
 
 
-def test_paths_mirror_the_batches_folder(project):
-    store = BaselineStore(project / "baselines", project)
-    assert store.baseline_path(project / "batches" / "x.json") == project / "baselines" / "x.json"
-    assert store.baseline_path(project / "batches/sub/y.json") == project / "baselines" / "sub" / "y.json"
-    assert store.thumbs_dir(project / "batches/sub/y.json") == project / "baselines" / "sub" / "y.thumbs"
-    assert store.baseline_path(project / "other.json") == project / "baselines" / "_rootdir" / "other.json"
-    assert store.key(project / "batches/sub/y.json") == "batches/sub/y.json"
+def test_paths_mirror_the_batches_folder(tmp_project):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    assert store.baseline_path(tmp_project / "batches" / "x.json") == tmp_project / "baselines" / "x.json"
+    assert store.baseline_path(tmp_project / "batches/sub/y.json") == tmp_project / "baselines" / "sub" / "y.json"
+    assert store.thumbs_dir(tmp_project / "batches/sub/y.json") == tmp_project / "baselines" / "sub" / "y.thumbs"
+    assert store.baseline_path(tmp_project / "other.json") == tmp_project / "baselines" / "_rootdir" / "other.json"
+    assert store.key(tmp_project / "batches/sub/y.json") == "batches/sub/y.json"
 
 
-def test_environment_label_keeps_a_separate_set(project):
-    cpu = BaselineStore(project / "baselines", project, env="cpu")
-    cuda = BaselineStore(project / "baselines", project, env="cuda")
-    batch = project / "batches" / "x.json"
-    assert cpu.baseline_path(batch) == project / "baselines" / "cpu" / "x.json"
+def test_environment_label_keeps_a_separate_set(tmp_project):
+    cpu = BaselineStore(tmp_project / "baselines", tmp_project, env="cpu")
+    cuda = BaselineStore(tmp_project / "baselines", tmp_project, env="cuda")
+    batch = tmp_project / "batches" / "x.json"
+    assert cpu.baseline_path(batch) == tmp_project / "baselines" / "cpu" / "x.json"
     cpu.write(batch, {"a": [observe(flat_image())]})
     assert cpu.load(batch).keys() == {"a"}
     assert cuda.load(batch) == {}
@@ -419,20 +419,20 @@ def test_environment_label_keeps_a_separate_set(project):
 
 
 @pytest.mark.parametrize("env", ["", "../x", "a/b", "_rootdir", "c u d a"])
-def test_unsafe_environment_labels_are_refused(project, env):
+def test_unsafe_environment_labels_are_refused(tmp_project, env):
     with pytest.raises(BaselineError, match="environment label"):
-        BaselineStore(project / "baselines", project, env=env)
+        BaselineStore(tmp_project / "baselines", tmp_project, env=env)
 
 
-def test_a_batch_file_outside_the_rootdir_is_refused(project, tmp_path_factory):
+def test_a_batch_file_outside_the_rootdir_is_refused(tmp_project, tmp_path_factory):
     outside = tmp_path_factory.mktemp("elsewhere") / "z.json"
     with pytest.raises(BaselineError, match="outside"):
-        BaselineStore(project / "baselines", project).baseline_path(outside)
+        BaselineStore(tmp_project / "baselines", tmp_project).baseline_path(outside)
 
 
-def test_round_trip(project):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_round_trip(tmp_project):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     images = [noise_image(1), noise_image(2)]
     seen = [observe(d, seed=42, workflow_digest="abc", params={"seed": 42, "text": "a cat"}) for d in images]
     path = store.write(batch, {"a-cat": seen})
@@ -451,34 +451,34 @@ def test_round_trip(project):
     assert path.read_text() == json.dumps(document, sort_keys=True, indent=2) + "\n"  # diffable
 
 
-def test_thumbnails_are_small_pngs_beside_the_file(project):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_thumbnails_are_small_pngs_beside_the_file(tmp_project):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     store.write(batch, {"wide": [observe(flat_image(0xFF0000, side=512, height=256))]})
     entry = store.load(batch)["wide"][0]
     thumb = store.thumbnail_path(batch, entry)
-    assert thumb == project / "baselines" / "x.thumbs" / "wide_0.png"
+    assert thumb == tmp_project / "baselines" / "x.thumbs" / "wide_0.png"
     with Image.open(thumb) as img:
         assert img.format == "PNG" and img.size == (128, 64)
         assert img.convert("RGB").getpixel((5, 5)) == (255, 0, 0)
 
 
-def test_unsafe_prompt_ids_get_safe_distinct_thumbnail_names(project):
+def test_unsafe_prompt_ids_get_safe_distinct_thumbnail_names(tmp_project):
     assert thumbnail_name("a-cat", 0) == "a-cat_0.png"
     names = {thumbnail_name(pid, 1) for pid in ["a/b", "a-b", "a:b", "../../etc"]}
     assert len(names) == 4
     assert all("/" not in n and not n.startswith(".") for n in names)
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     store.write(batch, {"../../evil": [observe(flat_image())], "fox[happy]": [observe(flat_image())]})
     thumbs = sorted(p.name for p in store.thumbs_dir(batch).iterdir())
     assert len(thumbs) == 2 and all(p.startswith(("etc-", "evil-", "fox-happy-")) for p in thumbs)
-    assert not (project / "evil").exists()
+    assert not (tmp_project / "evil").exists()
 
 
-def test_write_merges_updates_and_removes(project):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_write_merges_updates_and_removes(tmp_project):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     store.write(batch, {"a": [observe(noise_image(1))], "b": [observe(noise_image(2)), observe(noise_image(3))]})
     store.write(batch, {"b": [observe(noise_image(4))], "c": [observe(noise_image(5))]}, remove={"a"})
     loaded = store.load(batch)
@@ -488,35 +488,35 @@ def test_write_merges_updates_and_removes(project):
     assert thumbs == ["b_0.png", "c_0.png"]  # a_0 and b_1 went with their entries
 
 
-def test_a_prompt_without_images_gets_no_entry(project):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_a_prompt_without_images_gets_no_entry(tmp_project):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     store.write(batch, {"a": [observe(flat_image())], "b": [observe(flat_image())]})
     store.write(batch, {"a": []})
     assert sorted(store.load(batch)) == ["b"]
 
 
-def test_removing_everything_removes_the_files(project):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_removing_everything_removes_the_files(tmp_project):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     path = store.write(batch, {"a": [observe(flat_image())]})
     store.write(batch, {}, remove={"a"})
     assert not path.exists()
     assert not store.thumbs_dir(batch).exists()
 
 
-def test_atomic_write_leaves_no_temporary_files(project):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_atomic_write_leaves_no_temporary_files(tmp_project):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     for n in range(3):
         store.write(batch, {f"p{n}": [observe(noise_image(n))]})
-    leftovers = [p for p in (project / "baselines").rglob("*") if p.name.startswith(".") or p.suffix == ".part"]
+    leftovers = [p for p in (tmp_project / "baselines").rglob("*") if p.name.startswith(".") or p.suffix == ".part"]
     assert leftovers == []
 
 
-def test_a_failed_write_keeps_the_previous_file(project, monkeypatch):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_a_failed_write_keeps_the_previous_file(tmp_project, monkeypatch):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     path = store.write(batch, {"a": [observe(flat_image())]})
     before = path.read_bytes()
 
@@ -528,7 +528,7 @@ def test_a_failed_write_keeps_the_previous_file(project, monkeypatch):
         store.write(batch, {"b": [observe(flat_image())]})
     monkeypatch.undo()
     assert path.read_bytes() == before
-    assert not [p for p in (project / "baselines").rglob("*.part")]
+    assert not [p for p in (tmp_project / "baselines").rglob("*.part")]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -538,9 +538,9 @@ def test_a_failed_write_keeps_the_previous_file(project, monkeypatch):
     ('{"format": 1, "baselines": {"a": {}}}', "expected a list"),
     ('{"format": 1, "baselines": {"a": [{"hash": "00"}]}}', r"baselines.a\[0\]: not a baseline entry \(missing"),
 ])
-def test_a_broken_baseline_file_is_reported_with_its_path(project, text, message):
-    store = BaselineStore(project / "baselines", project)
-    batch = project / "batches" / "x.json"
+def test_a_broken_baseline_file_is_reported_with_its_path(tmp_project, text, message):
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
+    batch = tmp_project / "batches" / "x.json"
     store.baseline_path(batch).parent.mkdir(parents=True)
     store.baseline_path(batch).write_text(text)
     with pytest.raises(BaselineError, match=message) as info:
@@ -548,14 +548,14 @@ def test_a_broken_baseline_file_is_reported_with_its_path(project, text, message
     assert str(store.baseline_path(batch)) in str(info.value)
 
 
-def test_load_of_a_batch_without_baselines_is_empty(project):
-    assert BaselineStore(project / "baselines", project).load(project / "batches" / "x.json") == {}
+def test_load_of_a_batch_without_baselines_is_empty(tmp_project):
+    assert BaselineStore(tmp_project / "baselines", tmp_project).load(tmp_project / "batches" / "x.json") == {}
 
 
 # -- pytest-xdist: workers report, the controller merges ---------------------------------------
 
 
-def test_worker_results_merge_through_json(project):
+def test_worker_results_merge_through_json(tmp_project):
     w1, w2 = SessionResults(), SessionResults()
     w1.record("batches/x.json", "a", [observe(noise_image(1))])
     w1.record("batches/x.json", "kept", None)  # matched: nothing to record
@@ -571,10 +571,10 @@ def test_worker_results_merge_through_json(project):
     assert merged.ids == {"batches/x.json": {"a", "b", "kept"}}
     original = w2.updates["batches/x.json"]["b"][1]
     assert merged.updates["batches/x.json"]["b"][1] == original  # thumbnails survive base64
-    store = BaselineStore(project / "baselines", project)
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
     for key, prompts in merged.updates.items():
-        store.write(project / key, prompts)
-    assert sorted(store.load(project / "batches/x.json")) == ["a", "b"]
+        store.write(tmp_project / key, prompts)
+    assert sorted(store.load(tmp_project / "batches/x.json")) == ["a", "b"]
 
 
 def test_later_worker_result_wins_for_the_same_prompt():
@@ -669,14 +669,14 @@ def test_an_image_is_decoded_once_for_every_metric_and_its_thumbnail(monkeypatch
                                                                 "colour", "sharpness"}
 
 
-def test_the_thumbnail_is_made_only_when_asked_for(project):
+def test_the_thumbnail_is_made_only_when_asked_for(tmp_project):
     seen = observe(noise_image(1), thumbnail=False)
     assert seen.thumbnail_png == b"" and seen.reference_png == b""
     assert seen.entry == observe(noise_image(1)).entry
     assert seen.recordable() == observe(noise_image(1)), "made from the reference pixels when it is written"
-    store = BaselineStore(project / "baselines", project)
+    store = BaselineStore(tmp_project / "baselines", tmp_project)
     with pytest.raises(BaselineError, match="without its thumbnail"):
-        store.write(project / "batches" / "x.json", {"a": [seen.without_pixels()]})
+        store.write(tmp_project / "batches" / "x.json", {"a": [seen.without_pixels()]})
 
 
 def test_metrics_are_one_list_of_one_interface():

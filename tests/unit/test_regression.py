@@ -34,7 +34,7 @@ def noise_png(seed: int, side: int = 32) -> bytes:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def tmp_project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "workflows-files" / "noise-image-api.json", tmp_path / "wf.json")
     (tmp_path / "batches").mkdir()
     batch = {
@@ -48,14 +48,14 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def regression(project: Path, **changes) -> Regression:
-    settings = replace(SETTINGS, root=project / "baselines", **changes)
-    return Regression.create(settings, project, "batches")
+def regression(tmp_project: Path, **changes) -> Regression:
+    settings = replace(SETTINGS, root=tmp_project / "baselines", **changes)
+    return Regression.create(settings, tmp_project, "batches")
 
 
-def run(reg: Regression, project: Path, prompt_id: str, seed: int = 1, node: str = "") -> Verdict:
+def run(reg: Regression, tmp_project: Path, prompt_id: str, seed: int = 1, node: str = "") -> Verdict:
     """Check one prompt of batches/b.json as if the server had produced a noise image from ``seed``."""
-    batch = load_batch(project / "batches" / "b.json", "batches/b.json", project)
+    batch = load_batch(tmp_project / "batches" / "b.json", "batches/b.json", tmp_project)
     reg.collected(batch)
     spec = next(s for s in batch.prompts if s.id == prompt_id)
     prepared = PreparedPrompt(batch.workflow, dict(spec.values), None)
@@ -63,49 +63,51 @@ def run(reg: Regression, project: Path, prompt_id: str, seed: int = 1, node: str
     return reg.check(node or f"batches/b.json::{prompt_id}", batch, spec, prepared, [output])
 
 
-def test_a_prompt_whose_text_is_the_word_random_is_still_compared(project):
+def test_a_prompt_whose_text_is_the_word_random_is_still_compared(tmp_project):
     """Only seed keys may mean random: before, any value "random" left the regression set."""
-    batch = load_batch(project / "batches" / "b.json", "batches/b.json", project)
+    batch = load_batch(tmp_project / "batches" / "b.json", "batches/b.json", tmp_project)
     compared = {spec.id: is_compared(spec) for spec in batch.prompts}
     assert compared == {"fixed": True, "says-random": True, "drawn": False}
-    verdict = run(regression(project), project, "says-random")
+    verdict = run(regression(tmp_project), tmp_project, "says-random")
     assert verdict.status == "missing"
-    assert run(regression(project), project, "drawn").message == 'not compared with a baseline: seed is "random"'
+    assert (run(regression(tmp_project), tmp_project, "drawn").message
+            == 'not compared with a baseline: seed is "random"')
 
 
-def test_a_missing_baseline_passes_by_default_and_says_how_to_record_it(project):
-    verdict = run(regression(project), project, "fixed")
+def test_a_missing_baseline_passes_by_default_and_says_how_to_record_it(tmp_project):
+    verdict = run(regression(tmp_project), tmp_project, "fixed")
     assert (verdict.status, verdict.failed, verdict.skip) == ("missing", False, False)
     assert verdict.message == ("no baseline yet for this prompt (1 image(s)); record one with: "
                                "pytest batches/b.json::fixed --comfy-update-baselines")
-    assert not (project / "baselines").exists()
+    assert not (tmp_project / "baselines").exists()
 
 
 @pytest.mark.parametrize("missing, status, failed, skip", [
     ("fail", "missing", True, False), ("skip", "missing", False, True), ("write", "recorded", False, False)])
-def test_the_other_missing_baseline_policies(project, missing, status, failed, skip):
-    reg = regression(project, missing=missing)
-    verdict = run(reg, project, "fixed")
+def test_the_other_missing_baseline_policies(tmp_project, missing, status, failed, skip):
+    reg = regression(tmp_project, missing=missing)
+    verdict = run(reg, tmp_project, "fixed")
     assert (verdict.status, verdict.failed, verdict.skip) == (status, failed, skip)
     reg.finish()
     assert bool(reg.written) == (missing == "write")
 
 
-def test_an_unknown_missing_policy_is_refused_at_start(project):
+def test_an_unknown_missing_policy_is_refused_at_start(tmp_project):
     with pytest.raises(BaselineError, match="--comfy-missing-baseline 'maybe'"):
-        regression(project, missing="maybe")
+        regression(tmp_project, missing="maybe")
 
 
-def test_a_recorded_baseline_matches_and_another_image_fails(project):
-    reg = regression(project, missing="write")
-    run(reg, project, "fixed", seed=1)
+def test_a_recorded_baseline_matches_and_another_image_fails(tmp_project):
+    reg = regression(tmp_project, missing="write")
+    run(reg, tmp_project, "fixed", seed=1)
     reg.finish()
-    again = regression(project, missing="fail")
-    assert run(again, project, "fixed", seed=1).status == "match"
-    other = run(again, project, "fixed", seed=2)
+    again = regression(tmp_project, missing="fail")
+    assert run(again, tmp_project, "fixed", seed=1).status == "match"
+    other = run(again, tmp_project, "fixed", seed=2)
     assert other.failed and other.status == "diff" and other.threshold == 6
     assert other.distances[0] > 6
-    loose = run(regression(project, threshold=64, missing="fail"), project, "fixed", seed=2)  # --comfy-threshold
+    # --comfy-threshold
+    loose = run(regression(tmp_project, threshold=64, missing="fail"), tmp_project, "fixed", seed=2)
     assert loose.threshold == 64
     assert "phash-8 distance" not in loose.message.splitlines()[0], "the hash is within 64 bits"
 
@@ -121,12 +123,12 @@ def test_verdicts_travel_as_json():
         Verdict.from_json({"message": "no status"})
 
 
-def test_the_controller_counts_every_workers_verdicts_and_writes_once(project):
+def test_the_controller_counts_every_workers_verdicts_and_writes_once(tmp_project):
     """Prompts of one file on two workers: the controller gets both verdicts and both records."""
-    workers = [regression(project, missing="write"), regression(project, missing="write")]
-    run(workers[0], project, "fixed", seed=1)
-    run(workers[1], project, "says-random", seed=2)
-    controller = regression(project, missing="write")
+    workers = [regression(tmp_project, missing="write"), regression(tmp_project, missing="write")]
+    run(workers[0], tmp_project, "fixed", seed=1)
+    run(workers[1], tmp_project, "says-random", seed=2)
+    controller = regression(tmp_project, missing="write")
     for worker in workers:
         controller.absorb(json.loads(json.dumps(worker.results.to_json())))
         controller.absorb_verdicts({node: Verdict.from_json(json.loads(json.dumps(v.to_json())))
@@ -134,16 +136,16 @@ def test_the_controller_counts_every_workers_verdicts_and_writes_once(project):
     assert sorted(controller.verdicts) == ["batches/b.json::fixed", "batches/b.json::says-random"]
     assert {v.status for v in controller.verdicts.values()} == {"recorded"}
     controller.finish()
-    assert controller.written == [str(project / "baselines" / "b.json")]
-    stored = json.loads((project / "baselines" / "b.json").read_text())["baselines"]
+    assert controller.written == [str(tmp_project / "baselines" / "b.json")]
+    stored = json.loads((tmp_project / "baselines" / "b.json").read_text())["baselines"]
     assert sorted(stored) == ["fixed", "says-random"]
 
 
-def test_verdicts_carry_every_metric_reading_through_json(project):
-    reg = regression(project, missing="write")
-    run(reg, project, "fixed", seed=1)
+def test_verdicts_carry_every_metric_reading_through_json(tmp_project):
+    reg = regression(tmp_project, missing="write")
+    run(reg, tmp_project, "fixed", seed=1)
     reg.finish()
-    verdict = run(regression(project, missing="fail"), project, "fixed", seed=2)
+    verdict = run(regression(tmp_project, missing="fail"), tmp_project, "fixed", seed=2)
     assert list(verdict.readings) == ["hash", "colour", "sharpness", "ssim", "ssim_tile", "ciede2000", "ciede2000_tile"]
     distances, threshold = verdict.readings["ssim"]
     assert len(distances) == 1 and distances[0] > threshold > 0
@@ -152,48 +154,48 @@ def test_verdicts_carry_every_metric_reading_through_json(project):
     assert back == verdict
 
 
-def test_an_update_adds_references_to_entries_recorded_before_them(project):
-    reg = regression(project, missing="write")
-    run(reg, project, "fixed", seed=1)
+def test_an_update_adds_references_to_entries_recorded_before_them(tmp_project):
+    reg = regression(tmp_project, missing="write")
+    run(reg, tmp_project, "fixed", seed=1)
     reg.finish()
-    path = project / "baselines" / "b.json"
+    path = tmp_project / "baselines" / "b.json"
     document = json.loads(path.read_text())
     del document["baselines"]["fixed"][0]["reference"]  # as an older version wrote it
     path.write_text(json.dumps(document))
-    shutil.rmtree(project / "baselines" / "b.refs")
-    verdict = run(regression(project, missing="fail"), project, "fixed", seed=1)
+    shutil.rmtree(tmp_project / "baselines" / "b.refs")
+    verdict = run(regression(tmp_project, missing="fail"), tmp_project, "fixed", seed=1)
     assert verdict.status == "match" and "the baseline has no reference image" in verdict.message
     assert "ssim" not in verdict.readings
-    update = regression(project, update=True)
-    assert run(update, project, "fixed", seed=1).status == "recorded"
+    update = regression(tmp_project, update=True)
+    assert run(update, tmp_project, "fixed", seed=1).status == "recorded"
     update.finish()
     entry = json.loads(path.read_text())["baselines"]["fixed"][0]
     assert (path.parent / entry["reference"]).is_file()
-    assert run(regression(project, update=True), project, "fixed", seed=1).status == "unchanged"
+    assert run(regression(tmp_project, update=True), tmp_project, "fixed", seed=1).status == "unchanged"
 
 
-def test_reference_thresholds_come_from_the_batch_file_and_the_side_from_the_settings(project):
-    reg = regression(project, missing="write", reference_side="16")
-    run(reg, project, "fixed", seed=1)
+def test_reference_thresholds_come_from_the_batch_file_and_the_side_from_the_settings(tmp_project):
+    reg = regression(tmp_project, missing="write", reference_side="16")
+    run(reg, tmp_project, "fixed", seed=1)
     reg.finish()
-    entry = json.loads((project / "baselines" / "b.json").read_text())["baselines"]["fixed"][0]
-    with Image.open(project / "baselines" / entry["reference"]) as ref:
+    entry = json.loads((tmp_project / "baselines" / "b.json").read_text())["baselines"]["fixed"][0]
+    with Image.open(tmp_project / "baselines" / entry["reference"]) as ref:
         assert ref.size == (16, 16)
-    batch = load_batch(project / "batches" / "b.json", "batches/b.json", project)
+    batch = load_batch(tmp_project / "batches" / "b.json", "batches/b.json", tmp_project)
     batch.baseline.update(ssim_threshold=None, ciede2000_tile_threshold=7.5)
     spec = next(s for s in batch.prompts if s.id == "fixed")
-    _, given = regression(project).hash_settings(batch, spec)
+    _, given = regression(tmp_project).hash_settings(batch, spec)
     assert given == {"ssim": None, "ciede2000_tile": 7.5}
     with pytest.raises(BaselineError, match="reference side 'huge'"):
-        regression(project, reference_side="huge")
+        regression(tmp_project, reference_side="huge")
 
 
-def test_a_result_kept_for_review_carries_its_reference(project):
-    reg = regression(project, missing="write")
-    run(reg, project, "fixed", seed=1)
+def test_a_result_kept_for_review_carries_its_reference(tmp_project):
+    reg = regression(tmp_project, missing="write")
+    run(reg, tmp_project, "fixed", seed=1)
     reg.finish()
-    reg = regression(project, missing="fail")
-    run(reg, project, "fixed", seed=2)
+    reg = regression(tmp_project, missing="fail")
+    run(reg, tmp_project, "fixed", seed=2)
     _, _, observations = reg.reviewable["batches/b.json::fixed"]
     data = json.loads(json.dumps(observations[0].to_json()))
     assert data["reference_png"] and data["thumbnail_png"]

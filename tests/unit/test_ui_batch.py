@@ -53,7 +53,7 @@ class Store:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def tmp_project(tmp_path: Path) -> Path:
     """tmp/batches/ and tmp/workflows/ holding the UI-format examples and fixtures."""
     (tmp_path / "batches").mkdir()
     (tmp_path / "workflows").mkdir()
@@ -62,52 +62,52 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def batch(project: Path, workflow: str, items: dict[str, Any], prompts: list[dict[str, Any]] | None = None,
+def batch(tmp_project: Path, workflow: str, items: dict[str, Any], prompts: list[dict[str, Any]] | None = None,
           known: KnownInfo | None = None):
     data = {"parameters": {"workflow_file": f"../workflows/{workflow}", "workflow_items": items},
             "prompts": prompts or [{"id": "one"}]}
-    path = project / "batches" / "b.json"
+    path = tmp_project / "batches" / "b.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    return load_batch(path, "batches/b.json", project, known=lambda: known)
+    return load_batch(path, "batches/b.json", tmp_project, known=lambda: known)
 
 
-def problems(project: Path, workflow: str, items: dict[str, Any], known: KnownInfo | None = None) -> list[str]:
+def problems(tmp_project: Path, workflow: str, items: dict[str, Any], known: KnownInfo | None = None) -> list[str]:
     with pytest.raises(BatchFileError) as info:
-        batch(project, workflow, items, known=known)
+        batch(tmp_project, workflow, items, known=known)
     return [f"{p.place}: {p.message}" + (f" | {p.hint}" if p.hint else "") for p in info.value.problems]
 
 
 # -- collection: what the file tells ---------------------------------------------------
 
 
-def test_a_ui_workflow_is_kept_as_written_for_the_run(project: Path) -> None:
-    loaded = batch(project, "tiny-sd15-subgraph-ui.json", {"text": "10:6,inputs,text", "seed": "10,inputs,seed"})
+def test_a_ui_workflow_is_kept_as_written_for_the_run(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "tiny-sd15-subgraph-ui.json", {"text": "10:6,inputs,text", "seed": "10,inputs,seed"})
     assert loaded.workflow == {} and loaded.source == load(SUBGRAPH)
     assert loaded.source_shown == "workflows/tiny-sd15-subgraph-ui.json"
     assert not loaded.addresses.titles_complete
     assert {"10", "10:3", "10:6", "4"} <= set(loaded.addresses.nodes)
 
 
-def test_ids_inside_a_subgraph_and_nodes_never_sent_are_checked_from_the_file(project: Path) -> None:
-    assert problems(project, "tiny-sd15-subgraph-ui.json", {"text": "6,inputs,text"}) == [
+def test_ids_inside_a_subgraph_and_nodes_never_sent_are_checked_from_the_file(tmp_project: Path) -> None:
+    assert problems(tmp_project, "tiny-sd15-subgraph-ui.json", {"text": "6,inputs,text"}) == [
         "parameters.workflow_items.text: no node with id '6' in the workflow | \"10:6,inputs,text\" "
         "(node 6 inside a subgraph; its id there is 10:6)"]
-    assert problems(project, "reroutes.json", {"image": "2,inputs,image"}) == [
+    assert problems(tmp_project, "reroutes.json", {"image": "2,inputs,image"}) == [
         "parameters.workflow_items.image: node 2 (Reroute) is a reroute: the editor never sends it, so a value "
         "written there goes nowhere | address the node it leads to: node 4 (ImageInvert) input 'image'"]
-    muted = problems(project, "muted-bypassed.json", {"a": "5,inputs,image", "b": "2,inputs,blur_radius"})
+    muted = problems(tmp_project, "muted-bypassed.json", {"a": "5,inputs,image", "b": "2,inputs,blur_radius"})
     assert muted[0].startswith("parameters.workflow_items.a: node 5 (ImageInvert) is muted: ")
     assert "Ctrl+M" in muted[0] and "Ctrl+B" in muted[1]
-    assert problems(project, "primitives-notes.json", {"note": {"node": "Note", "input": "text"}}) == [
+    assert problems(tmp_project, "primitives-notes.json", {"note": {"node": "Note", "input": "text"}}) == [
         "parameters.workflow_items.note: node 6 (Note) is a note: the editor never sends it, so a value written "
         "there goes nowhere | a note only holds text for people"]
-    assert problems(project, "primitives-notes.json", {"seed": "1,inputs,seed"}) == [
+    assert problems(tmp_project, "primitives-notes.json", {"seed": "1,inputs,seed"}) == [
         "parameters.workflow_items.seed: node 1 (PrimitiveNode) has no input 'seed' | node 1 (PrimitiveNode) has: "
         "value"]
 
 
-def test_titles_the_file_does_not_store_and_input_names_are_left_to_the_server(project: Path) -> None:
-    loaded = batch(project, "tiny-sd15-txt2img-ui.json", {
+def test_titles_the_file_does_not_store_and_input_names_are_left_to_the_server(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "tiny-sd15-txt2img-ui.json", {
         "width": {"node": "Empty Latent Image", "input": "width"},  # the display name: the server knows it
         "typo": {"node": "Empty Latnet Image", "input": "width"},  # a typo only the server can tell
         "steps": "3,inputs,stpes",  # input names come from the server
@@ -126,30 +126,31 @@ def test_titles_the_file_does_not_store_and_input_names_are_left_to_the_server(p
     ("link-origin.json", "workflows/link-origin.json: node 2 (ImageBlur): input 'image' is linked (link 1) to node "
                          "99, which does not exist"),
 ])
-def test_a_damaged_ui_file_fails_the_whole_batch_file_naming_the_node(project: Path, name: str, message: str) -> None:
+def test_a_damaged_ui_file_fails_the_whole_batch_file_naming_the_node(tmp_project: Path, name: str,
+                                                                      message: str) -> None:
     import fnmatch
 
     with pytest.raises(WorkflowError) as info:
-        batch(project, name, {})
+        batch(tmp_project, name, {})
     err = info.value
     assert err.path == "batches/b.json" and err.place == "parameters.workflow_file"
     assert fnmatch.fnmatchcase(err.message, message.replace("[", "[[]")), err.message
     assert err.hint
 
 
-def test_a_link_the_file_does_not_hold_is_found_without_the_server(project: Path) -> None:
+def test_a_link_the_file_does_not_hold_is_found_without_the_server(tmp_project: Path) -> None:
     workflow = load(HERE / "bad" / "link-origin.json")
     workflow["links"] = workflow["links"][1:]
-    (project / "workflows" / "no-link.json").write_text(json.dumps(workflow))
+    (tmp_project / "workflows" / "no-link.json").write_text(json.dumps(workflow))
     with pytest.raises(WorkflowError) as info:
-        batch(project, "no-link.json", {})
+        batch(tmp_project, "no-link.json", {})
     assert info.value.message == ("workflows/no-link.json: node 2 (ImageBlur): input 'image' is connected by "
                                   "link 1, which the file does not hold")
 
 
-def test_what_needs_the_servers_classes_waits_for_the_run(project: Path) -> None:
+def test_what_needs_the_servers_classes_waits_for_the_run(tmp_project: Path) -> None:
     for name in ("widget-values.json", "unknown-type.json"):
-        assert batch(project, name, {}).source is not None
+        assert batch(tmp_project, name, {}).source is not None
 
 
 # -- collection with an /object_info kept from an earlier run -----------------------------
@@ -164,22 +165,22 @@ def known_info() -> KnownInfo:
     return found
 
 
-def test_a_kept_object_info_checks_input_names_and_titles_at_collection(project: Path) -> None:
+def test_a_kept_object_info_checks_input_names_and_titles_at_collection(tmp_project: Path) -> None:
     info = known_info()
     note = ("input names checked against /object_info of http://127.0.0.1:8188 cached 2026-12-01 23:40; "
             "pytest --cache-clear forgets it")
-    assert problems(project, "tiny-sd15-txt2img-ui.json", {"steps": "3,inputs,stpes"}, info) == [
+    assert problems(tmp_project, "tiny-sd15-txt2img-ui.json", {"steps": "3,inputs,stpes"}, info) == [
         f"parameters.workflow_items.steps: node 3 (KSampler) has no input 'stpes' | did you mean \"steps\"? ({note})"]
-    assert problems(project, "tiny-sd15-txt2img-ui.json", {"w": {"node": "Empty Latnet Image", "input": "width"}},
+    assert problems(tmp_project, "tiny-sd15-txt2img-ui.json", {"w": {"node": "Empty Latnet Image", "input": "width"}},
                     info)[0].endswith(f'did you mean "Empty Latent Image"? ({note})')
-    loaded = batch(project, "tiny-sd15-txt2img-ui.json", {"w": {"node": "Empty Latent Image", "input": "width"}},
+    loaded = batch(tmp_project, "tiny-sd15-txt2img-ui.json", {"w": {"node": "Empty Latent Image", "input": "width"}},
                    known=info)
     assert loaded.prompts[0].error is None
 
 
-def test_a_kept_object_info_the_file_does_not_fit_checks_nothing_more(project: Path) -> None:
+def test_a_kept_object_info_the_file_does_not_fit_checks_nothing_more(tmp_project: Path) -> None:
     lacking = KnownInfo({k: v for k, v in INFO.items() if k != "KSampler"}, "/object_info of x cached y")
-    assert batch(project, "tiny-sd15-txt2img-ui.json", {"steps": "3,inputs,stpes"}, known=lacking).prompts
+    assert batch(tmp_project, "tiny-sd15-txt2img-ui.json", {"steps": "3,inputs,stpes"}, known=lacking).prompts
 
 
 def test_the_store_keeps_one_object_info_per_server() -> None:
@@ -221,8 +222,8 @@ def run(loaded, values: dict[str, Any] | None = None, seed: int | None = None) -
     return prepare(loaded, spec, INFO, seed, random.Random(1), converted=done).workflow
 
 
-def test_values_land_where_the_editor_would_send_them(project: Path) -> None:
-    loaded = batch(project, "tiny-sd15-subgraph-ui.json", {
+def test_values_land_where_the_editor_would_send_them(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "tiny-sd15-subgraph-ui.json", {
         "positive_prompt": "10:6,inputs,text",
         "negative_prompt": {"node": "CLIP Text Encode (Negative Prompt)", "input": "text"},
         "seed": "10,inputs,seed",  # a widget shown on the subgraph instance
@@ -235,8 +236,8 @@ def test_values_land_where_the_editor_would_send_them(project: Path) -> None:
     assert "10" not in prompt and prompt["10:3"]["inputs"]["model"] == ["4", 0]
 
 
-def test_a_primitive_writes_to_every_input_it_feeds(project: Path) -> None:
-    loaded = batch(project, "primitives-notes.json", {"seed": {"node": "seed", "input": "value"},
+def test_a_primitive_writes_to_every_input_it_feeds(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "primitives-notes.json", {"seed": {"node": "seed", "input": "value"},
                                                       "text": "9,inputs,value"},
                    [{"seed": "random", "text": "a dog"}])
     prompt = run(loaded, seed=31)
@@ -245,8 +246,8 @@ def test_a_primitive_writes_to_every_input_it_feeds(project: Path) -> None:
     assert "1" not in prompt and "9" not in prompt
 
 
-def test_a_wrong_input_or_title_fails_the_prompt_with_the_same_hints(project: Path) -> None:
-    loaded = batch(project, "tiny-sd15-subgraph-ui.json", {
+def test_a_wrong_input_or_title_fails_the_prompt_with_the_same_hints(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "tiny-sd15-subgraph-ui.json", {
         "steps": "10:3,inputs,stpes",
         "width": {"node": "Empty Latnet Image", "input": "width"},
         "text": "10,inputs,text",
@@ -265,29 +266,29 @@ def test_a_wrong_input_or_title_fails_the_prompt_with_the_same_hints(project: Pa
     ]
 
 
-def test_a_primitive_that_feeds_nothing_is_a_value_going_nowhere(project: Path) -> None:
-    loaded = batch(project, "primitives-notes.json", {"x": "8,inputs,value"})
+def test_a_primitive_that_feeds_nothing_is_a_value_going_nowhere(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "primitives-notes.json", {"x": "8,inputs,value"})
     with pytest.raises(BatchFileError) as info:
         run(loaded)
     assert info.value.message == ("node 8 (PrimitiveNode) is a PrimitiveNode that feeds no input: the editor never "
                                   "sends it, so a value written there goes nowhere")
 
 
-def test_a_ui_workflow_needs_its_conversion(project: Path) -> None:
-    loaded = batch(project, "tiny-sd15-txt2img-ui.json", {"text": "6,inputs,text"})
+def test_a_ui_workflow_needs_its_conversion(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "tiny-sd15-txt2img-ui.json", {"text": "6,inputs,text"})
     with pytest.raises(WorkflowError) as info:
         prepare(loaded, loaded.prompts[0], INFO, None, random.Random(1))
     assert "workflows/tiny-sd15-txt2img-ui.json is a UI-format workflow" in info.value.message
 
 
-def test_seed_limit_follows_forwards_to_the_servers_inputs(project: Path) -> None:
-    loaded = batch(project, "primitives-notes.json", {"seed": {"node": "seed", "input": "value"}})
+def test_seed_limit_follows_forwards_to_the_servers_inputs(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "primitives-notes.json", {"seed": {"node": "seed", "input": "value"}})
     done = converted(loaded.source, INFO, loaded.source_shown)
     declared = INFO["ImageAddNoise"]["input"]["required"]["seed"][1]["max"]
     assert seed_limit(loaded, ["seed"], INFO, done.addresses) == min(declared, 2**53 - 1)
 
 
-def test_each_file_is_converted_once_per_session_and_an_error_is_kept(project: Path) -> None:
+def test_each_file_is_converted_once_per_session_and_an_error_is_kept(tmp_project: Path) -> None:
     conversions = Conversions(INFO, "0.3.75")
     first = conversions.get("k", load(SUBGRAPH), "wf.json")
     assert conversions.get("k", {"nodes": "ignored: already converted"}, "wf.json") is first
@@ -298,8 +299,8 @@ def test_each_file_is_converted_once_per_session_and_an_error_is_kept(project: P
         assert isinstance(info.value, ModelMissing) and info.value.types == ["KSampler"]
 
 
-def test_a_promoted_input_of_a_nested_subgraph_instance(project: Path) -> None:
-    loaded = batch(project, "nested-subgraphs.json", {"strength": "10,inputs,strength",
+def test_a_promoted_input_of_a_nested_subgraph_instance(tmp_project: Path) -> None:
+    loaded = batch(tmp_project, "nested-subgraphs.json", {"strength": "10,inputs,strength",
                                                       "radius": "10,inputs,blur_radius"},
                    [{"strength": 0.25, "radius": 9}])
     before = converted(loaded.source, INFO, loaded.source_shown).prompt
