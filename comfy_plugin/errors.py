@@ -192,6 +192,12 @@ class RecursiveSubgraph(UIFormatError):
     """A subgraph contains an instance of itself (directly or through other subgraphs)."""
 
 
+class TooManyNodes(UIFormatError):
+    """Expanding the subgraph instances would make more nodes than the limit allows
+    (``--comfy-max-nodes``): each instance copies its definition, so a small file can nest
+    into millions."""
+
+
 class UnknownNodeType(UIFormatError, ModelMissing):
     """The server's ``/object_info`` lacks a node type the workflow uses: the prompt is skipped,
     as for an API-format workflow. ``types`` lists the missing types."""

@@ -10,6 +10,8 @@ from pathlib import Path
 
 #: The marker of fixed-seed prompts, which are compared with their baselines (``-m comfy_regression``).
 REGRESSION_MARKER = "comfy_regression"
+#: The most nodes a UI-format workflow may expand to once its subgraph instances are flattened.
+MAX_UI_NODES = 10_000
 
 from .urls import without_credentials
 
@@ -34,6 +36,7 @@ class Settings:
     ca_bundle: Path | None = None  # --comfy-ca-bundle: CAs that verify an https server (None: the system's)
     #: (URL as shown, URL with its user:password): filled from ``urls``, which keep no credentials.
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    max_nodes: int = MAX_UI_NODES  # --comfy-max-nodes: nodes a UI-format workflow may flatten to
 
     def __post_init__(self) -> None:
         """A URL's ``user:password@`` (sent as basic auth) moves to ``credentials``, so that

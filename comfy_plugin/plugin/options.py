@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from ..settings import BaselineSettings, Settings
+from ..settings import MAX_UI_NODES, BaselineSettings, Settings
 
 DEFAULT_URL = "http://127.0.0.1:8188"
 DEFAULT_TIMEOUT_S = 600.0
@@ -119,6 +119,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("comfy_check", "check every selected prompt (schema, workflow and, when a server is named or "
            "launched, its /object_info) and queue nothing", False, switch=True, convert=_boolean, env=False,
            ini=False),
+    Option("comfy_max_nodes", "most nodes a UI-format workflow may have once its subgraph instances are expanded "
+           "(each instance copies its subgraph): a bigger one fails its batch file", MAX_UI_NODES, "N", convert=int),
     Option("comfy_report", "write one self-contained HTML report of the prompts (thumbnails, baseline "
            "comparisons, seeds and parameters) to this file at the end of the session", None, "PATH"),
 )
@@ -283,4 +285,11 @@ def resolve(config: pytest.Config) -> Settings:
         server_named=bool(cli_url or env_url or config.getini("comfy_url")) or launch is not None,
         headers=_headers(next((layer for layer in _layers(config, by_name["comfy_headers"]) if layer), None)),
         ca_bundle=_path_setting(config, "comfy_ca_bundle"),
+        max_nodes=_at_least_one("comfy_max_nodes", int(value("comfy_max_nodes"))),
     )
+
+
+def _at_least_one(name: str, number: int) -> int:
+    if number < 1:
+        raise pytest.UsageError(f"--{name.replace('_', '-')}: must be at least 1, not {number!r}")
+    return number

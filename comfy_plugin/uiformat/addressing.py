@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..batchfile.checks import check_target
 from ..errors import Problem, UIFormatError
+from ..settings import MAX_UI_NODES
 from ..batchfile.workflow import Addresses, NodeEntry, Place, Target
 from .catalog import Catalog
 from .graph import PRIMITIVE, read_workflow
@@ -33,19 +34,19 @@ class Converted:
     addresses: Addresses
 
 
-def file_addresses(workflow: Mapping[str, Any], source: str) -> Addresses:
+def file_addresses(workflow: Mapping[str, Any], source: str, max_nodes: int = MAX_UI_NODES) -> Addresses:
     """What the file alone tells: ids, stored titles, nodes never sent. Input names and the
     titles of untitled nodes (their class's display name) are left to the server. Raises the
     file's structural faults (``LegacyGroupNode``, ``MissingSubgraph``, ``RecursiveSubgraph``,
-    ``BrokenLink``)."""
-    return _addresses(file_nodes(read_workflow(workflow, source)), None)
+    ``BrokenLink``, ``TooManyNodes``)."""
+    return _addresses(file_nodes(read_workflow(workflow, source), max_nodes), None)
 
 
 def converted(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str,
-              server_version: str | None = None) -> Converted:
+              server_version: str | None = None, max_nodes: int = MAX_UI_NODES) -> Converted:
     """Convert ``workflow`` and address it with the server's classes; raises the converter's
     errors (``UnknownNodeType`` is also a ``ModelMissing``: the prompt is skipped)."""
-    prompt, found = convert_visible(workflow, object_info, source, server_version)
+    prompt, found = convert_visible(workflow, object_info, source, server_version, max_nodes)
     return Converted(prompt, _addresses(found, prompt))
 
 
@@ -74,6 +75,7 @@ class Conversions:
 
     object_info: Mapping[str, Any]
     server_version: str | None = None
+    max_nodes: int = MAX_UI_NODES  # --comfy-max-nodes
     catalog: Catalog = field(init=False)
     _done: dict[tuple[str, str], Converted | UIFormatError] = field(default_factory=dict)
 
@@ -84,7 +86,7 @@ class Conversions:
         found = self._done.get((key, source))
         if found is None:
             try:
-                found = converted(workflow, self.catalog, source, self.server_version)
+                found = converted(workflow, self.catalog, source, self.server_version, self.max_nodes)
             except UIFormatError as exc:
                 found = exc
             self._done[(key, source)] = found
@@ -116,14 +118,15 @@ class Collected:
                 for p in check_target(self.known, target, place)]
 
 
-def collected(workflow: Mapping[str, Any], source: str, known: KnownInfo | None) -> Collected:
+def collected(workflow: Mapping[str, Any], source: str, known: KnownInfo | None,
+              max_nodes: int = MAX_UI_NODES) -> Collected:
     """Raises the file's structural faults; a conversion that fails with the known
     ``/object_info`` checks nothing more (the server may differ now: the run tells)."""
-    addresses = file_addresses(workflow, source)
+    addresses = file_addresses(workflow, source, max_nodes)
     if known is None:
         return Collected(addresses)
     try:
-        seen = converted(workflow, known.catalog, source).addresses
+        seen = converted(workflow, known.catalog, source, max_nodes=max_nodes).addresses
     except UIFormatError:
         return Collected(addresses)
     return Collected(addresses, seen, known.note())

@@ -4,7 +4,8 @@
 
 ``FILE`` is the raw JSON of ``GET /object_info``. The prompt goes to stdout (or OUT.json);
 an API-format workflow is written back as it is. Exit codes: 0 converted; 2 a bad file, or
-a node type the server lacks (one line names the node); 3 the server cannot be reached.
+a node type the server lacks (one line names the node); 3 the server cannot be reached, or an
+unexpected error (one line, no traceback, asking to report it).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any, Sequence
 
 from ..errors import ComfyError, ServerUnavailable, UIFormatError
 from ..files import write_atomically
-from .prompt import convert, is_api_format, is_ui_format
+from ..settings import MAX_UI_NODES
 from ..urls import without_credentials
+from .prompt import convert, is_api_format, is_ui_format
 
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
@@ -49,6 +51,10 @@ def _read_json(path: Path, what: str) -> Any:
     except json.JSONDecodeError as exc:
         raise _Failure(EXIT_BAD_INPUT, f"{path}: the {what} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                                        f"column {exc.colno}") from None
+    except RecursionError:
+        raise _Failure(EXIT_BAD_INPUT, f"{path}: the {what} nests arrays or objects too deeply to read") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise _Failure(EXIT_BAD_INPUT, f"{path}: the {what} cannot be read: {exc}") from None
 
 
 def _server_info(url: str, ca_bundle: str | None = None) -> tuple[dict[str, Any], str | None]:
@@ -92,18 +98,25 @@ def prompt_for(args: argparse.Namespace) -> dict[str, Any]:
                                        "'links') nor the API format (nodes with 'class_type')")
     info, version = _object_info(args)
     try:
-        return convert(data, info, str(path), server_version=version)
+        return convert(data, info, str(path), server_version=version, max_nodes=args.max_nodes)
     except UIFormatError as exc:
         raise _Failure(EXIT_BAD_INPUT, one_line(exc)) from None
 
 
 def _write(prompt: dict[str, Any], out: str | None) -> None:
     text = json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate ("\\ud800" in the file) is no Unicode text
+        raise _Failure(EXIT_BAD_INPUT, f"the prompt holds text that is not valid Unicode ({text[exc.start]!r}, a "
+                                       "lone surrogate, near: "
+                                       f"{text[max(0, exc.start - 40):exc.start]!r}); fix that text in the workflow") \
+            from None
     if out is None:
         sys.stdout.write(text)
         return
     try:
-        write_atomically(Path(out), text.encode("utf-8"))
+        write_atomically(Path(out), data)
     except OSError as exc:
         raise _Failure(EXIT_BAD_INPUT, f"{out}: cannot write the prompt: {exc.strerror or exc}") from None
 
@@ -120,7 +133,16 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--ca-bundle", metavar="PATH", help="CA certificates that verify an https --url (default: the "
                     "system's, or SSL_CERT_FILE)")
     ap.add_argument("-o", "--output", metavar="OUT.json", help="write here instead of stdout")
+    ap.add_argument("--max-nodes", metavar="N", type=_positive, default=MAX_UI_NODES,
+                    help=f"most nodes the workflow may have once its subgraphs are expanded (default {MAX_UI_NODES})")
     return ap
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,5 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _Failure as failure:
         print(f"error: {failure.line}", file=sys.stderr)
         return failure.code
+    except Exception as exc:  # the safety net: a bug met by some file ends in one line, not a traceback
+        print(f"error: internal error converting {args.workflow}: {type(exc).__name__}: {one_line(exc)[:300]}; "
+              "please report it", file=sys.stderr)
+        return EXIT_UNREACHABLE
     return 0
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import MissingSubgraph, RecursiveSubgraph, UnknownNodeType
+from ..errors import MissingSubgraph, UnknownNodeType
+from ..settings import MAX_UI_NODES
 from .catalog import Catalog, NodeClass
-from .graph import BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, UUID, Graph, Node, Workflow
+from .graph import BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, UUID, Graph, IOSlot, Node, Workflow
+from .walk import reach
 from .widgets import widget_values
 
 VIRTUAL = NOTES | {PRIMITIVE, REROUTE}
@@ -84,35 +86,25 @@ class Flat:
     promoted: dict[Key, list[Promoted]] = field(default_factory=dict)
     slots: dict[Key, list[SlotRef]] = field(default_factory=dict)
     origins: dict[tuple[Key, str], Origin] = field(default_factory=dict)
+    outgoing: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # graph id -> origin id -> link ids
+    resolved: dict[tuple[bool, str, int, str | None], Any] = field(default_factory=dict)  # resolve.py's answers
 
 
-def check_types(workflow: Workflow, catalog: Catalog) -> None:
+def check_types(workflow: Workflow, catalog: Catalog, max_nodes: int = MAX_UI_NODES) -> None:
     """Every node type used from the root must be a server class, an editor-only node or a
     defined subgraph, and no subgraph may contain itself."""
     unknown: dict[str, Node] = {}
-    done: set[str] = set()
-
-    def walk(graph: Graph, stack: tuple[str, ...]) -> None:
-        for node in graph.nodes.values():
-            if node.type in workflow.subgraphs:
-                if node.type in stack:
-                    chain = " > ".join(f"'{workflow.subgraphs[s].name}'" for s in stack + (node.type,))
-                    raise RecursiveSubgraph(workflow.source, f"subgraph '{workflow.subgraphs[node.type].name}' "
-                                            f"contains an instance of itself ({chain})",
-                                            node.label(), "a subgraph cannot hold itself: remove that instance")
-                if node.type not in done:
-                    walk(workflow.subgraphs[node.type], stack + (node.type,))
-                    done.add(node.type)
-            elif node.type in VIRTUAL or node.type in catalog or node.mode in (MUTED, BYPASSED):
-                continue  # the editor never sends a muted or bypassed node, known or not
-            elif UUID.match(node.type):
-                raise MissingSubgraph(workflow.source, f"the definition of subgraph {node.type} is not in the file "
-                                      "(definitions.subgraphs)", node.label(),
-                                      "save the workflow again with the editor, or copy the subgraph's definition in")
-            else:
-                unknown.setdefault(node.type, node)
-
-    walk(workflow.root, ())
+    for reached in reach(workflow, once=True, max_nodes=max_nodes):
+        node = reached.node
+        if node.type in workflow.subgraphs or node.type in VIRTUAL or node.type in catalog:
+            continue
+        if node.mode in (MUTED, BYPASSED):
+            continue  # the editor never sends a muted or bypassed node, known or not
+        if UUID.match(node.type):
+            raise MissingSubgraph(workflow.source, f"the definition of subgraph {node.type} is not in the file "
+                                  "(definitions.subgraphs)", node.label(),
+                                  "save the workflow again with the editor, or copy the subgraph's definition in")
+        unknown.setdefault(node.type, node)
     if unknown:
         first = next(iter(unknown.values()))
         types = sorted(unknown)
@@ -143,22 +135,20 @@ def _instance_slots(node: Node, definition: Graph) -> list[SlotRef]:
     return slots
 
 
-def flatten(workflow: Workflow, catalog: Catalog, server_version: str | None = None) -> Flat:
+def flatten(workflow: Workflow, catalog: Catalog, server_version: str | None = None,
+            max_nodes: int = MAX_UI_NODES) -> Flat:
+    """Every node with its ``instance:inner`` id (``TooManyNodes`` past ``max_nodes``), then
+    the widget values."""
     flat = Flat(workflow, catalog)
-    _expand(flat, workflow.root, (), None)
+    for reached in reach(workflow, max_nodes):
+        node = reached.node
+        instance = flat.execs[":".join(reached.path)] if reached.path else None
+        definition = workflow.subgraphs.get(node.type)
+        cls = None if definition is not None else catalog.get(node.type)
+        flat.execs[reached.flat_id] = Exec(reached.flat_id, node, reached.path, instance, cls, slots_of(flat, node),
+                                           definition)
     _load_values(flat, server_version)
     return flat
-
-
-def _expand(flat: Flat, graph: Graph, path: tuple[str, ...], instance: Exec | None) -> None:
-    for node in graph.nodes.values():
-        exec_id = ":".join(path + (node.id,))
-        definition = flat.workflow.subgraphs.get(node.type)
-        cls = None if definition is not None else flat.catalog.get(node.type)
-        item = Exec(exec_id, node, path, instance, cls, slots_of(flat, node), definition)
-        flat.execs[exec_id] = item
-        if definition is not None:
-            _expand(flat, definition, path + (node.id,), item)
 
 
 def _load_values(flat: Flat, server_version: str | None) -> None:
@@ -173,7 +163,7 @@ def _load_values(flat: Flat, server_version: str | None) -> None:
                 flat.values[(graph.id, node.id)] = widget_values(
                     flat.workflow, node, cls, flat.catalog.object_info, node.label(), server_version,
                     at_root=not graph.id)
-    for graph in graphs:
+    for graph in _inner_first(flat.workflow):  # each instance's inner instances are promoted before it
         for node in graph.nodes.values():
             if node.type in flat.workflow.subgraphs:
                 _promote(flat, node)
@@ -185,6 +175,28 @@ def _load_values(flat: Flat, server_version: str | None) -> None:
         for node in graph.nodes.values():
             if node.type in flat.workflow.subgraphs:
                 _sync_promoted(flat, node)
+
+
+def _inner_first(workflow: Workflow) -> list[Graph]:
+    """The subgraph definitions, each after those it holds instances of, then the root
+    (a depth-first post-order, without recursion: the nesting comes from the file)."""
+    order: list[Graph] = []
+    seen: set[str] = set()
+    for top in [*workflow.subgraphs.values(), workflow.root]:
+        if top.id in seen:
+            continue
+        seen.add(top.id)
+        stack = [(top, iter(top.nodes.values()))]
+        while stack:
+            graph, nodes = stack[-1]
+            node = next(nodes, None)
+            if node is None:
+                order.append(stack.pop()[0])
+            elif node.type in workflow.subgraphs and node.type not in seen:
+                seen.add(node.type)
+                inner = workflow.subgraphs[node.type]
+                stack.append((inner, iter(inner.nodes.values())))
+    return order
 
 
 def widget_of(flat: Flat, graph: Graph, node: Node, slot_name: str | None) -> tuple[Key, str] | None:
@@ -259,10 +271,13 @@ def _promote(flat: Flat, node: Node) -> list[Promoted]:
         return flat.promoted[key]
     flat.promoted[key] = promoted = []
     definition = flat.workflow.subgraphs[node.type]
+    inputs: dict[str, IOSlot] = {}
+    for entry in definition.inputs:
+        inputs.setdefault(entry.name, entry)
     for slot in slots_of(flat, node):
-        io = next((s for s in definition.inputs if s.name == slot.name), None)
+        io = inputs.get(slot.name)
         found = next(filter(None, (_fed_widget(flat, definition, i) for i in io.link_ids)), None) if io else None
-        if found:
+        if found and io:
             promoted.append(Promoted(io.name, get_value(flat, *found)))
     saved = node.widgets_values
     if isinstance(saved, list):
@@ -282,8 +297,13 @@ def _apply_primitive(flat: Flat, node: Node) -> None:
     saved = node.widgets_values
     if not isinstance(saved, list) or not saved:
         return
-    for link in node.graph.links.values():
-        found = _fed_widget(flat, node.graph, link.id) if link.origin_id == node.id else None
+    outgoing = flat.outgoing.get(node.graph.id)
+    if outgoing is None:  # the links by origin, once a graph (a scan per primitive grows as their product)
+        outgoing = flat.outgoing[node.graph.id] = {}
+        for link in node.graph.links.values():
+            outgoing.setdefault(link.origin_id, []).append(link.id)
+    for link_id in outgoing.get(node.id, ()):
+        found = _fed_widget(flat, node.graph, link_id)
         if found:
             set_value(flat, *found, saved[0], ("primitive", node.id))
 

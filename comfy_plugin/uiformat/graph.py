@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import LegacyGroupNode, UIFormatError
+from .fields import Fields, brief
 
 #: Origin id of a link that starts at a subgraph's input node, target id of one that ends
 #: at its output node (litegraph's SUBGRAPH_INPUT_ID / SUBGRAPH_OUTPUT_ID).
@@ -101,43 +102,64 @@ class Workflow:
     frontend_version: str | None
 
 
-def _node_id(value: Any) -> str:
-    return str(value)
+def _link(raw: Any, fields: Fields) -> Link:
+    """A link: ``[id, origin_id, origin_slot, target_id, target_slot, type]`` or the same as an
+    object (subgraph definitions)."""
+    if isinstance(raw, Mapping):
+        values = [raw.get(k) for k in ("id", "origin_id", "origin_slot", "target_id", "target_slot", "type")]
+    elif isinstance(raw, list) and len(raw) >= 5:
+        values = [*raw[:6], None][:6]
+    else:
+        raise fields.error(f"a link is not [id, origin_id, origin_slot, target_id, target_slot, type]: {brief(raw)}")
+    link_id = fields.integer(values[0], "a link's id")
+    at = Fields(fields.source, f"link {link_id}" + (f" in {fields.where}" if fields.where else ""))
+    link_type = values[5] if isinstance(values[5], str) else "*"  # the editor shows the type only
+    return Link(link_id, at.node_id(values[1], "origin_id"), at.slot(values[2], "origin_slot"),
+                at.node_id(values[3], "target_id"), at.slot(values[4], "target_slot"), link_type)
 
 
-def _link(raw: Any, source: str, where: str) -> Link:
-    try:
-        if isinstance(raw, Mapping):
-            return Link(int(raw["id"]), _node_id(raw["origin_id"]), int(raw["origin_slot"]),
-                        _node_id(raw["target_id"]), int(raw["target_slot"]), str(raw.get("type", "*")))
-        return Link(int(raw[0]), _node_id(raw[1]), int(raw[2]), _node_id(raw[3]), int(raw[4]),
-                    str(raw[5]) if len(raw) > 5 else "*")
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise UIFormatError(source, f"a link is not [id, origin_id, origin_slot, target_id, target_slot, type]: "
-                                    f"{str(raw)[:80]}", where) from None
-
-
-def _inputs(raw: Any) -> list[Input]:
+def _inputs(raw: Any, fields: Fields) -> list[Input]:
     out = []
-    for item in raw or []:
-        if not isinstance(item, Mapping) or "name" not in item:
-            continue
+    for index, item in enumerate(fields.listed(raw, "'inputs'")):
+        if not isinstance(item, Mapping):
+            raise fields.error(f"inputs[{index}] is not an object: {brief(item)}")
+        if item.get("name") is None:
+            continue  # a socket without a name is none the editor can build
         link = item.get("link")
-        widget = item.get("widget")
-        out.append(Input(str(item["name"]), str(item.get("type", "*")), int(link) if link is not None else None,
-                         str(widget["name"]) if isinstance(widget, Mapping) and "name" in widget else None))
+        widget = fields.mapping(item.get("widget"), f"inputs[{index}].widget")
+        widget_name = widget.get("name")
+        out.append(Input(fields.text(item["name"], f"inputs[{index}].name"),
+                         fields.text(item.get("type"), f"inputs[{index}].type", "*"),
+                         fields.integer(link, f"inputs[{index}].link") if link is not None else None,
+                         fields.text(widget_name, f"inputs[{index}].widget.name") if widget_name is not None else None))
     return out
+
+
+def _outputs(raw: Any, fields: Fields) -> list[str]:
+    types = []
+    for index, item in enumerate(fields.listed(raw, "'outputs'")):
+        entry = fields.mapping(item, f"outputs[{index}]")
+        types.append(fields.text(entry.get("type"), f"outputs[{index}].type", "*"))
+    return types
 
 
 def _node(raw: Any, source: str, where: str) -> Node:
     if not isinstance(raw, Mapping) or "id" not in raw or not isinstance(raw.get("type"), str):
-        raise UIFormatError(source, f"a node without an id or a type: {str(raw)[:80]}", where)
-    node_type = RENAMED.get(raw["type"], raw["type"])
+        raise UIFormatError(source, f"a node without an id or a type: {brief(raw)}", where)
+    raw_type: str = raw["type"]
+    node_type = RENAMED.get(raw_type, raw_type)
+    node_id = Fields(source, where).node_id(raw["id"], "a node's id")
+    fields = Fields(source, f"node {node_id} ({node_type})" + (f" in {where}" if where else ""))
     title = raw.get("title")
-    node = Node(_node_id(raw["id"]), node_type, int(raw.get("mode") or 0), title if isinstance(title, str) else None,
-                _inputs(raw.get("inputs")),
-                [str(o.get("type", "*")) if isinstance(o, Mapping) else "*" for o in raw.get("outputs") or []],
-                raw.get("widgets_values"), dict(raw.get("properties") or {}))
+    values = raw.get("widgets_values")
+    if values is not None and not isinstance(values, (list, Mapping)):
+        raise fields.error(f"widgets_values is not a list: {brief(values)}")
+    mode = raw.get("mode")
+    node = Node(node_id, node_type, fields.integer(mode, "'mode'") if mode is not None else 0,
+                title if isinstance(title, str) else None, _inputs(raw.get("inputs"), fields),
+                _outputs(raw.get("outputs"), fields), values,
+                dict(fields.mapping(raw.get("properties"), "'properties'")))
+    _check_properties(node, fields)
     if node_type.startswith(("workflow>", "workflow/")):
         raise LegacyGroupNode(
             source, f"'{node_type}' is a legacy group node, which current editors replaced with subgraphs",
@@ -146,51 +168,72 @@ def _node(raw: Any, source: str, where: str) -> Node:
     return node
 
 
+def _check_properties(node: Node, fields: Fields) -> None:
+    """The properties the converter reads: ``proxyWidgets`` a list of ``[node id, widget name]``
+    pairs (``ver`` is read only where it is a string)."""
+    proxies = node.properties.get("proxyWidgets")
+    for index, entry in enumerate(fields.listed(proxies, "properties.proxyWidgets")):
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)
+                and isinstance(entry[0], (str, int)) and not isinstance(entry[0], bool)):
+            raise fields.error(f"properties.proxyWidgets[{index}] is not [node id, widget name]: {brief(entry)}")
+
+
 def _graph(raw: Mapping[str, Any], source: str, graph_id: str, name: str) -> Graph:
     where = f"subgraph '{name}'" if name else ""
+    fields = Fields(source, where)
     nodes_raw = raw.get("nodes")
     if not isinstance(nodes_raw, list):
-        raise UIFormatError(source, "'nodes' is not a list", where)
+        raise fields.error("'nodes' is not a list")
     graph = Graph(graph_id, name, {}, {})
     for item in nodes_raw:
         node = _node(item, source, where)
         node.graph = graph
         graph.nodes[node.id] = node
-    for item in raw.get("links") or []:
+    for item in fields.listed(raw.get("links"), "'links'"):
         if item is None:
             continue
-        link = _link(item, source, where)
+        link = _link(item, fields)
         graph.links[link.id] = link
     for key, slots in (("inputs", graph.inputs), ("outputs", graph.outputs)):
-        for slot in raw.get(key) or [] if graph_id else []:
-            if isinstance(slot, Mapping):
-                slots.append(IOSlot(str(slot.get("name", "")), str(slot.get("type", "*")),
-                                    tuple(int(i) for i in slot.get("linkIds") or [])))
+        for index, slot in enumerate(fields.listed(raw.get(key), f"'{key}'") if graph_id else []):
+            entry = fields.mapping(slot, f"{key}[{index}]")
+            ids = fields.listed(entry.get("linkIds"), f"{key}[{index}].linkIds")
+            slots.append(IOSlot(fields.text(entry.get("name"), f"{key}[{index}].name"),
+                                fields.text(entry.get("type"), f"{key}[{index}].type", "*"),
+                                tuple(fields.integer(i, f"{key}[{index}].linkIds") for i in ids)))
     return graph
 
 
-def _definitions(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Subgraph definitions, including any a definition holds itself."""
+def _definitions(raw: Mapping[str, Any], source: str) -> list[Mapping[str, Any]]:
+    """Subgraph definitions, including any a definition holds itself (read without recursion:
+    the nesting comes from the file)."""
     found: list[Mapping[str, Any]] = []
     pending = [raw]
+    seen: set[int] = set()
     while pending:
         holder = pending.pop()
-        defs = holder.get("definitions") if isinstance(holder, Mapping) else None
-        for item in (defs or {}).get("subgraphs") or [] if isinstance(defs, Mapping) else []:
-            if isinstance(item, Mapping):
-                found.append(item)
-                pending.append(item)
+        if id(holder) in seen:
+            continue
+        seen.add(id(holder))
+        defs = Fields(source, "definitions").mapping(holder.get("definitions"), "'definitions'")
+        for item in Fields(source, "definitions").listed(defs.get("subgraphs"), "'subgraphs'"):
+            if not isinstance(item, Mapping):
+                raise UIFormatError(source, f"a subgraph definition is not an object: {brief(item)}", "definitions")
+            found.append(item)
+            pending.append(item)
     return found
 
 
 def read_workflow(data: Mapping[str, Any], source: str) -> Workflow:
-    """Parse a UI-format workflow. ``source`` names the file in every message."""
+    """Parse a UI-format workflow. ``source`` names the file in every message; a field of the
+    wrong type raises ``UIFormatError`` naming its place."""
     root = _graph(data, source, "", "")
     subgraphs: dict[str, Graph] = {}
-    for item in _definitions(data):
-        graph_id = str(item.get("id", ""))
+    for item in _definitions(data, source):
+        graph_id = Fields(source, "definitions").text(item.get("id"), "a subgraph definition's id")
         if graph_id and graph_id not in subgraphs:
-            subgraphs[graph_id] = _graph(item, source, graph_id, str(item.get("name") or graph_id))
-    extra = data.get("extra") if isinstance(data.get("extra"), Mapping) else {}
-    version = extra.get("frontendVersion")
-    return Workflow(source, root, subgraphs, str(version) if version else None)
+            name = item.get("name")
+            subgraphs[graph_id] = _graph(item, source, graph_id, name if isinstance(name, str) and name else graph_id)
+    extra = data.get("extra")
+    version = extra.get("frontendVersion") if isinstance(extra, Mapping) else None
+    return Workflow(source, root, subgraphs, version if isinstance(version, str) and version else None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..errors import UIFormatError
+from ..settings import MAX_UI_NODES
 from .catalog import UNDEFINED, Catalog
 from .flatten import Exec, Flat, check_types, flatten, virtual_value, visible_source
 from .graph import BYPASSED, MUTED, Workflow, read_workflow
@@ -24,7 +25,8 @@ def is_api_format(data: Any) -> bool:
 
 
 def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str = "workflow",
-            server_version: str | None = None, sources: Sources | None = None) -> dict[str, dict[str, Any]]:
+            server_version: str | None = None, sources: Sources | None = None,
+            max_nodes: int = MAX_UI_NODES) -> dict[str, dict[str, Any]]:
     """The API-format prompt for a UI-format ``workflow``.
 
     ``source`` names the file in error messages; ``server_version`` (ComfyUI's version, when
@@ -34,19 +36,20 @@ def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalo
     "text")``) or a PrimitiveNode (``("12", "value")``). Raises the
     ``UIFormatError`` subclasses of ``comfy_plugin.errors``: ``UnknownNodeType`` (also a
     ``ModelMissing``), ``LegacyGroupNode``, ``WidgetValuesMismatch``, ``BrokenLink``,
-    ``MissingSubgraph``, ``RecursiveSubgraph``.
+    ``MissingSubgraph``, ``RecursiveSubgraph``, ``TooManyNodes`` (more than ``max_nodes`` once
+    the subgraph instances are expanded) and, for a field of the wrong type, ``UIFormatError``.
     """
     if not is_ui_format(workflow):
         raise UIFormatError(source, "not a UI-format workflow (an object with 'nodes' and 'links')")
     catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)
-    return convert_read(read_workflow(workflow, source), catalog, server_version, sources)
+    return convert_read(read_workflow(workflow, source), catalog, server_version, sources, max_nodes)
 
 
 def convert_read(graph: Workflow, catalog: Catalog, server_version: str | None = None,
-                 sources: Sources | None = None) -> dict[str, dict[str, Any]]:
+                 sources: Sources | None = None, max_nodes: int = MAX_UI_NODES) -> dict[str, dict[str, Any]]:
     """``convert`` for a file already read (``read_workflow``), so that it is read once."""
-    check_types(graph, catalog)
-    flat = flatten(graph, catalog, server_version)
+    check_types(graph, catalog, max_nodes)
+    flat = flatten(graph, catalog, server_version, max_nodes)
     output: dict[str, dict[str, Any]] = {}
     for item in flat.execs.values():
         if item.virtual or item.node.mode in (MUTED, BYPASSED):
@@ -82,7 +85,7 @@ def _inputs(flat: Flat, item: Exec, sources: Sources | None) -> dict[str, Any]:
             inputs[widget.name] = virtual_value(value)
             shown[widget.name] = visible_source(item.path, flat.origins.get((item.key, widget.name)))
     for index, slot in enumerate(item.slots):
-        found = resolve_input(flat, item, index, set())
+        found = resolve_input(flat, item, index)
         if found is None:
             continue
         if found.is_value:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BrokenLink, UIFormatError
+from .catalog import UNDEFINED
 from .flatten import Exec, Flat, promoted_widget, visible_source
 from .graph import BYPASSED, PRIMITIVE, SUBGRAPH_INPUT
 
@@ -42,11 +43,46 @@ def _broken(flat: Flat, item: Exec, what: str) -> BrokenLink:
                       "the file is damaged: open it in the editor, reconnect the input and save it again")
 
 
-def resolve_input(flat: Flat, item: Exec, index: int, visited: set[tuple], wanted: str | None = None) -> Resolved | None:
-    key = (item.instance.subgraph.id if item.instance else None, item.node.id, "I", index)
-    if key in visited:
-        raise UIFormatError(flat.workflow.source, f"input {index} is part of a loop of links", f"node {item.id}")
-    visited.add(key)
+@dataclass(frozen=True)
+class _Next:
+    """The next place to look: an input (``output`` False) or an output of a node."""
+
+    output: bool
+    item: Exec
+    index: int
+    wanted: str | None = None
+
+
+def resolve_input(flat: Flat, item: Exec, index: int) -> Resolved | None:
+    """Where input ``index`` of ``item`` takes its value from: followed link by link, without
+    recursion (a chain of reroutes or of nested subgraphs is as long as the file makes it),
+    each place resolved once per conversion (many inputs fed through one long chain)."""
+    step = _Next(False, item, index)
+    walked: list[tuple[bool, str, int, str | None]] = []
+    seen: set[tuple[bool, str, int, str | None]] = set()
+    while True:
+        key = (step.output, step.item.id, step.index, step.wanted)
+        if key in flat.resolved:
+            result: Resolved | None = flat.resolved[key]
+            break
+        if key in seen:
+            what = "output" if step.output else "input"
+            raise UIFormatError(flat.workflow.source, f"{what} {step.index} is part of a loop of links",
+                                f"node {step.item.id}")
+        seen.add(key)
+        walked.append(key)
+        following = _from_output(flat, step) if step.output else _from_input(flat, step)
+        if not isinstance(following, _Next):
+            result = following
+            break
+        step = following
+    for key in walked:
+        flat.resolved[key] = result
+    return result
+
+
+def _from_input(flat: Flat, at: _Next) -> _Next | Resolved | None:
+    item, index = at.item, at.index
     if index >= len(item.slots):
         raise _broken(flat, item, f"a link goes into input {index}, which the node does not have")
     slot = item.slots[index]
@@ -56,16 +92,15 @@ def resolve_input(flat: Flat, item: Exec, index: int, visited: set[tuple], wante
     if link is None:
         raise _broken(flat, item, f"input '{slot.name}' is connected by link {slot.link}, which the file does not hold")
     if item.instance is not None and link.origin_id == str(SUBGRAPH_INPUT):
-        return _from_instance_input(flat, item, link.origin_slot, visited)
+        return _from_instance_input(flat, item, link.origin_slot)
     origin = item.node.graph.nodes.get(link.origin_id)
     if origin is None:
         raise _broken(flat, item, f"input '{slot.name}' is linked (link {link.id}) to node {link.origin_id}, "
                                   "which does not exist")
-    origin_exec = flat.execs[":".join(item.path + (origin.id,))]
-    return resolve_output(flat, origin_exec, link.origin_slot, wanted or slot.type, visited)
+    return _Next(True, flat.execs[":".join((*item.path, origin.id))], link.origin_slot, at.wanted or slot.type)
 
 
-def _from_instance_input(flat: Flat, item: Exec, slot_index: int, visited: set[tuple]) -> Resolved | None:
+def _from_instance_input(flat: Flat, item: Exec, slot_index: int) -> _Next | Resolved | None:
     """A link from the subgraph's input node: continue at the instance's input of that slot."""
     instance = item.instance
     assert instance is not None
@@ -74,7 +109,7 @@ def _from_instance_input(flat: Flat, item: Exec, slot_index: int, visited: set[t
     outer = instance.slots[slot_index]
     if outer.link is None:
         widget = promoted_widget(flat, instance, outer)
-        if widget is None:
+        if widget is None or widget.value is UNDEFINED:
             return None
         origin = ("primitive", widget.primitive) if widget.primitive else None
         source = visible_source(instance.path, origin) or (instance.id, widget.name)
@@ -82,23 +117,20 @@ def _from_instance_input(flat: Flat, item: Exec, slot_index: int, visited: set[t
     if instance.node.graph.links.get(outer.link) is None:
         raise _broken(flat, instance, f"input '{outer.name}' is connected by link {outer.link}, "
                                       "which the file does not hold")
-    return resolve_input(flat, instance, slot_index, visited)
+    return _Next(False, instance, slot_index)
 
 
-def resolve_output(flat: Flat, item: Exec, slot: int, wanted: str, visited: set[tuple]) -> Resolved | None:
-    key = (item.instance.subgraph.id if item.instance else None, item.node.id, "O", slot)
-    if key in visited:
-        raise UIFormatError(flat.workflow.source, f"output {slot} is part of a loop of links", f"node {item.id}")
-    visited.add(key)
+def _from_output(flat: Flat, at: _Next) -> _Next | Resolved | None:
+    item, slot, wanted = at.item, at.index, at.wanted or "*"
     if item.node.mode == BYPASSED:
         index = _bypass_index(item, slot, wanted)
-        return None if index < 0 else resolve_input(flat, item, index, visited)
+        return None if index < 0 else _Next(False, item, index)
     if item.subgraph is not None:
-        return _subgraph_output(flat, item, slot, wanted, visited)
+        return _subgraph_output(flat, item, slot, wanted)
     if item.virtual:
         if item.node.type == PRIMITIVE or slot >= len(item.slots) or item.slots[slot].link is None:
             return None
-        return resolve_input(flat, item, slot, visited, wanted)
+        return _Next(False, item, slot, wanted)
     return Resolved(item.id, slot)
 
 
@@ -120,7 +152,7 @@ def _bypass_index(item: Exec, slot: int, wanted: str) -> int:
                  if valid_connection(s.type, output_type) and valid_connection(s.type, wanted)), -1)
 
 
-def _subgraph_output(flat: Flat, item: Exec, slot: int, wanted: str, visited: set[tuple]) -> Resolved | None:
+def _subgraph_output(flat: Flat, item: Exec, slot: int, wanted: str) -> _Next | None:
     definition = item.subgraph
     assert definition is not None
     if slot >= len(definition.outputs):
@@ -134,5 +166,4 @@ def _subgraph_output(flat: Flat, item: Exec, slot: int, wanted: str, visited: se
     if inner is None:
         raise _broken(flat, item, f"output '{definition.outputs[slot].name}' of subgraph '{definition.name}' is "
                                   f"linked to node {link.origin_id}, which the subgraph does not hold")
-    inner_exec = flat.execs[":".join(item.path + (item.node.id, inner.id))]
-    return resolve_output(flat, inner_exec, link.origin_slot, wanted, visited)
+    return _Next(True, flat.execs[":".join((*item.path, item.node.id, inner.id))], link.origin_slot, wanted)

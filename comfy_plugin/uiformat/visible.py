@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..errors import BrokenLink, MissingSubgraph, RecursiveSubgraph, UIFormatError
+from ..errors import BrokenLink, MissingSubgraph, UIFormatError
+from ..settings import MAX_UI_NODES
 from .catalog import Catalog
-from .prompt import convert_read, is_ui_format
-from .graph import (BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, SUBGRAPH_INPUT, UUID, Graph, Node, Workflow,
+from .graph import (BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, SUBGRAPH_INPUT, UUID, Graph, Link, Node, Workflow,
                     read_workflow)
+from .prompt import convert_read, is_ui_format
+from .walk import Reached, reach
 
 Place = tuple[str, str]  # (node id of the prompt, input name)
 
@@ -44,29 +46,40 @@ class Visible:
 
 #: The titles the editor gives its own nodes (they are not server classes).
 EDITOR_TITLES = {"Note": "Note", "MarkdownNote": "Markdown Note", PRIMITIVE: "Primitive", REROUTE: "Reroute"}
+#: The inputs a reroute's hint names, and those kept per reroute while they are worked out.
+MAX_SHOWN, MAX_KEPT = 20, 50
 
 
 def visible_nodes(workflow: Mapping[str, Any], source: str = "workflow",
                   object_info: Mapping[str, Any] | Catalog | None = None,
-                  server_version: str | None = None) -> dict[str, Visible]:
+                  server_version: str | None = None, max_nodes: int = MAX_UI_NODES) -> dict[str, Visible]:
     """Every node of the file by its flattened id. Raises the converter's errors (from the
     file alone a legacy group node, a missing or recursive subgraph, a broken link; with
     ``object_info`` all of them)."""
     if object_info is None:
-        return file_nodes(read_workflow(workflow, source))
-    return convert_visible(workflow, object_info, source, server_version)[1]
+        return file_nodes(read_workflow(workflow, source), max_nodes)
+    return convert_visible(workflow, object_info, source, server_version, max_nodes)[1]
 
 
-def file_nodes(graph: Workflow) -> dict[str, Visible]:
-    """What the file alone tells; raises its structural faults."""
+def file_nodes(graph: Workflow, max_nodes: int = MAX_UI_NODES) -> dict[str, Visible]:
+    """What the file alone tells; raises its structural faults (``TooManyNodes`` past
+    ``max_nodes`` once flattened)."""
     found: dict[str, Visible] = {}
-    _walk(graph, graph.root, (), (), found)
+    hints = _Reroutes(graph)
+    for reached in reach(graph, max_nodes):
+        node, definition = reached.node, graph.subgraphs.get(reached.node.type)
+        if definition is None and UUID.match(node.type):
+            raise MissingSubgraph(graph.source, f"the definition of subgraph {node.type} is not in the file "
+                                  "(definitions.subgraphs)", node.label(),
+                                  "save the workflow again with the editor, or copy the subgraph's definition in")
+        found[reached.flat_id] = _visible(graph, reached, definition, hints)
     check_links(graph)
     return found
 
 
 def convert_visible(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str = "workflow",
-                    server_version: str | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, Visible]]:
+                    server_version: str | None = None,
+                    max_nodes: int = MAX_UI_NODES) -> tuple[dict[str, dict[str, Any]], dict[str, Visible]]:
     """The prompt (as ``convert`` gives it) and every node as the user sees it, with the
     server's input names, display names and where forwarded values land: the file is read
     and converted once."""
@@ -74,9 +87,9 @@ def convert_visible(workflow: Mapping[str, Any], object_info: Mapping[str, Any] 
         raise UIFormatError(source, "not a UI-format workflow (an object with 'nodes' and 'links')")
     catalog = object_info if isinstance(object_info, Catalog) else Catalog(object_info)
     graph = read_workflow(workflow, source)
-    found = file_nodes(graph)
+    found = file_nodes(graph, max_nodes)
     sources: dict[Place, Place] = {}
-    prompt = convert_read(graph, catalog, server_version, sources)
+    prompt = convert_read(graph, catalog, server_version, sources, max_nodes)
     forwards: dict[str, dict[str, list[Place]]] = {}
     for place, (node_id, name) in sources.items():
         forwards.setdefault(node_id, {}).setdefault(name, []).append(place)
@@ -101,19 +114,13 @@ def check_links(graph: Workflow) -> None:
     when it is read, not when a prompt runs. Inside muted or bypassed instances nothing is
     checked."""
 
-    def walk(inner: Graph, path: tuple[str, ...], stack: tuple[str, ...]) -> None:
-        for node in inner.nodes.values():
-            if node.mode in (MUTED, BYPASSED) or node.type in NOTES or node.type in (PRIMITIVE, REROUTE):
-                continue
-            definition = graph.subgraphs.get(node.type)
-            if definition is not None:
-                if node.type not in stack:
-                    walk(definition, path + (node.id,), stack + (node.type,))
-                continue
+    for reached in reach(graph, once=True, descend=lambda node: node.mode not in (MUTED, BYPASSED)):
+        node = reached.node
+        if node.mode in (MUTED, BYPASSED) or node.type in NOTES or node.type in (PRIMITIVE, REROUTE):
+            continue
+        if node.type not in graph.subgraphs:
             for entry in node.inputs:
-                _check_link(graph, inner, node, ":".join(path + (node.id,)), entry.name, entry.link)
-
-    walk(graph.root, (), ())
+                _check_link(graph, reached.graph, node, reached.flat_id, entry.name, entry.link)
 
 
 def _check_link(graph: Workflow, inner: Graph, node: Node, node_id: str, name: str, link_id: int | None) -> None:
@@ -130,27 +137,8 @@ def _check_link(graph: Workflow, inner: Graph, node: Node, node_id: str, name: s
                          "which does not exist", place, hint)
 
 
-def _walk(workflow: Workflow, graph: Graph, path: tuple[str, ...], stack: tuple[str, ...],
-          found: dict[str, Visible]) -> None:
-    for node in graph.nodes.values():
-        node_id = ":".join(path + (node.id,))
-        definition = workflow.subgraphs.get(node.type)
-        if definition is None and UUID.match(node.type):
-            raise MissingSubgraph(workflow.source, f"the definition of subgraph {node.type} is not in the file "
-                                  "(definitions.subgraphs)", node.label(),
-                                  "save the workflow again with the editor, or copy the subgraph's definition in")
-        if definition is not None and node.type in stack:
-            chain = " > ".join(f"'{workflow.subgraphs[s].name}'" for s in stack + (node.type,))
-            raise RecursiveSubgraph(workflow.source, f"subgraph '{definition.name}' contains an instance of itself "
-                                    f"({chain})", node.label(), "a subgraph cannot hold itself: remove that instance")
-        found[node_id] = _visible(workflow, graph, node, path, definition)
-        if definition is not None:
-            _walk(workflow, definition, path + (node.id,), stack + (node.type,), found)
-
-
-def _visible(workflow: Workflow, graph: Graph, node: Node, path: tuple[str, ...],
-             definition: Graph | None) -> Visible:
-    node_id = ":".join(path + (node.id,))
+def _visible(workflow: Workflow, reached: Reached, definition: Graph | None, hints: _Reroutes) -> Visible:
+    node, node_id = reached.node, reached.flat_id
     class_type = _kind(workflow, node)
     if node.mode in (MUTED, BYPASSED):
         how = "muted" if node.mode == MUTED else "bypassed"
@@ -162,14 +150,14 @@ def _visible(workflow: Workflow, graph: Graph, node: Node, path: tuple[str, ...]
         return Visible(class_type, node.title, "a note", "a note only holds text for people", fields=(),
                        default_title=EDITOR_TITLES[node.type])
     if node.type == REROUTE:
-        return Visible(class_type, node.title, "a reroute", _reroute_hint(graph, node, path), fields=(),
+        return Visible(class_type, node.title, "a reroute", hints.hint(reached), fields=(),
                        default_title=EDITOR_TITLES[REROUTE])
     if node.type == PRIMITIVE:
         return Visible(class_type, node.title, fields=("value",), default_title=EDITOR_TITLES[PRIMITIVE])
     if definition is not None:
         inner = ", ".join(f"{node_id}:{n.id} ({_kind(workflow, n)})" for n in definition.nodes.values()
                           if n.type not in NOTES and n.type != REROUTE)
-        forwards, twice = _proxies(node, node_id)
+        forwards, twice = _proxies(node, node_id, definition)
         instead = f"the nodes inside are {inner}" + "".join(
             f"; '{name}' is shown {len(places)} times on it: address one of {', '.join(p for p, _ in places)}"
             for name, places in twice.items())
@@ -182,34 +170,77 @@ def _kind(workflow: Workflow, node: Node) -> str:
     return f"subgraph '{definition.name}'" if definition is not None else node.type
 
 
-def _reroute_hint(graph: Graph, node: Node, path: tuple[str, ...]) -> str:
-    """Where a reroute leads: the inputs it feeds, through further reroutes."""
-    targets: list[str] = []
-    pending, seen = [node.id], {node.id}
-    while pending:
-        current = pending.pop()
-        for link in graph.links.values():
-            if link.origin_id != current or link.target_id not in graph.nodes:
+class _Reroutes:
+    """Where each reroute leads (the inputs it feeds, through further reroutes), worked out once
+    a graph: asked of every reroute of a chain, a search from each would take the square (and
+    a scan of all links per step the cube) of the chain's length."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self._targets: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}  # (graph, reroute) -> (id, text)
+        self._outgoing: dict[str, dict[str, list[Link]]] = {}
+
+    def hint(self, reached: Reached) -> str:
+        found = self._reach(reached.graph, reached.node.id)
+        prefix = ":".join(reached.path)
+        shown = [f"node {prefix + ':' if prefix else ''}{text}" for _, text in found[:MAX_SHOWN]]
+        more = "" if len(found) <= MAX_SHOWN else " and more" if len(found) >= MAX_KEPT else \
+            f" and {len(found) - MAX_SHOWN} more"
+        return "address the node it leads to: " + ", ".join(shown) + more if shown else "it leads nowhere"
+
+    def _links_from(self, graph: Graph) -> dict[str, list[Link]]:
+        found = self._outgoing.get(graph.id)
+        if found is None:
+            found = self._outgoing[graph.id] = {}
+            for link in graph.links.values():
+                if link.target_id in graph.nodes:
+                    found.setdefault(link.origin_id, []).append(link)
+        return found
+
+    def _reach(self, graph: Graph, start: str) -> tuple[tuple[str, str], ...]:
+        """The non-reroute inputs fed from reroute ``start``: a post-order walk that keeps each
+        reroute's answer (a reroute in a loop answers what was found before the loop closed)."""
+        outgoing = self._links_from(graph)
+        stack, open_ = [(start, False)], {start}
+        while stack:
+            current, expanded = stack.pop()
+            if (graph.id, current) in self._targets:
                 continue
-            target = graph.nodes[link.target_id]
-            if target.type == REROUTE and target.id not in seen:
-                seen.add(target.id)
-                pending.append(target.id)
-            elif target.type != REROUTE:
-                entry = target.input_by_link(link.id)
-                name = f" input '{entry.name}'" if entry else ""
-                targets.append(f"node {':'.join(path + (target.id,))} ({target.type}){name}")
-    return "address the node it leads to: " + ", ".join(targets) if targets else "it leads nowhere"
+            links = outgoing.get(current, [])
+            if not expanded:
+                stack.append((current, True))
+                for link in links:
+                    target = graph.nodes[link.target_id]
+                    if target.type == REROUTE and target.id not in open_:
+                        open_.add(target.id)
+                        stack.append((target.id, False))
+                continue
+            found: dict[tuple[str, str], None] = {}  # the inputs it feeds, then what its reroutes lead to
+            for link in links:
+                target = graph.nodes[link.target_id]
+                if target.type != REROUTE:
+                    entry = target.input_by_link(link.id)
+                    name = f" input '{entry.name}'" if entry else ""
+                    found[(target.id, f"{target.id} ({target.type}){name}")] = None
+            for link in reversed(links):
+                target = graph.nodes[link.target_id]
+                if target.type == REROUTE:
+                    found.update(dict.fromkeys(self._targets.get((graph.id, target.id), ())))
+            self._targets[(graph.id, current)] = tuple(found)[:MAX_KEPT]
+        return self._targets[(graph.id, start)]
 
 
-def _proxies(node: Node, node_id: str) -> tuple[dict[str, tuple[Place, ...]], dict[str, list[Place]]]:
+def _proxies(node: Node, node_id: str,
+             definition: Graph) -> tuple[dict[str, tuple[Place, ...]], dict[str, list[Place]]]:
     """Widgets of inner nodes shown on the instance (``properties.proxyWidgets`` entries
     other than ``["-1", name]``): a name shown once forwards to the inner node's input; the
-    names shown more than once are returned apart (which one is meant is not known)."""
+    names shown more than once are returned apart (which one is meant is not known). An entry
+    naming a node the subgraph does not hold shows nothing (the editor draws it disconnected)."""
     found: dict[str, list[Place]] = {}
     entries = node.properties.get("proxyWidgets")
     for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, list) and len(entry) == 2 and str(entry[0]) != "-1" and isinstance(entry[1], str):
+        if (isinstance(entry, list) and len(entry) == 2 and str(entry[0]) in definition.nodes
+                and isinstance(entry[1], str)):
             found.setdefault(entry[1], []).append((f"{node_id}:{entry[0]}", entry[1]))
     once = {name: (places[0],) for name, places in found.items() if len(places) == 1}
     return once, {name: places for name, places in found.items() if len(places) > 1}

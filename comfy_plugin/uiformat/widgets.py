@@ -8,14 +8,17 @@ on the inputs (a newer editor or node version): that is reported, never guessed 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from ..errors import WidgetValuesMismatch
 from .catalog import CONTROL_VALUES, SEED_NAMES, NodeClass, Widget, spec_options
+from .fields import brief
 from .graph import Node, Workflow
 
 #: Nodes whose old files the editor migrates on load (``sample_`` prefixes, boolean controls).
 SAMPLERS = ("KSampler", "KSamplerAdvanced")
+_VERSION = re.compile(r"v?[0-9]{1,9}(\.[0-9]{1,9}){0,5}")
 
 
 def _fits(widget: Widget, value: Any) -> bool:
@@ -33,7 +36,7 @@ def _fits(widget: Widget, value: Any) -> bool:
     if kind == "COMBO":
         return isinstance(value, list) if widget.multi else isinstance(value, (str, int, float, bool))
     if kind == "CONTROL":
-        return value in CONTROL_VALUES or isinstance(value, bool)
+        return (isinstance(value, str) and value in CONTROL_VALUES) or isinstance(value, bool)
     return True
 
 
@@ -43,7 +46,7 @@ def _versions(workflow: Workflow, node: Node, server_version: str | None) -> str
         parts.append(f"editor (frontend) {workflow.frontend_version}")
     ver = node.properties.get("ver")
     if ver:
-        parts.append(f"node version {ver}")
+        parts.append(f"node version {brief(ver) if not isinstance(ver, str) else ver[:40]}")
     text = f"the file was saved with {' and '.join(parts)}" if parts else "the file does not say which versions saved it"
     if server_version:
         core = node.properties.get("cnr_id") == "comfy-core"  # a custom node's version is its own
@@ -53,9 +56,9 @@ def _versions(workflow: Workflow, node: Node, server_version: str | None) -> str
 
 
 def _version(text: str) -> tuple[int, ...]:
-    """"0.3.75" as (0, 3, 75); () when it is not a plain dotted version."""
-    parts = text.strip().lstrip("v").split(".")
-    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
+    """"0.3.75" as (0, 3, 75); () when it is not a plain dotted version (ASCII digits only: a
+    file's "version" may be anything)."""
+    return tuple(int(p) for p in text.strip().lstrip("v").split(".")) if _VERSION.fullmatch(text.strip()) else ()
 
 
 def _mismatch(workflow: Workflow, node: Node, where: str, what: str, server_version: str | None,
@@ -99,14 +102,14 @@ def widget_values(workflow: Workflow, node: Node, cls: NodeClass, object_info: M
                 raise _mismatch(workflow, node, where, f"widgets_values names '{name}', an input the server's "
                                 f"{node.type} does not have", server_version, names)
             if not _fits(widget, value):
-                raise _mismatch(workflow, node, where, f"widgets_values['{name}'] = {value!r} cannot be the "
+                raise _mismatch(workflow, node, where, f"widgets_values['{name}'] = {brief(value)} cannot be the "
                                 f"{widget.kind} widget '{name}'", server_version, names)
             values[name] = value
     elif isinstance(saved, list):
         saved = _migrate_force_inputs(cls, object_info, saved)
         for i, (widget, value) in enumerate(zip([w for w in cls.widgets if w.saved], saved)):
             if not _fits(widget, value):
-                raise _mismatch(workflow, node, where, f"widgets_values[{i}] = {_short(value)} cannot be the "
+                raise _mismatch(workflow, node, where, f"widgets_values[{i}] = {brief(value)} cannot be the "
                                 f"{widget.kind} widget '{widget.name}'", server_version, names)
             values[widget.name] = value
     if at_root and node.type in SAMPLERS:
@@ -115,7 +118,3 @@ def widget_values(workflow: Workflow, node: Node, cls: NodeClass, object_info: M
             values["sampler_name"] = sampler[len("sample_"):]
     return values
 
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
