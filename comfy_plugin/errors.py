@@ -52,6 +52,20 @@ class BatchFileError(ComfyError):
         return "\n".join(p.render(self.path) for p in self.problems)
 
 
+class InternalError(ComfyError):
+    """An unexpected exception while the plugin handled one batch file or prompt: a bug of the
+    plugin (a fault of the input has its own error type). Caught only at the safety nets
+    (collecting a file, checking or running a prompt), so that file or prompt fails alone with
+    one line asking for a report; ``original`` keeps the exception for ``-v``."""
+
+    def __init__(self, where: str, original: BaseException) -> None:
+        self.where = where
+        self.original = original
+        super().__init__(f"{where}: internal error of comfy_plugin: {type(original).__name__}: "
+                         f"{str(original)[:300]}\n  please report it with this line and the file "
+                         "(run with -v to see the traceback)")
+
+
 class WorkflowError(BatchFileError):
     """The workflow a batch file names is missing, unreadable or cannot be patched."""
 

@@ -17,6 +17,19 @@ from .urls import without_credentials
 
 
 @dataclass(frozen=True)
+class BatchLimits:
+    """Bounds on the work one batch file can ask for at collection: the size of each file it
+    brings (itself, its workflow, its variable files) and the prompts it may expand to."""
+
+    file_mb: float = 16.0  # --comfy-max-file-mb
+    prompts: int = 10_000  # --comfy-max-prompts: after variables are expanded
+
+    @property
+    def file_bytes(self) -> int:
+        return int(self.file_mb * 1_000_000)
+
+
+@dataclass(frozen=True)
 class Settings:
     urls: tuple[str, ...]
     launch: Path | None
@@ -34,6 +47,7 @@ class Settings:
     server_named: bool = False  # a server was named (URL) or is to be launched: check mode asks it
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values are secrets: never shown
     ca_bundle: Path | None = None  # --comfy-ca-bundle: CAs that verify an https server (None: the system's)
+    limits: BatchLimits = BatchLimits()  # what one batch file may make collection read and build
     #: (URL as shown, URL with its user:password): filled from ``urls``, which keep no credentials.
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     max_nodes: int = MAX_UI_NODES  # --comfy-max-nodes: nodes a UI-format workflow may flatten to

@@ -9,25 +9,28 @@ earlier run); it is converted when a prompt runs, with the server's.
 from __future__ import annotations
 
 import functools
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from ..errors import BatchFileError, Problem, UIFormatError, WorkflowError
+from ..settings import BatchLimits
+from . import reading
 from . import variables as variables_mod
 from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
 from .prompt_specs import PromptSpec, SpecContext, build_specs, image_keys_of, prompt_lines, resolve_relative
-from ..errors import BatchFileError, Problem, UIFormatError, WorkflowError
+from .reading import Read, Source
 from .schema import Cache, closest, make_validator, prompt_index, validate_cached
 from .workflow import Addresses, Target, is_ui_workflow, load_workflow, parse_targets
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
+    from jsonschema.protocols import Validator
 
     from ..uiformat.addressing import Collected
     from ..uiformat.known import KnownInfo
 
-__all__ = ["Batch", "PromptSpec", "SaveSettings", "load_batch", "HARNESS_KEYS", "RANDOM", "SEED_KEYS"]
+__all__ = ["HARNESS_KEYS", "RANDOM", "SEED_KEYS", "Batch", "PromptSpec", "SaveSettings", "load_batch"]
 
 DEFAULT_OUTPUT_DIRECTORY = "./images/"
 DEFAULT_FILENAME_PREFIX = "CFYUI-BP"
@@ -79,29 +82,9 @@ class Batch:
         return f"{kind} {node}" if kind else f"node {node}"
 
 
-def read_text(path: Path, shown_as: str) -> tuple[str, bytes]:
-    """The file's text and bytes, reporting unreadable and non-UTF-8 files."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BatchFileError(shown_as, f"cannot read the file: {exc.strerror or exc}")
-    try:
-        return raw.decode("utf-8-sig"), raw
-    except UnicodeDecodeError as exc:
-        raise BatchFileError(shown_as, f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})",
-                             hint="save the file as UTF-8")
-
-
-def parse_json(text: str, shown_as: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BatchFileError(shown_as, f"invalid JSON: {exc.msg}", f"line {exc.lineno}, column {exc.colno}")
-
-
-def read_json(path: Path, shown_as: str) -> Any:
-    """Parse a JSON file, reporting encoding and syntax errors with their position."""
-    return parse_json(read_text(path, shown_as)[0], shown_as)
+def read_json(path: Path, shown_as: str, limits: BatchLimits | None = None) -> Read:
+    """Read and parse the batch file itself (see ``reading``: bounded, every fault placed)."""
+    return reading.read_json(path, Source(shown_as), (limits or BatchLimits()).file_bytes)
 
 
 def near_miss(name: str, looked: list[Path], suffix: str = ".json") -> str:
@@ -145,14 +128,18 @@ def _shown(path: Path, cwd: Path) -> str:
 
 
 def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path,
-                   known: Callable[[], KnownInfo | None] | None) -> _Workflow:
+                   known: Callable[[], KnownInfo | None] | None, max_bytes: int) -> _Workflow:
     """Find and read the workflow; a UI-format file's structural faults fail the whole file."""
+    problem = reading.path_problem(name)
+    if problem:
+        raise WorkflowError(shown_as, f"workflow file {name!r} cannot be looked for: {problem}",
+                            "parameters.workflow_file")
     wf_path, looked = resolve_relative(name, path, cwd)
-    if not wf_path.exists():
+    if not reading.exists(wf_path):
         raise WorkflowError(shown_as, f"workflow file '{name}' not found; looked at "
                             + " and ".join(str(p) for p in looked), "parameters.workflow_file",
                             near_miss(name, looked))
-    data = load_workflow(wf_path, shown_as)
+    data = load_workflow(wf_path, shown_as, max_bytes)
     if not is_ui_workflow(data):
         return _Workflow(wf_path, data, Addresses.of_api(data))
     from ..uiformat.addressing import collected  # (only for UI-format workflows)
@@ -166,7 +153,7 @@ def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path,
     return _Workflow(wf_path, {}, ui.addresses, data, shown, ui)
 
 
-def _validated(data: Any, raw: bytes, shown_as: str, validator: Draft202012Validator | None,
+def _validated(data: Any, raw: bytes, shown_as: str, validator: Validator | None,
                cache: Cache | None) -> dict[int, list[Problem]]:
     """Schema problems: those outside any prompt fail the whole file (raised); the rest are
     returned by prompt index, for those prompts alone to fail."""
@@ -181,6 +168,14 @@ def _validated(data: Any, raw: bytes, shown_as: str, validator: Draft202012Valid
     if structural:
         raise BatchFileError(shown_as, problems=structural)
     return per_prompt
+
+
+def _save_problems(save: dict[str, Any]) -> list[Problem]:
+    """An output folder no file system can create fails the file now, not each prompt later."""
+    folder = save.get("output_directory")
+    problem = reading.path_problem(folder) if isinstance(folder, str) else ""
+    return [Problem("parameters.save_images.output_directory", f"{folder!r} cannot be a folder: {problem}")] \
+        if problem else []
 
 
 def _targets(items: dict[str, Any], wf: _Workflow) -> tuple[dict[str, list[Target]], list[Problem]]:
@@ -199,27 +194,36 @@ def _targets(items: dict[str, Any], wf: _Workflow) -> tuple[dict[str, list[Targe
     return targets, problems
 
 
-def load_batch(path: Path, shown_as: str, cwd: Path, validator: Draft202012Validator | None = None,
-               cache: Cache | None = None, known: Callable[[], KnownInfo | None] | None = None) -> Batch:
+def load_batch(path: Path, shown_as: str, cwd: Path, validator: Validator | None = None,
+               cache: Cache | None = None, known: Callable[[], KnownInfo | None] | None = None,
+               limits: BatchLimits | None = None) -> Batch:
     """Read and check a batch file. Structural problems raise BatchFileError (the whole file
     fails); a problem inside one prompt is kept on that prompt's spec (only it fails).
     ``cache`` (pytest's) remembers schema validation by file digest; ``known`` gives the
-    server's ``/object_info`` kept from an earlier run (called only for a UI-format workflow)."""
-    text, raw = read_text(path, shown_as)
-    data = parse_json(text, shown_as)
+    server's ``/object_info`` kept from an earlier run (called only for a UI-format workflow);
+    ``limits`` bound the files read and the prompts built."""
+    limits = limits or BatchLimits()
+    read = read_json(path, shown_as, limits)
+    text, raw, data = read.text, read.raw, read.data
     per_prompt = _validated(data, raw, shown_as, validator, cache)
     params = data["parameters"]
-    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known)
+    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known, limits.file_bytes)
     workflow, addresses = wf.workflow, wf.addresses
     targets, structural = _targets(params.get("workflow_items", {}), wf)
     generic = params.get("generic_prompts", {})
     structural += check_keys(generic, targets, "parameters.generic_prompts")
     structural += check_values(workflow, addresses, targets, generic, "parameters.generic_prompts")
     declared, problems = variables_mod.load_declared(data.get("variables", {}),
-                                                     lambda name: resolve_relative(name, path, cwd))
-    structural += problems
+                                                     lambda name: resolve_relative(name, path, cwd),
+                                                     limits.file_bytes, shown_as)
+    structural += problems + _save_problems(params.get("save_images", {}))
     if structural:
         raise BatchFileError(shown_as, problems=structural)
+    expanded = variables_mod.count(data["prompts"], generic, declared)
+    if expanded > limits.prompts:
+        raise BatchFileError(shown_as, f"the file expands to {expanded:,} prompts, more than the {limits.prompts:,} "
+                             "allowed", "prompts", "each variable multiplies the prompts using it; raise the "
+                             "limit with --comfy-max-prompts (ini comfy_max_prompts) if it is meant")
 
     save_raw = params.get("save_images", {})
     save = SaveSettings(

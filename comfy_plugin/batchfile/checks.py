@@ -6,7 +6,8 @@ Each check returns problems instead of raising, so all of them are reported at o
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..errors import Problem, UnresolvedTarget
 from .schema import suggest

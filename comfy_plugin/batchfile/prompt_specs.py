@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import BatchFileError, Problem, UnresolvedTarget
+from ..settings import REGRESSION_MARKER
+from . import reading
 from . import variables as variables_mod
 from .checks import RANDOM, SEED_KEYS, check_keys, check_values
-from ..errors import BatchFileError, Problem, UnresolvedTarget
 from .workflow import Addresses, Target, resolve
 
 
@@ -53,6 +56,7 @@ def prompt_lines(text: str) -> list[int]:
 
     try:
         pos = skip(text.find("{") + 1)
+        counted, newlines = 0, 0  # newlines before ``counted``: one pass over the text, not one per prompt
         while pos < len(text) and text[pos] != "}":
             key, pos = decoder.raw_decode(text, pos)
             pos = skip(pos, ":")
@@ -62,7 +66,9 @@ def prompt_lines(text: str) -> list[int]:
                 continue
             lines, pos = [], skip(pos + 1)
             while text[pos] != "]":
-                lines.append(text.count("\n", 0, pos))
+                newlines += text.count("\n", counted, pos)
+                counted = pos
+                lines.append(newlines)
                 _, pos = decoder.raw_decode(text, pos)
                 pos = skip(pos, ",")
             return lines
@@ -78,7 +84,7 @@ def resolve_relative(name: str, batch_path: Path, cwd: Path) -> tuple[Path, list
     p = Path(name)
     candidates = [p] if p.is_absolute() else [batch_path.parent / p, cwd / p]
     for c in candidates:
-        if c.exists():
+        if reading.exists(c):
             return c, candidates
     return candidates[0], candidates
 
@@ -107,6 +113,7 @@ def prompt_ids(prompts: list[dict[str, Any]], shown_as: str) -> list[str]:
                                      f"prompts[{i}]", "give each prompt a unique 'id'")
             explicit[given] = i
     taken = set(explicit)
+    suffixes: dict[str, int] = {}  # base -> the last suffix tried: 32,000 equal texts stay linear
     for i, p in enumerate(prompts):
         given = p.get("id", p.get("name"))
         if given is not None:
@@ -115,13 +122,19 @@ def prompt_ids(prompts: list[dict[str, Any]], shown_as: str) -> list[str]:
         text = p.get("positive_prompt")
         base = slugify(text) if isinstance(text, str) else ""
         base = base or f"prompt-{i + 1}"
-        candidate, n = base, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{base}-{n}"
-        taken.add(candidate)
-        ids.append(candidate)
+        ids.append(_unique_id(base, taken, suffixes, lambda n, base=base: f"{base}-{n}"))
     return ids
+
+
+def _unique_id(base: str, taken: set[str], suffixes: dict[str, int], form: Callable[[int], str]) -> str:
+    """``base``, else the first free ``form(n)`` (``base-2``...); marks it taken."""
+    candidate, n = base, suffixes.get(base, 1)
+    while candidate in taken:
+        n += 1
+        candidate = form(n)
+    suffixes[base] = n
+    taken.add(candidate)
+    return candidate
 
 
 def _reason(value: Any) -> str | None:
@@ -145,6 +158,9 @@ def image_keys_of(addresses: Addresses, targets: dict[str, list[Target]]) -> set
     return keys
 
 
+_PATH_STARTS = ("./", "../", "/", ".\\", "..\\")
+
+
 def _local_images(values: dict[str, Any], keys: set[str], path: Path, cwd: Path,
                   place: str) -> tuple[list[tuple[str, Path]], list[Problem]]:
     found, problems = [], []
@@ -152,10 +168,15 @@ def _local_images(values: dict[str, Any], keys: set[str], path: Path, cwd: Path,
         value = values[key]
         if not isinstance(value, str):
             continue
+        problem = reading.path_problem(value)
+        if problem:
+            if value.startswith(_PATH_STARTS):
+                problems.append(Problem(f"{place}.{key}", f"image file {value!r:.80} cannot be looked for: {problem}"))
+            continue  # else a name on the server: the server says whether it has it
         local, looked = resolve_relative(value, path, cwd)
-        if local.is_file():
+        if reading.is_file(local):
             found.append((key, local))
-        elif value.startswith(("./", "../", "/", ".\\", "..\\")):
+        elif value.startswith(_PATH_STARTS):
             problems.append(Problem(f"{place}.{key}", f"image file '{value}' not found; looked at "
                                     + " and ".join(str(p) for p in looked)))
     return found, problems
@@ -183,51 +204,80 @@ def build_specs(raw_prompts: list[Any], lines: list[int], ctx: SpecContext) -> l
     are kept on its spec, so only that prompt fails."""
     prompts = [p if isinstance(p, dict) else {} for p in raw_prompts]
     specs: list[PromptSpec] = []
-    for i, (base_id, p) in enumerate(zip(prompt_ids(prompts, ctx.shown_as), prompts)):
+    base_ids = prompt_ids(prompts, ctx.shown_as)
+    taken: set[str] = set(base_ids)  # variant ids are unique in the whole file
+    suffixes: dict[str, int] = {}
+    for i, (base_id, p) in enumerate(zip(base_ids, prompts)):
         place = f"prompts[{i}]"
-        own = ctx.per_prompt.get(i, []) + check_keys(p, ctx.targets, place)
-        taken: set[str] = set()
+        own = ctx.per_prompt.get(i, []) + check_keys(p, ctx.targets, place) + _tag_problems(p.get("tags"), place)
         for assignment, values in variables_mod.expand({**ctx.generic, **p}, ctx.declared):
             reported = {problem.place for problem in own}
             problems = own + [q for q in check_values(ctx.workflow, ctx.addresses, ctx.targets, values, place)
                               if q.place not in reported]
             local, image_problems = _local_images(values, ctx.image_keys, ctx.path, ctx.cwd, place)
-            specs.append(_spec(p, i, _variant_id(base_id, assignment, taken), values, assignment, local,
+            specs.append(_spec(p, i, _variant_id(base_id, assignment, taken, suffixes), values, assignment, local,
                                problems + image_problems, lines, ctx))
     return specs
 
 
 def _spec(p: dict[str, Any], index: int, spec_id: str, values: dict[str, Any], assignment: dict[str, str],
           local: list[tuple[str, Path]], problems: list[Problem], lines: list[int], ctx: SpecContext) -> PromptSpec:
-    tags = p.get("tags", [])
-    timeout = p.get("timeout", ctx.timeout)
     return PromptSpec(
         id=spec_id,
         index=index,
         values=values,
         line=lines[index] if index < len(lines) else 0,
-        tags=(tags,) if isinstance(tags, str) else tuple(t for t in tags if isinstance(t, str)),
+        tags=_tags(p.get("tags")),
         skip=_reason(p.get("skip")),
         xfail=_reason(p.get("xfail")),
-        timeout_s=float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None,
+        timeout_s=_timeout(p.get("timeout", ctx.timeout)),
         variables=tuple(assignment.items()),
         local_images=tuple(local),
         error=BatchFileError(ctx.shown_as, problems=_unique(problems)) if problems else None,
     )
 
 
+#: Markers pytest (or this plugin) gives a meaning: as a tag, "skip" would skip the prompt
+#: without a reason. The prompt's own ``skip`` and ``xfail`` keys say that instead.
+RESERVED_TAGS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings",
+                           "tryfirst", "trylast", "comfy", REGRESSION_MARKER})
+#: What pytest takes as a marker name (one that starts with "_" it refuses).
+_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+#: The longest wait a prompt may ask for (the schema's ``timeout`` maximum): longer ones
+#: overflow the waits of threads and sockets.
+MAX_TIMEOUT_S = 1_000_000
+
+
+def _tag_list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else value if isinstance(value, list) else []
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """The tags that can be markers; the others are reported (schema, ``_tag_problems``)."""
+    return tuple(t for t in _tag_list(value) if isinstance(t, str) and _TAG.fullmatch(t) and t not in RESERVED_TAGS)
+
+
+def _tag_problems(value: Any, place: str) -> list[Problem]:
+    return [Problem(f"{place}.tags", f"'{t}' is one of pytest's own markers, with its own meaning",
+                    "use the prompt's 'skip' or 'xfail' key, or another tag")
+            for t in _tag_list(value) if isinstance(t, str) and t in RESERVED_TAGS]
+
+
+def _timeout(value: Any) -> float | None:
+    """Seconds, when the value is a usable timeout (the schema reports the others)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_S:
+        return None
+    return float(value)
+
+
 def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
 
 
-def _variant_id(base: str, assignment: dict[str, str], taken: set[str]) -> str:
-    """``a-cat[standing-smiling]``: the values of the prompt's variables, readable and unique."""
+def _variant_id(base: str, assignment: dict[str, str], taken: set[str], suffixes: dict[str, int]) -> str:
+    """``a-cat[standing-smiling]``: the values of the prompt's variables, readable and unique
+    in the whole file (an explicit id ``a-cat[standing-smiling]`` elsewhere keeps its own)."""
     if not assignment:
         return base
     label = "-".join(slugify(v, 24) or "x" for v in assignment.values())
-    candidate, n = f"{base}[{label}]", 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}[{label}-{n}]"
-    taken.add(candidate)
-    return candidate
+    return _unique_id(f"{base}[{label}]", taken, suffixes, lambda n: f"{base}[{label}-{n}]")

@@ -11,20 +11,22 @@ import hashlib
 import json
 import re
 from collections import deque
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..errors import Problem
 
 if TYPE_CHECKING:  # jsonschema is imported when a validator is built, not by importing this module
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 SCHEMA_PATH = Path(__file__).with_name("batch.schema.json")
 
 
 def load_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
 
 
 def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
@@ -33,7 +35,8 @@ def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            merged = {**inline_refs(defs[ref[len("#/$defs/"):]], defs), **{k: v for k, v in node.items() if k != "$ref"}}
+            merged = {**inline_refs(defs[ref[len("#/$defs/"):]], defs),
+                      **{k: v for k, v in node.items() if k != "$ref"}}
             return inline_refs(merged, defs)
         return {k: inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
     if isinstance(node, list):
@@ -41,7 +44,7 @@ def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-def make_validator() -> Draft202012Validator:
+def make_validator() -> Validator:
     """Build (and check) the validator; the plugin does this once per session."""
     from jsonschema import Draft202012Validator
 
@@ -78,14 +81,20 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _allowed_keys(schema: dict[str, Any]) -> list[str]:
+def _rules(error: ValidationError) -> Mapping[str, Any]:
+    """The schema object an error is about (jsonschema types it loosely: ``true`` is a schema too)."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def _allowed_keys(schema: Mapping[str, Any]) -> list[str]:
     return list(schema.get("properties", {}))
 
 
 def _unexpected(error: ValidationError) -> list[str]:
-    allowed = set(_allowed_keys(error.schema))
-    patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
-    return [k for k in error.instance if k not in allowed and not any(p.search(k) for p in patterns)]
+    allowed = set(_allowed_keys(_rules(error)))
+    patterns = [re.compile(p) for p in _rules(error).get("patternProperties", {})]
+    keys = error.instance if isinstance(error.instance, Mapping) else {}  # additionalProperties: an object
+    return [k for k in keys if k not in allowed and not any(p.search(k) for p in patterns)]
 
 
 _TYPE_NAMES = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
@@ -108,7 +117,7 @@ def problems_of(error: ValidationError) -> list[Problem]:
     """One schema error as problems: the place, the value, the rule, and a hint."""
     place = place_of(error.absolute_path)
     if error.validator == "additionalProperties":
-        allowed = _allowed_keys(error.schema)
+        allowed = _allowed_keys(_rules(error))
         return [Problem(place_of([*error.absolute_path, key]), f"unknown key '{key}'",
                         suggest(key, allowed) or f"allowed here: {', '.join(allowed)}")
                 for key in _unexpected(error)]
@@ -116,11 +125,12 @@ def problems_of(error: ValidationError) -> list[Problem]:
         missing = re.match(r"'([^']+)'", error.message)
         key = missing.group(1) if missing else "?"
         return [Problem(place, f"missing required key '{key}'", "see the batch format in README.md")]
-    rule = error.schema.get("description") if error.validator in ("oneOf", "anyOf") else None
+    rule = _rules(error).get("description") if error.validator in ("oneOf", "anyOf") else None
     if rule:
         return [Problem(place, f"{_short(error.instance)} is not valid: expected {rule}")]
     if error.validator == "type":
-        return [Problem(place, f"must be {_expected(error.validator_value)}, found {_json_type(error.instance)}")]
+        expected = _expected(cast("str | list[str]", error.validator_value))  # a "type" rule's value
+        return [Problem(place, f"must be {expected}, found {_json_type(error.instance)}")]
     if error.validator == "minLength" and error.instance == "":
         return [Problem(place, "must not be empty")]
     if error.validator == "minItems" and error.instance == []:
@@ -128,7 +138,7 @@ def problems_of(error: ValidationError) -> list[Problem]:
     return [Problem(place, f"{error.message} (rule: {error.validator})")]
 
 
-def validate(validator: Draft202012Validator, data: Any) -> list[tuple[list[Any], Problem]]:
+def validate(validator: Validator, data: Any) -> list[tuple[list[Any], Problem]]:
     """All problems, each with the path of the error, in document order."""
     found = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -145,7 +155,7 @@ class Cache(Protocol):
     def set(self, key: str, value: Any) -> None: ...
 
 
-def validate_cached(validator: Draft202012Validator, data: Any, raw: bytes,
+def validate_cached(validator: Validator, data: Any, raw: bytes,
                     cache: Cache | None) -> list[tuple[list[Any], Problem]]:
     """``validate``, remembered by the digest of the file's bytes and of the schema."""
     if cache is None:

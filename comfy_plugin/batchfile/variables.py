@@ -9,17 +9,23 @@ declare no variables are left exactly as written.
 from __future__ import annotations
 
 import itertools
+import math
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from ..errors import Problem
+from ..errors import BatchFileError, Problem
+from . import reading
+from .reading import Source
 
 REFERENCE = re.compile(r"\$\$|\$([A-Za-z_]\w*)")
 
 
-def read_values(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+def read_values(path: Path, source: Source, max_bytes: int) -> list[str]:
+    """The file's non-empty lines, stripped; a fault raises ``source.error`` (see ``reading``)."""
+    text = reading.decode(reading.read_bytes(path, source, max_bytes), source)
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def used_names(values: dict[str, Any], declared: dict[str, list[str]]) -> list[str]:
@@ -54,21 +60,36 @@ def expand(values: dict[str, Any], declared: dict[str, list[str]]) -> Iterator[t
         yield assignment, {k: substitute(v, assignment) if isinstance(v, str) else v for k, v in values.items()}
 
 
-def load_declared(spec: dict[str, str], resolve) -> tuple[dict[str, list[str]], list[Problem]]:
+def count(prompts: list[Any], generic: dict[str, Any], declared: dict[str, list[str]]) -> int:
+    """How many prompts ``prompts`` expand to, computed without building one (the product of
+    the lengths of the variables each prompt uses)."""
+    total = 0
+    for p in prompts:
+        values = {**generic, **p} if isinstance(p, dict) else {}
+        total += math.prod(len(declared[name]) for name in used_names(values, declared))
+    return total
+
+
+def load_declared(spec: dict[str, str], resolve: Callable[[str], tuple[Path, list[Path]]], max_bytes: int,
+                  shown_as: str) -> tuple[dict[str, list[str]], list[Problem]]:
     """Read every variable file; ``resolve(name) -> (path, places looked at)``."""
     declared: dict[str, list[str]] = {}
     problems: list[Problem] = []
     for name, file_name in spec.items():
-        path, looked = resolve(file_name)
         place = f"variables.{name}"
-        if not path.is_file():
+        problem = reading.path_problem(file_name)
+        if problem:
+            problems.append(Problem(place, f"variable file {file_name!r} cannot be looked for: {problem}"))
+            continue
+        path, looked = resolve(file_name)
+        if not reading.is_file(path):
             problems.append(Problem(place, f"variable file '{file_name}' not found; looked at "
                                     + " and ".join(str(p) for p in looked)))
             continue
         try:
-            values = read_values(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(place, f"cannot read variable file {path}: {exc}", "save it as UTF-8 text"))
+            values = read_values(path, Source(shown_as, f"variable file {path}", place), max_bytes)
+        except BatchFileError as exc:
+            problems += exc.problems
             continue
         if not values:
             problems.append(Problem(place, f"variable file {path} has no values", "write one value per line"))

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import UnresolvedTarget, WorkflowError
+from ..settings import BatchLimits
+from .reading import Source, read_json
 from .schema import suggest
 
 WORKFLOW_HINT = (
@@ -43,21 +46,12 @@ def is_workflow(data: Any) -> bool:
     return is_api_workflow(data) or is_ui_workflow(data)
 
 
-def load_workflow(path: Path, shown_as: str) -> dict[str, Any]:
+def load_workflow(path: Path, shown_as: str, max_bytes: int | None = None) -> dict[str, Any]:
     """Read a workflow: API format, or the editor's UI format (``is_ui_workflow``), returned as
-    written. ``shown_as`` is how error messages name the batch file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkflowError(shown_as, f"cannot read workflow {path}: {exc}", "parameters.workflow_file")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WorkflowError(
-            shown_as,
-            f"workflow {path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            "parameters.workflow_file",
-        )
+    written (an API workflow's shape is checked: see ``api_shape_problem``). ``shown_as`` is
+    how error messages name the batch file; ``max_bytes`` bounds the file (see ``reading``)."""
+    source = Source(shown_as, f"workflow {path}", "parameters.workflow_file", WorkflowError)
+    data = read_json(path, source, max_bytes or BatchLimits().file_bytes).data
     if not is_workflow(data):
         raise WorkflowError(
             shown_as,
@@ -66,7 +60,24 @@ def load_workflow(path: Path, shown_as: str) -> dict[str, Any]:
             "parameters.workflow_file",
             WORKFLOW_HINT,
         )
+    problem = api_shape_problem(data) if is_api_workflow(data) else ""
+    if problem:
+        source.fail(f"not a usable API-format workflow: {problem}", hint=WORKFLOW_HINT)
     return data
+
+
+def api_shape_problem(workflow: Mapping[str, Any]) -> str:
+    """What in an API-format workflow breaks the shape ComfyUI sends (``{"class_type": str,
+    "inputs": {name: value}}`` per node), or "". Checked when the file is read, so patching
+    and preflight can trust it."""
+    for node_id, node in workflow.items():
+        if not isinstance(node, dict):
+            return f"node {node_id}: must be an object, found {type(node).__name__}"
+        if not isinstance(node.get("class_type"), str) or not node["class_type"]:
+            return f"node {node_id}: 'class_type' must be a non-empty string, found {node.get('class_type')!r:.60}"
+        if not isinstance(node.get("inputs", {}), dict):
+            return f"node {node_id}: 'inputs' must be an object, found {type(node['inputs']).__name__}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -156,7 +167,7 @@ class Addresses:
     titles_complete: bool = True
 
     @classmethod
-    def of_api(cls, workflow: Mapping[str, Any]) -> "Addresses":
+    def of_api(cls, workflow: Mapping[str, Any]) -> Addresses:
         """An API-format workflow: every node is sent, its sections and titles are stored."""
         nodes = {}
         for node_id, node in workflow.items():

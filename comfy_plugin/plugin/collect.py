@@ -5,38 +5,49 @@ A broken batch file becomes one failing item (``x.json::batch``), so the other f
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import BatchFileError
+from ..errors import BatchFileError, InternalError
 from .failure import FailureRepr
-
 from .registry import comfy_state
 
 if TYPE_CHECKING:
-    from .state import ComfyPlugin
+    from _pytest._code.code import TerminalRepr, TracebackStyle  # (types pytest does not export)
+
+    from ..batchfile.batch import Batch
+    from ..server.session import ComfySession
+    from ..uiformat.known import KnownInfo
+    from .state import ComfyPlugin, Parts
 
 
 class BatchFile(pytest.File):
     """One batch JSON file: one item per prompt."""
 
-    def collect(self):
+    def collect(self) -> list[pytest.Item]:
+        """The file's prompts; a file that cannot be read, or that the plugin fails on (a bug:
+        the safety net), is one failing item, and the other files still run."""
+        plugin: ComfyPlugin = comfy_state(self.config)
+        parts = plugin.activate()  # (a usage error stops the session, as it should)
+        shown_as = self.nodeid or self.path.name
+        try:
+            return list(self._prompts(plugin, parts, shown_as))
+        except BatchFileError as exc:
+            return [BrokenBatchItem.from_parent(self, name="batch", error=exc, shown_as=shown_as)]
+        except Exception as exc:  # the safety net: reported, never silent
+            return [BrokenBatchItem.from_parent(self, name="batch", error=InternalError(shown_as, exc),
+                                                shown_as=shown_as)]
+
+    def _prompts(self, plugin: ComfyPlugin, parts: Parts, shown_as: str) -> Iterator[pytest.Item]:
         from ..batchfile.batch import load_batch  # (heavy: only once a batch file is collected)
         from .item import PromptItem
 
-        plugin: ComfyPlugin = comfy_state(self.config)
-        parts = plugin.activate()
-        shown_as = self.nodeid or self.path.name
         cache = getattr(self.config, "cache", None)  # None with -p no:cacheprovider
-        try:
-            batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, parts.validator, cache,
-                               lambda: known_object_info(self.config, parts.session))
-        except BatchFileError as exc:
-            yield BrokenBatchItem.from_parent(self, name="batch", error=exc)
-            return
+        batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, parts.validator, cache,
+                           lambda: known_object_info(self.config, parts.session), plugin.settings.limits)
         if batch.source is not None and cache is not None:
             parts.session.info_store = cache  # a UI-format workflow: the /object_info read is kept for the next run
         register_tags(self.config, batch)
@@ -45,10 +56,10 @@ class BatchFile(pytest.File):
             yield PromptItem.from_parent(self, name=spec.id, batch=batch, spec=spec)
 
 
-_KNOWN = pytest.StashKey[Any]()
+_KNOWN = pytest.StashKey["KnownInfo | None"]()
 
 
-def known_object_info(config: pytest.Config, session: Any) -> Any:
+def known_object_info(config: pytest.Config, session: ComfySession) -> KnownInfo | None:
     """The server's /object_info kept by an earlier run (``uiformat.known``), read once per
     session: a UI-format workflow's input names are checked with it at collection."""
     if _KNOWN not in config.stash:
@@ -60,41 +71,50 @@ def known_object_info(config: pytest.Config, session: Any) -> Any:
 
 
 class BrokenBatchItem(pytest.Item):
-    """Stands for a batch file that cannot be read: fails with the file's error."""
+    """Stands for a batch file that cannot be read (or that the plugin failed on): fails with
+    the file's error."""
 
-    def __init__(self, *, error: BatchFileError, **kwargs: Any) -> None:
+    def __init__(self, *, error: BatchFileError | InternalError, shown_as: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.error = error
+        self.shown_as = shown_as
 
     def runtest(self) -> None:
         raise self.error
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(  # type: ignore[override]  # pytest shows any longrepr that has toterminal
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None,
+    ) -> str | TerminalRepr | FailureRepr:
+        if isinstance(excinfo.value, InternalError):
+            return FailureRepr.of_internal(excinfo.value, self.config.option.verbose > 0)
         if isinstance(excinfo.value, BatchFileError):
             return FailureRepr.of_text(str(excinfo.value))
         return super().repr_failure(excinfo, style)
 
-    def reportinfo(self):
-        return self.path, 0, f"{self.error.path} (batch file)"
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.shown_as} (batch file)"
 
 
-def register_tags(config: pytest.Config, batch) -> None:
+def register_tags(config: pytest.Config, batch: Batch) -> None:
     """Tags are markers; registering them keeps ``--strict-markers`` and -m working."""
     known = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
     for tag in sorted({t for spec in batch.prompts for t in spec.tags} - known):
         config.addinivalue_line("markers", f"{tag}: tag from a batch file")
 
 
-def is_batch_candidate(path: Path, named: bool, under_batch_dir: bool) -> bool:
+def is_batch_candidate(path: Path, named: bool, under_batch_dir: bool, max_bytes: int) -> bool:
     """Named on the command line or under a batch folder: always a batch file (so a broken
     one is reported), unless it is recognisably a workflow. Elsewhere only JSON holding
-    top-level ``parameters`` and ``prompts`` is."""
+    top-level ``parameters`` and ``prompts`` is; a file over ``max_bytes`` is not read."""
+    from ..batchfile.reading import Source, read_json
     from ..batchfile.workflow import is_workflow
 
     try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON: reported if it is meant as a batch
+        data = read_json(path, Source(path.name), max_bytes).data
+    except BatchFileError:  # unreadable, too big, not UTF-8, not JSON: reported if it is meant as a batch
         return named or under_batch_dir
+    except Exception:  # the safety net: a bug here must not drop the file, nor its folder
+        return True  # collected, its own collection reports what is wrong
     if is_workflow(data):
         return False
     if named or under_batch_dir:

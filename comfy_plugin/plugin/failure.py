@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from typing import Protocol
+
+from ..errors import InternalError
 
 
 class LineWriter(Protocol):
@@ -23,6 +26,14 @@ class FailureRepr:
     @classmethod
     def of_text(cls, text: str) -> FailureRepr:
         return cls([("", text)])
+
+    @classmethod
+    def of_internal(cls, error: InternalError, verbose: bool) -> FailureRepr:
+        """A bug of the plugin: one line and a request to report it; the traceback with -v."""
+        sections = [("", str(error))]
+        if verbose:
+            sections.append(("traceback", "".join(traceback.format_exception(error.original)).rstrip()))
+        return cls(sections)
 
     def toterminal(self, tw: LineWriter) -> None:
         for title, text in self.sections:

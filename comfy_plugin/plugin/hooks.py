@@ -11,7 +11,7 @@ import pytest
 from . import hookspecs, options
 from ..settings import REGRESSION_MARKER
 from .registry import STATE_NAME, comfy_state
-from .state import ComfyPlugin
+from .state import ComfyPlugin, output_kinds
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -40,7 +40,7 @@ def pytest_cmdline_main(config: pytest.Config):
     settings = options.resolve(config)
     batch_dir = settings.batch_dirs[0] if settings.batch_dirs else "batches"
     done = accept.run(options.baseline_settings(config), config.rootpath, batch_dir,
-                      config.invocation_params.dir / listed)
+                      config.invocation_params.dir / listed, output_kinds(config))
     for line in done.lines:
         print(line)
     return done.code
@@ -53,7 +53,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
     config = parent.config
     named = file_path.resolve() in _named_paths(config)
-    if is_batch_candidate(file_path, named, _under_batch_dir(file_path, config)):
+    limit = comfy_state(config).settings.limits.file_bytes
+    if is_batch_candidate(file_path, named, _under_batch_dir(file_path, config), limit):
         return BatchFile.from_parent(parent, path=file_path)
     return None
 

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..batchfile.batch import Batch, PromptSpec
-from ..errors import ComfyError, PreflightError, ServerUnavailable
+from ..errors import ComfyError, InternalError, PreflightError, ServerUnavailable
 from .failure import FailureRepr
 from ..run.pipeline import PromptJob
-from ..baselines.regression import MARKER as REGRESSION_MARKER
 from ..baselines.regression import is_compared
+from ..settings import REGRESSION_MARKER
 from ..run.prompt import PromptReport
 
 from .registry import comfy_state
@@ -64,10 +64,15 @@ class PromptItem(pytest.Item):
             and self.get_closest_marker("skipif") is None
 
     def runtest(self) -> None:
-        report = self.plugin.run(self)
-        self.drawn_seed = report.drawn_seed
-        if report.prompt_id is not None:  # something was queued: say what
-            self._record(report)
+        try:
+            report = self.plugin.run(self)
+            self.drawn_seed = report.drawn_seed
+            if report.prompt_id is not None:  # something was queued: say what
+                self._record(report)
+        except ComfyError:
+            raise
+        except Exception as exc:  # the safety net: a bug fails this prompt alone, reported
+            raise InternalError(self.nodeid, exc) from exc
         if report.verdict is not None:  # the prompt ran to its end: the project's own checks
             self.config.hook.pytest_comfy_check_images(item=self, images=report.still_images)
         if report.status == "skipped":
@@ -87,20 +92,19 @@ class PromptItem(pytest.Item):
                             ("peak_mem_mb", report.timing.peak_mem_mb)):
             if value is not None:
                 self.user_properties.append((name, f"{value:.3f}" if name != "peak_mem_mb" else f"{value:.0f}"))
-        verdict = report.verdict
-        if verdict is not None and verdict.distances:
-            self.user_properties.append(("hash_distance", " ".join(str(d) for d in verdict.distances)))
-            self.user_properties.append(("hash_threshold", str(verdict.threshold)))
-        for metric, (values, limit) in (verdict.readings if verdict is not None else {}).items():
-            if metric != "hash":  # the hash's are above, under their established names
-                self.user_properties.append((f"{metric}_distance", " ".join(_figure(v) for v in values)))
-                self.user_properties.append((f"{metric}_threshold", _figure(limit)))
+        # every reading of every output kind: <reading>_distance (one figure per output) and
+        # <reading>_threshold; still images' readings have no kind prefix (hash_distance, ...)
+        for reading, (values, limit) in (report.verdict.readings if report.verdict is not None else {}).items():
+            self.user_properties.append((f"{reading}_distance", " ".join(_figure(v) for v in values)))
+            self.user_properties.append((f"{reading}_threshold", _figure(limit)))
         self.add_report_section("call", "comfy", "\n".join(section_lines(report)))
 
     def repr_failure(self, excinfo, style=None):
         exc = excinfo.value
         if isinstance(exc, PromptFailed):
             exc = exc.report.error
+        if isinstance(exc, InternalError):
+            return FailureRepr.of_internal(exc, self.config.option.verbose > 0)
         if not isinstance(exc, ComfyError):
             return super().repr_failure(excinfo, style)
         if isinstance(exc, PreflightError):
@@ -127,7 +131,7 @@ def section_lines(report: PromptReport) -> list[str]:
     random_keys = report.job.spec.random_keys()
     lines += [f"{key}: {value}" + (" (drawn at random)" if key in random_keys else "")
               for key, value in report.seeds.items()]
-    lines += [f"{o.file.kind}: {o.path or o.file.filename} {_size(o.size)}".rstrip() for o in report.outputs]
+    lines += [f"{o.file.kind}: {o.path or o.file.filename} {_detail(o.detail)}".rstrip() for o in report.outputs]
     if report.wholly_cached:
         lines.append("served wholly from ComfyUI's cache (--comfy-fresh clears it)")
     elif report.cached_nodes:
@@ -162,5 +166,5 @@ def _figure(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _size(size: tuple[int, int] | None) -> str:
-    return f"({size[0]}x{size[1]})" if size else ""
+def _detail(detail: str) -> str:
+    return f"({detail})" if detail else ""

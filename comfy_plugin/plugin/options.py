@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from ..settings import MAX_UI_NODES, BaselineSettings, Settings
+from ..settings import MAX_UI_NODES, BaselineSettings, BatchLimits, Settings
 
 DEFAULT_URL = "http://127.0.0.1:8188"
 DEFAULT_TIMEOUT_S = 600.0
@@ -119,6 +119,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("comfy_check", "check every selected prompt (schema, workflow and, when a server is named or "
            "launched, its /object_info) and queue nothing", False, switch=True, convert=_boolean, env=False,
            ini=False),
+    Option("comfy_max_file_mb", "largest batch, workflow or variable file read, in MB (it must also be a regular "
+           "file): a bigger one fails its batch file", BatchLimits.file_mb, "MB", convert=float),
+    Option("comfy_max_prompts", "most prompts one batch file may expand to (variables multiply them): more fail "
+           "the batch file before any is built", BatchLimits.prompts, "N", convert=int),
     Option("comfy_max_nodes", "most nodes a UI-format workflow may have once its subgraph instances are expanded "
            "(each instance copies its subgraph): a bigger one fails its batch file", MAX_UI_NODES, "N", convert=int),
     Option("comfy_report", "write one self-contained HTML report of the prompts (thumbnails, baseline "
@@ -285,6 +289,7 @@ def resolve(config: pytest.Config) -> Settings:
         server_named=bool(cli_url or env_url or config.getini("comfy_url")) or launch is not None,
         headers=_headers(next((layer for layer in _layers(config, by_name["comfy_headers"]) if layer), None)),
         ca_bundle=_path_setting(config, "comfy_ca_bundle"),
+        limits=_limits(config),
         max_nodes=_at_least_one("comfy_max_nodes", int(value("comfy_max_nodes"))),
     )
 
@@ -293,3 +298,12 @@ def _at_least_one(name: str, number: int) -> int:
     if number < 1:
         raise pytest.UsageError(f"--{name.replace('_', '-')}: must be at least 1, not {number!r}")
     return number
+
+
+def _limits(config: pytest.Config) -> BatchLimits:
+    file_mb, prompts = _value(config, "comfy_max_file_mb"), _value(config, "comfy_max_prompts")
+    if not file_mb > 0 or file_mb == float("inf"):
+        raise pytest.UsageError(f"--comfy-max-file-mb: must be a positive number of MB, not {file_mb!r}")
+    if prompts < 1:
+        raise pytest.UsageError(f"--comfy-max-prompts: must be at least 1, not {prompts!r}")
+    return BatchLimits(float(file_mb), int(prompts))

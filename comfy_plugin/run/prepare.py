@@ -11,14 +11,15 @@ mappings are then checked with the server's input names and display titles.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..batchfile.batch import Batch, PromptSpec
 from ..batchfile.checks import check_target
+from ..batchfile.workflow import Addresses, api_shape_problem, patch, resolve
 from ..errors import BatchFileError, UnresolvedTarget, WorkflowError
 from .preflight import input_spec, normalised
-from ..batchfile.workflow import Addresses, patch, resolve
 
 if TYPE_CHECKING:
     from ..uiformat.addressing import Converted
@@ -87,4 +88,8 @@ def prepare(batch: Batch, spec: PromptSpec, object_info: Mapping[str, Any] | Non
                                                                                      addresses))
         values.update({k: drawn for k in keys})
     workflow = patch(workflow, batch.targets, values, addresses)
+    problem = api_shape_problem(workflow)
+    if problem:  # preflight and the server read the prompt by this shape: checked once, here
+        raise WorkflowError(batch.shown_as, f"the prompt to send is not a usable API-format workflow: {problem}",
+                            "parameters.workflow_file")
     return PreparedPrompt(normalised(workflow, object_info or {}), values, drawn)
