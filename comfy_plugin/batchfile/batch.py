@@ -56,7 +56,8 @@ class Batch:
     generic: dict[str, Any]
     prompts: list[PromptSpec] = field(default_factory=list)
     baseline: dict[str, Any] = field(default_factory=dict)  # parameters.baseline: hash and thresholds
-    addresses: Addresses | None = None  # what workflow_items may name; None: the API workflow's own nodes
+    #: What workflow_items may name. None (filled in by __post_init__): the API workflow's own nodes.
+    addresses: Addresses = None  # type: ignore[assignment]  # never None once constructed
     #: A UI-format workflow as saved by the editor (``workflow`` is then empty until a prompt
     #: runs and it is converted with the server's /object_info), and how messages name its file.
     source: dict[str, Any] | None = None
