@@ -320,7 +320,7 @@ class QueueTimeout(ComfyError):
     """The prompt waited in the server's queue behind prompts that are not this run's for
     longer than the queue timeout (``--comfy-queue-timeout``); it was removed from the queue."""
 
-    def __init__(self, prompt_id: str, waited_s: float, queued_s: float, ahead: int, limit_s: float,
+    def __init__(self, prompt_id: str, waited_s: float, queued_s: float, ahead: int, limit_s: float, *,
                  removed: bool = True) -> None:
         self.prompt_id = prompt_id
         self.waited_s = waited_s

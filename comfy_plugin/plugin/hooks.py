@@ -5,13 +5,18 @@ a pytest run without batch files pays almost nothing for the plugin being instal
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from . import hookspecs, options
 from ..settings import REGRESSION_MARKER
+from . import hookspecs, options
 from .registry import STATE_NAME, comfy_state
 from .state import ComfyPlugin, output_kinds
+
+if TYPE_CHECKING:
+    from ..run.steps import WorkflowRunner
+    from .collect import BatchFile
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -29,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config):
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """``--comfy-accept FILE``: write the listed prompts' pending results as their baselines,
     print each change, and stop (nothing is collected or run, as with ``--fixtures``)."""
     listed = config.getoption("comfy_accept")
@@ -46,7 +51,7 @@ def pytest_cmdline_main(config: pytest.Config):
     return done.code
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> BatchFile | None:
     if file_path.suffix.lower() != ".json":
         return None
     from .collect import BatchFile, is_batch_candidate
@@ -75,7 +80,7 @@ def _under_batch_dir(path: Path, config: pytest.Config) -> bool:
 
 
 @pytest.fixture
-def comfy(pytestconfig: pytest.Config):
+def comfy(pytestconfig: pytest.Config) -> WorkflowRunner:
     """Run an API-format workflow on the session's ComfyUI from an ordinary test:
     ``result = comfy.run(workflow)``; ``result.images`` holds the output images' bytes."""
     from ..run.steps import WorkflowRunner

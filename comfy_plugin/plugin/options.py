@@ -8,11 +8,12 @@ command line (or ``COMFY_URL`` in the environment) means "use that server": an i
 from __future__ import annotations
 
 import os
-from functools import partial
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -133,17 +134,18 @@ OPTIONS: tuple[Option, ...] = (
 def baseline_settings(config: pytest.Config) -> BaselineSettings:
     """The baseline options, command line > environment > ini > default."""
     value = partial(_value, config)
-    root = _path_setting(config, "comfy_baselines")
+    root = _defaulted_path(config, "comfy_baselines")
     return BaselineSettings(
         update=bool(value("comfy_update_baselines")),
         prune=bool(value("comfy_prune_baselines")),
         root=root,
         env=value("comfy_baseline_env"),
-        missing=_choice("comfy_missing_baseline", str(value("comfy_missing_baseline")), ("pass", "fail", "skip", "write")),
+        missing=_choice("comfy_missing_baseline", str(value("comfy_missing_baseline")),
+                        ("pass", "fail", "skip", "write")),
         hash=str(value("comfy_hash")),
         threshold=value("comfy_threshold"),
         fresh=bool(value("comfy_fresh")),
-        pending=_path_setting(config, "comfy_pending"),
+        pending=_defaulted_path(config, "comfy_pending"),
         perf=_choice("comfy_perf", str(value("comfy_perf")), ("warn", "fail", "off")),
         time_tolerance=float(value("comfy_time_tolerance")),
         mem_tolerance=float(value("comfy_mem_tolerance")),
@@ -211,6 +213,13 @@ def _path_setting(config: pytest.Config, name: str) -> Path | None:
     return _path(ini if ini is not None else opt.default, ini_base)
 
 
+def _defaulted_path(config: pytest.Config, name: str) -> Path:
+    """A path option that has a default, so always a path."""
+    path = _path_setting(config, name)
+    assert path is not None, f"{name} has a default"
+    return path
+
+
 def _urls(value: str | list[str] | None) -> list[str]:
     """URLs from a repeated option or a space- or comma-separated string."""
     parts = value if isinstance(value, list) else [value or ""]
@@ -227,7 +236,7 @@ def _headers(value: str | list[str] | None) -> tuple[tuple[str, str], ...]:
     """``Name: value`` pairs. A malformed one is a usage error that names its position, never
     its text (which may hold a secret)."""
     texts = value if isinstance(value, list) else [value or ""]
-    headers = []
+    headers: list[tuple[str, str]] = []
     for piece in (p.strip() for text in texts for p in _HEADER_SPLIT.split(text)):
         if not piece:
             continue

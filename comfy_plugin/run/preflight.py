@@ -11,7 +11,8 @@ changes what it checks).
 from __future__ import annotations
 
 import difflib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ModelMissing, PreflightError
 
@@ -101,11 +102,7 @@ def value_problem(name: str, value: Any, spec: Any) -> tuple[str, str] | None:
         return None
     options = combo_options(spec)
     if options is not None:
-        if str(value) in options or not options:
-            return None
-        near = _near(str(value), options, 0.6) if isinstance(value, str) else None
-        shown = ", ".join(options[:8]) + (" ..." if len(options) > 8 else "")
-        return f"{value!r} is not one of the server's options", (f'did you mean "{near}"?' if near else f"options: {shown}")
+        return _combo_problem(value, options)
     kind = spec[0]
     opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     if kind in ("INT", "FLOAT"):
@@ -116,6 +113,15 @@ def value_problem(name: str, value: Any, spec: Any) -> tuple[str, str] | None:
     if kind == "BOOLEAN" and not isinstance(value, bool):
         return f"{value!r} is not true or false", ""
     return None
+
+
+def _combo_problem(value: Any, options: list[str]) -> tuple[str, str] | None:
+    """(message, hint) when ``value`` is not one of a list input's options (none: anything goes)."""
+    if str(value) in options or not options:
+        return None
+    near = _near(str(value), options, 0.6) if isinstance(value, str) else None
+    shown = ", ".join(options[:8]) + (" ..." if len(options) > 8 else "")
+    return f"{value!r} is not one of the server's options", (f'did you mean "{near}"?' if near else f"options: {shown}")
 
 
 def check(workflow: Mapping[str, Any], object_info: Mapping[str, Any]) -> None:

@@ -75,7 +75,7 @@ def base(batch: Batch, converted: Converted | None) -> tuple[dict[str, Any], Add
 
 
 def prepare(batch: Batch, spec: PromptSpec, object_info: Mapping[str, Any] | None,
-            fixed_seed: int | None, rng: random.Random, overrides: Mapping[str, Any] | None = None,
+            fixed_seed: int | None, rng: random.Random, *, overrides: Mapping[str, Any] | None = None,
             converted: Converted | None = None) -> PreparedPrompt:
     """``overrides`` replace values outright (server-side names of uploaded images);
     ``converted`` is the batch's UI-format workflow converted for this session."""

@@ -66,7 +66,7 @@ def checked(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | N
         converted = session.conversions().get(str(batch.workflow_path.resolve()), batch.source, batch.source_shown)
     uploaded = {key: session.upload(local) for key, local in spec.local_images}
     fixed = seed if seed is not None else session.settings.seed
-    prepared = prepare(batch, spec, object_info, fixed, session.rng, uploaded, converted)
+    prepared = prepare(batch, spec, object_info, fixed, session.rng, overrides=uploaded, converted=converted)
     check(prepared.workflow, object_info)
     return prepared
 
