@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .urls import without_credentials
+
 #: The marker of fixed-seed prompts, which are compared with their baselines (``-m comfy_regression``).
 REGRESSION_MARKER = "comfy_regression"
 #: The most nodes a UI-format workflow may expand to once its subgraph instances are flattened.
 MAX_UI_NODES = 10_000
-
-from .urls import without_credentials
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Settings:
         """A URL's ``user:password@`` (sent as basic auth) moves to ``credentials``, so that
         every URL the plugin shows (summary, errors) comes from ``urls`` without a secret."""
         shown = tuple(without_credentials(url) for url in self.urls)
-        moved = tuple((clean, url) for clean, url in zip(shown, self.urls) if clean != url)
+        moved = tuple((clean, url) for clean, url in zip(shown, self.urls, strict=True) if clean != url)
         object.__setattr__(self, "urls", shown)
         object.__setattr__(self, "credentials", self.credentials + moved)
 
