@@ -22,7 +22,7 @@ class BatchLimits:
     brings (itself, its workflow, its variable files) and the prompts it may expand to."""
 
     file_mb: float = 16.0  # --comfy-max-file-mb
-    prompts: int = 10_000  # --comfy-max-prompts: after variables are expanded
+    prompts: int = 50_000  # --comfy-max-prompts: after variables are expanded
 
     @property
     def file_bytes(self) -> int:

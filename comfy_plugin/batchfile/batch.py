@@ -128,12 +128,12 @@ def _shown(path: Path, cwd: Path) -> str:
         return str(path)
 
 
-def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path,
+def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path, *,
                    known: Callable[[], KnownInfo | None] | None, max_bytes: int) -> _Workflow:
     """Find and read the workflow; a UI-format file's structural faults fail the whole file."""
     problem = reading.path_problem(name)
     if problem:
-        raise WorkflowError(shown_as, f"workflow file {name!r} cannot be looked for: {problem}",
+        raise WorkflowError(shown_as, f"workflow file {name!r:.80} cannot be looked for: {problem}",
                             "parameters.workflow_file")
     wf_path, looked = resolve_relative(name, path, cwd)
     if not reading.exists(wf_path):
@@ -195,7 +195,7 @@ def _targets(items: dict[str, Any], wf: _Workflow) -> tuple[dict[str, list[Targe
     return targets, problems
 
 
-def load_batch(path: Path, shown_as: str, cwd: Path, validator: Validator | None = None,
+def load_batch(path: Path, shown_as: str, cwd: Path, validator: Validator | None = None, *,
                cache: Cache | None = None, known: Callable[[], KnownInfo | None] | None = None,
                limits: BatchLimits | None = None) -> Batch:
     """Read and check a batch file. Structural problems raise BatchFileError (the whole file
@@ -208,7 +208,7 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Validator | None
     text, raw, data = read.text, read.raw, read.data
     per_prompt = _validated(data, raw, shown_as, validator, cache)
     params = data["parameters"]
-    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known, limits.file_bytes)
+    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known=known, max_bytes=limits.file_bytes)
     workflow, addresses = wf.workflow, wf.addresses
     targets, structural = _targets(params.get("workflow_items", {}), wf)
     generic = params.get("generic_prompts", {})

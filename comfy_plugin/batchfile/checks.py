@@ -57,7 +57,8 @@ def expected_type(current: Any) -> tuple[type, ...] | None:
 
 
 def _type_name(types: tuple[type, ...]) -> str:
-    return {(bool,): "a boolean", (int, float): "a number", (str,): "a string"}[types]
+    names: dict[tuple[type, ...], str] = {(bool,): "a boolean", (int, float): "a number", (str,): "a string"}
+    return names[types]
 
 
 def check_values(workflow: Mapping[str, Any], addresses: Addresses, targets: Mapping[str, list[Target]],

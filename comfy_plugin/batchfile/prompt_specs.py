@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,14 @@ def prompt_lines(text: str) -> list[int]:
     decoder = json.JSONDecoder()
     ws = re.compile(r"[ \t\n\r]*")
 
+    def space_end(pos: int) -> int:
+        found = ws.match(text, pos)  # (it matches the empty string too: always found)
+        return found.end() if found else pos
+
     def skip(pos: int, char: str = "") -> int:
-        pos = ws.match(text, pos).end()
+        pos = space_end(pos)
         if char and text.startswith(char, pos):
-            pos = ws.match(text, pos + 1).end()
+            pos = space_end(pos + 1)
         return pos
 
     try:
@@ -103,7 +108,7 @@ def prompt_ids(prompts: list[dict[str, Any]], shown_as: str) -> list[str]:
     """Stable, readable ids: ``id`` or ``name`` when given, else a slug of ``positive_prompt``
     (a numeric suffix only when two share it), else ``prompt-N`` by position."""
     ids: list[str] = []
-    explicit = {}
+    explicit: dict[str, int] = {}
     for i, p in enumerate(prompts):
         given = p.get("id", p.get("name"))
         if given is not None:
@@ -122,8 +127,12 @@ def prompt_ids(prompts: list[dict[str, Any]], shown_as: str) -> list[str]:
         text = p.get("positive_prompt")
         base = slugify(text) if isinstance(text, str) else ""
         base = base or f"prompt-{i + 1}"
-        ids.append(_unique_id(base, taken, suffixes, lambda n, base=base: f"{base}-{n}"))
+        ids.append(_unique_id(base, taken, suffixes, partial(_numbered, base)))
     return ids
+
+
+def _numbered(base: str, n: int) -> str:
+    return f"{base}-{n}"
 
 
 def _unique_id(base: str, taken: set[str], suffixes: dict[str, int], form: Callable[[int], str]) -> str:
@@ -207,7 +216,7 @@ def build_specs(raw_prompts: list[Any], lines: list[int], ctx: SpecContext) -> l
     base_ids = prompt_ids(prompts, ctx.shown_as)
     taken: set[str] = set(base_ids)  # variant ids are unique in the whole file
     suffixes: dict[str, int] = {}
-    for i, (base_id, p) in enumerate(zip(base_ids, prompts)):
+    for i, (base_id, p) in enumerate(zip(base_ids, prompts, strict=True)):
         place = f"prompts[{i}]"
         own = ctx.per_prompt.get(i, []) + check_keys(p, ctx.targets, place) + _tag_problems(p.get("tags"), place)
         for assignment, values in variables_mod.expand({**ctx.generic, **p}, ctx.declared):
@@ -215,12 +224,13 @@ def build_specs(raw_prompts: list[Any], lines: list[int], ctx: SpecContext) -> l
             problems = own + [q for q in check_values(ctx.workflow, ctx.addresses, ctx.targets, values, place)
                               if q.place not in reported]
             local, image_problems = _local_images(values, ctx.image_keys, ctx.path, ctx.cwd, place)
-            specs.append(_spec(p, i, _variant_id(base_id, assignment, taken, suffixes), values, assignment, local,
-                               problems + image_problems, lines, ctx))
+            specs.append(_spec(p, i, spec_id=_variant_id(base_id, assignment, taken, suffixes), values=values,
+                               assignment=assignment, local=local, problems=problems + image_problems,
+                               lines=lines, ctx=ctx))
     return specs
 
 
-def _spec(p: dict[str, Any], index: int, spec_id: str, values: dict[str, Any], assignment: dict[str, str],
+def _spec(p: dict[str, Any], index: int, *, spec_id: str, values: dict[str, Any], assignment: dict[str, str],
           local: list[tuple[str, Path]], problems: list[Problem], lines: list[int], ctx: SpecContext) -> PromptSpec:
     return PromptSpec(
         id=spec_id,

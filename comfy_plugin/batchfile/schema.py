@@ -113,7 +113,7 @@ def _json_type(value: Any) -> str:
     return "null"
 
 
-def problems_of(error: ValidationError) -> list[Problem]:
+def problems_of(error: ValidationError) -> list[Problem]:  # noqa: PLR0911  (one answer per kind of rule)
     """One schema error as problems: the place, the value, the rule, and a hint."""
     place = place_of(error.absolute_path)
     if error.validator == "additionalProperties":

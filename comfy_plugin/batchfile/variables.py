@@ -41,10 +41,11 @@ def used_names(values: dict[str, Any], declared: dict[str, list[str]]) -> list[s
 
 
 def substitute(text: str, assignment: dict[str, str]) -> str:
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
-        return assignment.get(match.group(1), match.group(0))
+        value: str = assignment.get(match.group(1), match.group(0))
+        return value
 
     return REFERENCE.sub(replace, text)
 
@@ -56,7 +57,7 @@ def expand(values: dict[str, Any], declared: dict[str, list[str]]) -> Iterator[t
         return
     names = used_names(values, declared)
     for combo in itertools.product(*(declared[n] for n in names)):
-        assignment = dict(zip(names, combo))
+        assignment = dict(zip(names, combo, strict=True))
         yield assignment, {k: substitute(v, assignment) if isinstance(v, str) else v for k, v in values.items()}
 
 
@@ -79,10 +80,10 @@ def load_declared(spec: dict[str, str], resolve: Callable[[str], tuple[Path, lis
         place = f"variables.{name}"
         problem = reading.path_problem(file_name)
         if problem:
-            problems.append(Problem(place, f"variable file {file_name!r} cannot be looked for: {problem}"))
+            problems.append(Problem(place, f"variable file {file_name!r:.80} cannot be looked for: {problem}"))
             continue
         path, looked = resolve(file_name)
-        if not reading.is_file(path):
+        if not reading.exists(path):
             problems.append(Problem(place, f"variable file '{file_name}' not found; looked at "
                                     + " and ".join(str(p) for p in looked)))
             continue

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import UnresolvedTarget, WorkflowError
 from ..settings import BatchLimits
@@ -42,7 +42,7 @@ def is_ui_workflow(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("nodes"), list) and "links" in data
 
 
-def is_workflow(data: Any) -> bool:
+def is_workflow(data: Any) -> TypeGuard[dict[str, Any]]:
     return is_api_workflow(data) or is_ui_workflow(data)
 
 
@@ -201,7 +201,8 @@ def _by_title(addresses: Addresses, target: Target) -> str:
     if not addresses.titles_complete:
         raise UnresolvedTarget(f"no node of the file is titled '{target.node}'", suggest(target.node, titles),
                                server_can_tell=True)
-    hint = suggest(target.node, titles + list(addresses.nodes)) or f"the workflow's node ids: {', '.join(addresses.nodes)}"
+    hint = suggest(target.node, titles + list(addresses.nodes)) or \
+        f"the workflow's node ids: {', '.join(addresses.nodes)}"
     raise UnresolvedTarget(f"no node titled '{target.node}' in the workflow", hint)
 
 

@@ -46,8 +46,8 @@ class BatchFile(pytest.File):
         from .item import PromptItem
 
         cache = getattr(self.config, "cache", None)  # None with -p no:cacheprovider
-        batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, parts.validator, cache,
-                           lambda: known_object_info(self.config, parts.session), plugin.settings.limits)
+        batch = load_batch(self.path, shown_as, self.config.invocation_params.dir, parts.validator, cache=cache,
+                           known=lambda: known_object_info(self.config, parts.session), limits=plugin.settings.limits)
         if batch.source is not None and cache is not None:
             parts.session.info_store = cache  # a UI-format workflow: the /object_info read is kept for the next run
         register_tags(self.config, batch)
