@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from browser import Browser, wait_for
 from PIL import Image
 
@@ -109,13 +108,3 @@ def test_the_reports_review_controls_flip_and_download_accepted_json(project: Pr
     assert accepted.ret == 0, accepted.stdout.str()
     project.run("batches/", FAIL).assert_outcomes(passed=4)
 
-
-@pytest.mark.parametrize("text, message", [
-    ("{}", "expected a JSON array of test ids"),
-    ("not json", "not JSON"),
-])
-def test_a_bad_accepted_file_is_one_line_and_exit_2(offline_project: Project, text: str, message: str) -> None:
-    (offline_project.path / "accepted.json").write_text(text)
-    result = accept(offline_project, "accepted.json")
-    assert result.ret == 2
-    result.stdout.fnmatch_lines([f"*accepted.json: {message}*"])

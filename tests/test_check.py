@@ -1,13 +1,14 @@
-"""--comfy-check validates every prompt and queues nothing; --collect-only lists prompts that cannot run."""
+"""--comfy-check validates every prompt against the real server and queues nothing. Without a server
+(--comfy-check, --collect-only): tests/unit/test_check.py."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
 
-import pytest
+from unit.test_check import typo_batch
 
-from conftest import Project, noise_batch
+from conftest import Project
 
 
 def server_state(url: str) -> tuple[list, list, set]:
@@ -16,13 +17,6 @@ def server_state(url: str) -> tuple[list, list, set]:
     with urllib.request.urlopen(url + "/history") as r:
         history = set(json.loads(r.read()))
     return queue["queue_running"], queue["queue_pending"], history
-
-def typo_batch() -> dict:
-    return noise_batch([
-        {"id": "first", "seed": 1},
-        {"id": "too-wide", "seed": 2, "width": 1 << 20},  # only the server's /object_info forbids it
-        {"id": "third", "positve_prompt": "a misspelt key", "seed": 3},
-    ])
 
 def test_check_mode_validates_against_the_server_and_queues_nothing(project: Project) -> None:
     project.batch("typo.json", typo_batch())
@@ -37,31 +31,3 @@ def test_check_mode_validates_against_the_server_and_queues_nothing(project: Pro
     assert after == before, "nothing queued, nothing in /history"
     assert project.images() == []
 
-def test_check_mode_without_a_server_checks_what_the_file_tells(offline_project: Project) -> None:
-    offline_project.batch("typo.json", typo_batch())
-    result = offline_project.pytester.runpytest("batches/", "--comfy-check", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=1)
-    assert "cannot connect" not in result.stdout.str()
-
-def test_collect_only_lists_prompts_that_cannot_run_and_exits_non_zero(offline_project: Project) -> None:
-    offline_project.batch("typo.json", typo_batch())
-    result = offline_project.run("batches/", "--collect-only", "-q")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["batches/typo.json::third", "*1 prompt(s) cannot run as written*",
-                                 "batches/typo.json::third",
-                                 "  batches/typo.json: prompts[[]2].positve_prompt: 'positve_prompt' is not declared*",
-                                 "    hint: did you mean \"positive_prompt\"?*", "3 tests collected*"])
-
-def test_collect_only_of_valid_prompts_exits_zero(offline_project: Project) -> None:
-    offline_project.batch("fine.json", noise_batch([{"id": "fine", "seed": 1}]))
-    result = offline_project.run("batches/", "--collect-only", "-q")
-    assert result.ret == pytest.ExitCode.OK
-    assert "cannot run as written" not in result.stdout.str()
-
-
-def test_check_mode_without_a_server_says_it_contacted_none(offline_project: Project) -> None:
-    offline_project.batch("fine.json", noise_batch([{"id": "fine", "seed": 1}]))
-    result = offline_project.pytester.runpytest("batches/", "--comfy-check", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["server: http://127.0.0.1:8188 (not contacted: no prompt needed it)",
-                                 "prompts checked, none queued: 1 passed, 0 failed, 0 skipped"])

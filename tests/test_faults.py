@@ -25,9 +25,6 @@ import pytest
 from fake_server import FakeComfy
 from tcp_proxy import TcpProxy
 
-from comfy_plugin.client import ComfyClient
-from comfy_plugin.errors import ServerUnavailable
-from comfy_plugin.plugin.options import resolve
 from comfy_plugin.server.launcher import LaunchedServer, default_python
 from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, noise_batch
 
@@ -381,33 +378,3 @@ def test_header_reaches_http_and_websocket_and_is_never_shown(pytester: pytest.P
     assert all(f"X-Comfy-Secret: {secret}".encode() in s and f"Authorization: Bearer {token}".encode() in s
                for s in streams), "every request and the WebSocket upgrade carry the headers"
 
-
-def test_header_options(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = resolve(pytester.parseconfig("--comfy-header", "X-A: 1", "--comfy-header", "Cookie: a=1; b=2"))
-    assert settings.headers == (("X-A", "1"), ("Cookie", "a=1; b=2"))
-    assert "X-A" not in repr(settings) and "a=1" not in repr(settings)
-    monkeypatch.setenv("COMFY_HEADERS", "X-B: two; X-C: three\nAuthorization: Bearer t")
-    assert resolve(pytester.parseconfig()).headers == (("X-B", "two"), ("X-C", "three"), ("Authorization", "Bearer t"))
-    assert resolve(pytester.parseconfig("--comfy-header", "X-D: cli")).headers == (("X-D", "cli"),), "cli beats env"
-    monkeypatch.delenv("COMFY_HEADERS")
-    pytester.makeini("[pytest]\ncomfy_headers =\n    X-E: ini\n    X-F: also\ncomfy_restart_on_crash = true\n")
-    settings = resolve(pytester.parseconfig())
-    assert settings.headers == (("X-E", "ini"), ("X-F", "also")) and settings.restart_on_crash
-    with pytest.raises(pytest.UsageError) as info:
-        resolve(pytester.parseconfig("--comfy-header", "Authorization Bearer hunter2"))
-    assert "header #1 is not of the form 'Name: value'" in str(info.value) and "hunter2" not in str(info.value)
-
-
-@pytest.mark.parametrize("url, ws", [
-    ("http://127.0.0.1:8188", "ws://127.0.0.1:8188/ws?clientId="),
-    ("https://comfy.example.com", "wss://comfy.example.com/ws?clientId="),
-    ("https://gpu.example.com:8443/comfy/", "wss://gpu.example.com:8443/comfy/ws?clientId="),
-])
-def test_https_maps_to_wss(url: str, ws: str) -> None:
-    client = ComfyClient(url, headers={"Authorization": "Bearer x"})
-    assert client.ws_url.startswith(ws) and client.ws_url == ws + client.client_id
-
-
-def test_not_an_http_url_is_refused() -> None:
-    with pytest.raises(ServerUnavailable, match="not an http"):
-        ComfyClient("ftp://example.com")

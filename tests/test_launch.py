@@ -1,19 +1,13 @@
-"""A launch that fails is reported once and leaves nothing behind; a launched session cleans up."""
+"""A launch that fails is reported once and leaves nothing behind; a launched session cleans up.
+The sweep of old logs, which launches nothing: tests/unit/test_without_a_server.py."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
 
-from comfy_plugin.server.launcher import (
-    KEEP_FAILED_LOG_S,
-    WORKDIR_PREFIX,
-    default_python,
-    sweep_old_logs,
-)
+from comfy_plugin.server.launcher import default_python
 from conftest import COMFY_DIR, CPU_ARGS, MODEL_PATHS, ROOT, Project, noise_batch
 
 #: What torch may leave in TMPDIR on its own (its compile caches): not the plugin's to remove.
@@ -60,14 +54,3 @@ def test_a_launched_session_leaves_its_temporary_folder_empty(offline_project: P
     assert "log kept" not in result.stdout.str()
     assert leftovers(temp) == []
 
-
-def test_the_next_launch_removes_failed_logs_older_than_a_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    old, recent = tmp_path / f"{WORKDIR_PREFIX}old", tmp_path / f"{WORKDIR_PREFIX}recent"
-    for folder in (old, recent):
-        folder.mkdir()
-        (folder / "comfyui.log").write_text("Traceback: it crashed\n")
-    day_and_more = time.time() - KEEP_FAILED_LOG_S - 60
-    os.utime(old, (day_and_more, day_and_more))
-    sweep_old_logs()
-    assert not old.exists() and (recent / "comfyui.log").is_file()

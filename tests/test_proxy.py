@@ -21,7 +21,7 @@ import pytest
 from nginx_proxy import USER, NginxProxy
 from PIL import Image
 
-from comfy_plugin.client import ComfyClient, OutputFile, without_credentials
+from comfy_plugin.client import ComfyClient, OutputFile
 from comfy_plugin.errors import (
     AuthenticationFailed,
     OutputError,
@@ -30,9 +30,7 @@ from comfy_plugin.errors import (
     TlsVerificationFailed,
     UpstreamUnavailable,
 )
-from comfy_plugin.plugin.options import resolve
 from comfy_plugin.server.launcher import LaunchedServer
-from comfy_plugin.urls import split_credentials
 from conftest import ROOT, Project, noise_batch
 
 #: LoadImage -> ImageInvert -> SaveImage: the local image goes up through /upload/image.
@@ -198,16 +196,6 @@ def test_the_ca_bundle_beats_ssl_cert_file_which_is_used_when_none_is_given(
         ComfyClient(proxy.url("comfy"), headers).system_stats()
 
 
-def test_ca_bundle_option_precedence(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Command line > environment > ini > default; an ini path is relative to the ini's folder."""
-    assert resolve(pytester.parseconfig()).ca_bundle is None
-    pytester.makeini("[pytest]\ncomfy_ca_bundle = certs/ini.pem\n")
-    assert resolve(pytester.parseconfig()).ca_bundle == pytester.path / "certs" / "ini.pem"
-    monkeypatch.setenv("COMFY_CA_BUNDLE", "/etc/env.pem")
-    assert resolve(pytester.parseconfig()).ca_bundle == Path("/etc/env.pem")
-    assert resolve(pytester.parseconfig("--comfy-ca-bundle", "/etc/cli.pem")).ca_bundle == Path("/etc/cli.pem")
-
-
 def test_a_proxy_that_closes_idle_sockets_is_recovered(pytester: pytest.Pytester, proxy: NginxProxy) -> None:
     project = Project(pytester, proxy.url("idle"))
     blur = copy.deepcopy(BLUR)
@@ -252,29 +240,6 @@ def test_credentials_in_the_url_are_basic_auth_and_never_shown(pytester: pytest.
     assert proxy.password not in str(info.value) and USER not in str(info.value)
 
 
-@pytest.mark.parametrize("url, shown, sent", [
-    ("https://u:p%40ss@gpu.example/comfy/", "https://gpu.example/comfy/", "u:p@ss"),
-    ("http://user@[::1]:8188", "http://[::1]:8188", "user:"),
-    ("http://127.0.0.1:8188/a@b", "http://127.0.0.1:8188/a@b", None),
-    ("https://@host/", "https://host/", None),
-])
-def test_credentials_leave_the_url(url: str, shown: str, sent: str | None) -> None:
-    import base64
-
-    clean, header = split_credentials(url)
-    assert clean == shown == without_credentials(url)
-    assert (base64.b64decode(header.removeprefix("Basic ")).decode() if header else None) == sent
-
-
-def test_settings_keep_urls_without_credentials(pytester: pytest.Pytester) -> None:
-    settings = resolve(pytester.parseconfig("--comfy-url", "https://u:hunter2@gpu.example/comfy/",
-                                            "--comfy-url", "http://127.0.0.1:8188"))
-    assert settings.urls == ("https://gpu.example/comfy/", "http://127.0.0.1:8188")
-    assert "hunter2" not in repr(settings)
-    assert settings.connect_url(settings.urls[0]) == "https://u:hunter2@gpu.example/comfy/"
-    assert settings.connect_url(settings.urls[1]) == "http://127.0.0.1:8188"
-
-
 def test_a_proxy_whose_comfyui_is_down_fails_the_run_once(pytester: pytest.Pytester, proxy: NginxProxy) -> None:
     """nginx answers 502 when nothing listens behind it: a server failure, recorded once."""
     with pytest.raises(UpstreamUnavailable, match=r"GET /system_stats was answered HTTP 502 Bad Gateway: a proxy"):
@@ -286,3 +251,4 @@ def test_a_proxy_whose_comfyui_is_down_fails_the_run_once(pytester: pytest.Pytes
     output = result.stdout.str()
     assert output.count("is not available (details in the session summary)") == 2, output
     assert output.count("a proxy in front of ComfyUI cannot reach it") == 1, output
+

@@ -205,28 +205,3 @@ def test_execution_error_names_node_and_exception(project: Project) -> None:
     ])
     assert "Traceback" not in result.stdout.str()
 
-
-def test_unreachable_server_fails_each_prompt_once_with_the_url(offline_project: Project) -> None:
-    offline_project.copy_batch("noise-random-seeds.json")
-    result = offline_project.run("batches/")
-    result.assert_outcomes(failed=3)
-    out = result.stdout.str()
-    short = f"ComfyUI at {offline_project.url} is not available (details in the session summary)"
-    assert result.stdout.lines.count(short) == 3, "one short line per prompt"
-    assert out.count("start ComfyUI") == 1, "the full message (how to start ComfyUI) appears once"
-    assert f"ComfyUI at {offline_project.url}: cannot connect" in out
-
-
-def test_collect_only_never_touches_the_server(offline_project: Project) -> None:
-    offline_project.copy_batch("noise-random-seeds.json")
-    offline_project.copy_batch("sd15-txt2img.json")
-    result = offline_project.run("batches/", "--collect-only", "-q")
-    assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "batches/noise-random-seeds.json::a-cat-in-a-hat",
-        "batches/noise-random-seeds.json::a-dog-on-a-skateboard",
-        "batches/noise-random-seeds.json::sunset-over-the-sea",
-        "batches/sd15-txt2img.json::a-cat-wearing-a-hat-studio-photo",
-        "batches/sd15-txt2img.json::a-lighthouse-at-night",
-        "5 tests collected*",
-    ])

@@ -1,4 +1,5 @@
-"""Server selection, launching, and a server that goes away in the middle of a run."""
+"""Server selection, launching, and a server that goes away in the middle of a run. Option precedence
+and a run where no server answers: tests/unit/test_options.py, tests/unit/test_without_a_server.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from comfy_plugin.plugin.options import DEFAULT_URL, resolve
 from comfy_plugin.server.launcher import default_python
 from conftest import (
     COMFY_DIR,
@@ -50,24 +50,6 @@ def test_ini_comfy_launch_starts_and_stops_a_server(offline_project: Project) ->
     assert [f.name.split("_")[1] for f in p.images()] == ["launched"]
 
 
-def test_comfy_url_on_the_command_line_launches_nothing(offline_project: Project) -> None:
-    offline_project.pytester.makeini(f"[pytest]\ncomfy_launch = {COMFY_DIR}\n")
-    offline_project.batch("one.json", noise_batch([{"positive_prompt": "x", "seed": 2}]))
-    result = offline_project.run("batches/")
-    result.assert_outcomes(failed=1)
-    assert "launching" not in result.stdout.str()
-    result.stdout.fnmatch_lines([f"*ComfyUI at {offline_project.url}: cannot connect*"])
-
-
-def test_launch_of_a_folder_without_main_py_is_one_clear_error(offline_project: Project, tmp_path) -> None:
-    offline_project.batch("one.json", noise_batch([{"positive_prompt": "x", "seed": 2}, {"seed": 3}]))
-    result = offline_project.pytester.runpytest("batches/", "--comfy-launch", str(tmp_path), "-p", "no:cacheprovider")
-    result.assert_outcomes(failed=2)
-    out = result.stdout.str()
-    assert out.count("no main.py in the folder given to --comfy-launch") == 1
-    assert "Traceback" not in out
-
-
 def test_server_stopped_mid_run_fails_the_rest_at_once(pytester: pytest.Pytester) -> None:
     """The second prompt is in flight (a large image) when the server is killed."""
     server = start_comfyui()
@@ -93,27 +75,6 @@ def test_server_stopped_mid_run_fails_the_rest_at_once(pytester: pytest.Pytester
     assert times["after-1"] < 1 and times["after-2"] < 1, times
 
 
-def test_option_precedence(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makeini("[pytest]\ncomfy_url = http://ini:1\ncomfy_timeout = 30\ncomfy_launch = ComfyUI\n")
-    settings = resolve(pytester.parseconfig())
-    assert settings.url == "http://ini:1"
-    assert settings.timeout_s == 30
-    assert settings.launch == pytester.path / "ComfyUI"
-
-    monkeypatch.setenv("COMFY_URL", "http://env:2")
-    settings = resolve(pytester.parseconfig())
-    assert (settings.url, settings.launch) == ("http://env:2", None), "environment beats ini; a URL launches nothing"
-
-    settings = resolve(pytester.parseconfig("--comfy-url", "http://cli:3", "--comfy-timeout", "5"))
-    assert (settings.url, settings.launch, settings.timeout_s) == ("http://cli:3", None, 5)
-
-    monkeypatch.delenv("COMFY_URL")
-    pytester.makeini("[pytest]\n")
-    assert resolve(pytester.parseconfig()).url == DEFAULT_URL
-    with pytest.raises(pytest.UsageError, match="exclude each other"):
-        resolve(pytester.parseconfig("--comfy-url", "http://a:1", "--comfy-launch", "x"))
-
-
 def test_several_urls_are_shared_out_to_xdist_workers(pytester: pytest.Pytester) -> None:
     servers = [start_comfyui(), start_comfyui()]
     try:
@@ -132,14 +93,6 @@ def test_several_urls_are_shared_out_to_xdist_workers(pytester: pytest.Pytester)
     result.assert_outcomes(passed=6)
     assert [len(h) for h in histories] == [3, 3], "each worker used its own server"
     assert len(project.images()) == 6
-
-
-def test_repeated_and_separated_urls(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = resolve(pytester.parseconfig("--comfy-url", "http://a:1", "--comfy-url", "http://b:2"))
-    assert settings.urls == ("http://a:1", "http://b:2")
-    assert [settings.url_for_worker(n) for n in range(3)] == ["http://a:1", "http://b:2", "http://a:1"]
-    monkeypatch.setenv("COMFY_URL", "http://c:3, http://d:4")
-    assert resolve(pytester.parseconfig()).urls == ("http://c:3", "http://d:4")
 
 
 def test_each_xdist_worker_launches_its_own_server(offline_project: Project) -> None:
@@ -164,3 +117,4 @@ def test_each_xdist_worker_launches_its_own_server(offline_project: Project) -> 
     urls = sorted(f.read_text() for f in p.path.glob("launched-gw*.txt"))
     assert len(urls) == 2 and urls[0] != urls[1], urls
     assert not any(answers(url) for url in urls), "each worker stops its server"
+
