@@ -9,13 +9,14 @@ editor never sends, each with a hint at what the user probably meant.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..batchfile.checks import check_target
+from ..batchfile.workflow import Addresses, NodeEntry, Place, Target
 from ..errors import Problem, UIFormatError
 from ..settings import MAX_UI_NODES
-from ..batchfile.workflow import Addresses, NodeEntry, Place, Target
 from .catalog import Catalog
 from .graph import PRIMITIVE, read_workflow
 from .visible import Visible, convert_visible, file_nodes

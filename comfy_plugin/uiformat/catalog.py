@@ -7,8 +7,9 @@ position. This module derives the same two lists (input slots, widgets) per clas
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 #: Input types the editor shows as a widget (its ComfyWidgets table and the core
 #: extensions' custom widgets). A list spec (combo) is "COMBO".

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ComfyError, ServerUnavailable, UIFormatError
 from ..files import write_atomically
@@ -92,7 +93,8 @@ def prompt_for(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.workflow)
     data = _read_json(path, "workflow")
     if is_api_format(data):
-        return data
+        prompt: dict[str, Any] = data  # (JSON: a mapping read is a dict)
+        return prompt
     if not is_ui_format(data):
         raise _Failure(EXIT_BAD_INPUT, f"{path}: not a ComfyUI workflow: neither the UI format ('nodes' and "
                                        "'links') nor the API format (nodes with 'class_type')")

@@ -39,7 +39,7 @@ class Exec:
     id: str
     node: Node
     path: tuple[str, ...]
-    instance: "Exec | None"
+    instance: Exec | None
     cls: NodeClass | None
     slots: list[SlotRef]
     subgraph: Graph | None = None  # the definition, when the node is a subgraph instance
@@ -161,7 +161,7 @@ def _load_values(flat: Flat, server_version: str | None) -> None:
             cls = flat.catalog.get(node.type) if node.type not in flat.workflow.subgraphs else None
             if cls is not None:
                 flat.values[(graph.id, node.id)] = widget_values(
-                    flat.workflow, node, cls, flat.catalog.object_info, node.label(), server_version,
+                    flat.workflow, node, cls, flat.catalog.object_info, node.label(), server_version=server_version,
                     at_root=not graph.id)
     for graph in _inner_first(flat.workflow):  # each instance's inner instances are promoted before it
         for node in graph.nodes.values():
@@ -188,7 +188,7 @@ def _inner_first(workflow: Workflow) -> list[Graph]:
         seen.add(top.id)
         stack = [(top, iter(top.nodes.values()))]
         while stack:
-            graph, nodes = stack[-1]
+            nodes = stack[-1][1]
             node = next(nodes, None)
             if node is None:
                 order.append(stack.pop()[0])
@@ -212,8 +212,8 @@ def widget_of(flat: Flat, graph: Graph, node: Node, slot_name: str | None) -> tu
     return None
 
 
-def slots_of(flat: Flat, node: Node) -> list[SlotRef] | None:
-    """A node's inputs as the editor holds them (None for an editor-only node)."""
+def slots_of(flat: Flat, node: Node) -> list[SlotRef]:
+    """A node's inputs as the editor holds them (an editor-only node's: as saved)."""
     key = (node.graph.id, node.id)
     found = flat.slots.get(key)
     if found is None:
@@ -281,14 +281,14 @@ def _promote(flat: Flat, node: Node) -> list[Promoted]:
             promoted.append(Promoted(io.name, get_value(flat, *found)))
     saved = node.widgets_values
     if isinstance(saved, list):
-        for widget, value in zip(promoted, saved):
+        for widget, value in zip(promoted, saved, strict=False):  # (either may be the longer)
             widget.value = value
         proxies = node.properties.get("proxyWidgets")
-        for entry, value in zip(proxies if isinstance(proxies, list) else [], saved):
+        for entry, value in zip(proxies if isinstance(proxies, list) else [], saved, strict=False):
             if isinstance(entry, list) and len(entry) == 2 and str(entry[0]) == "-1" and value is not None:
-                widget = next((w for w in promoted if w.name == entry[1]), None)
-                if widget is not None:
-                    widget.value = value
+                named = next((w for w in promoted if w.name == entry[1]), None)
+                if named is not None:
+                    named.value = value
     return promoted
 
 
@@ -343,7 +343,7 @@ def visible_source(path: tuple[str, ...], origin: Origin | None) -> tuple[str, s
         return None
     kind, name = origin
     if kind == "primitive":
-        return ":".join(path + (name,)), "value"
+        return ":".join((*path, name)), "value"
     if kind == "instance":
         return ":".join(path), name
-    return ":".join(path[:-1] + (name,)), "value"
+    return ":".join((*path[:-1], name)), "value"

@@ -7,8 +7,9 @@ Only what the conversion needs is kept. Structural faults the editor would trip 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import LegacyGroupNode, UIFormatError
 from .fields import Fields, brief
@@ -50,7 +51,7 @@ class Node:
     outputs: list[str]  # output types, by slot
     widgets_values: Any
     properties: dict[str, Any]
-    graph: "Graph" = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    graph: Graph = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
 
     def label(self) -> str:
         """How messages name the node: id, class (or "subgraph instance"), title, where."""
@@ -163,8 +164,9 @@ def _node(raw: Any, source: str, where: str) -> Node:
     if node_type.startswith(("workflow>", "workflow/")):
         raise LegacyGroupNode(
             source, f"'{node_type}' is a legacy group node, which current editors replaced with subgraphs",
-            node.label() + (f" in {where}" if where else ""), "open the file in the ComfyUI editor, right-click the group node and choose "
-                   "'Convert to subgraph' (or 'Convert to nodes'), then save it again")
+            node.label() + (f" in {where}" if where else ""),
+            "open the file in the ComfyUI editor, right-click the group node and choose "
+            "'Convert to subgraph' (or 'Convert to nodes'), then save it again")
     return node
 
 

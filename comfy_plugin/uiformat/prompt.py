@@ -4,7 +4,8 @@ editor would queue. Pure functions."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import UIFormatError
 from ..settings import MAX_UI_NODES
@@ -12,6 +13,7 @@ from .catalog import UNDEFINED, Catalog
 from .flatten import Exec, Flat, check_types, flatten, virtual_value, visible_source
 from .graph import BYPASSED, MUTED, Workflow, read_workflow
 from .resolve import resolve_input
+
 
 def is_ui_format(data: Any) -> bool:
     """A graph as the editor saves it: ``nodes`` and ``links``."""
@@ -24,7 +26,7 @@ def is_api_format(data: Any) -> bool:
             and all(isinstance(v, Mapping) and "class_type" in v for v in data.values()))
 
 
-def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str = "workflow",
+def convert(workflow: Mapping[str, Any], object_info: Mapping[str, Any] | Catalog, source: str = "workflow", *,
             server_version: str | None = None, sources: Sources | None = None,
             max_nodes: int = MAX_UI_NODES) -> dict[str, dict[str, Any]]:
     """The API-format prompt for a UI-format ``workflow``.

@@ -10,14 +10,27 @@ value of a subgraph instance's widget or of a PrimitiveNode.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import BrokenLink, MissingSubgraph, UIFormatError
 from ..settings import MAX_UI_NODES
 from .catalog import Catalog
-from .graph import (BYPASSED, MUTED, NOTES, PRIMITIVE, REROUTE, SUBGRAPH_INPUT, UUID, Graph, Link, Node, Workflow,
-                    read_workflow)
+from .graph import (
+    BYPASSED,
+    MUTED,
+    NOTES,
+    PRIMITIVE,
+    REROUTE,
+    SUBGRAPH_INPUT,
+    UUID,
+    Graph,
+    Link,
+    Node,
+    Workflow,
+    read_workflow,
+)
 from .prompt import convert_read, is_ui_format
 from .walk import Reached, reach
 
@@ -120,10 +133,10 @@ def check_links(graph: Workflow) -> None:
             continue
         if node.type not in graph.subgraphs:
             for entry in node.inputs:
-                _check_link(graph, reached.graph, node, reached.flat_id, entry.name, entry.link)
+                _check_link(graph, reached.graph, node, reached.flat_id, name=entry.name, link_id=entry.link)
 
 
-def _check_link(graph: Workflow, inner: Graph, node: Node, node_id: str, name: str, link_id: int | None) -> None:
+def _check_link(graph: Workflow, inner: Graph, node: Node, node_id: str, *, name: str, link_id: int | None) -> None:
     if link_id is None:
         return
     place = f"node {node_id} ({node.type})"
@@ -242,5 +255,5 @@ def _proxies(node: Node, node_id: str,
         if (isinstance(entry, list) and len(entry) == 2 and str(entry[0]) in definition.nodes
                 and isinstance(entry[1], str)):
             found.setdefault(entry[1], []).append((f"{node_id}:{entry[0]}", entry[1]))
-    once = {name: (places[0],) for name, places in found.items() if len(places) == 1}
+    once: dict[str, tuple[Place, ...]] = {name: (places[0],) for name, places in found.items() if len(places) == 1}
     return once, {name: places for name, places in found.items() if len(places) > 1}

@@ -6,8 +6,8 @@ nodes the expansion makes (each instance copies its definition: two instances a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from ..errors import RecursiveSubgraph, TooManyNodes
 from ..settings import MAX_UI_NODES

@@ -9,7 +9,8 @@ on the inputs (a newer editor or node version): that is reported, never guessed 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import WidgetValuesMismatch
 from .catalog import CONTROL_VALUES, SEED_NAMES, NodeClass, Widget, spec_options
@@ -21,7 +22,7 @@ SAMPLERS = ("KSampler", "KSamplerAdvanced")
 _VERSION = re.compile(r"v?[0-9]{1,9}(\.[0-9]{1,9}){0,5}")
 
 
-def _fits(widget: Widget, value: Any) -> bool:
+def _fits(widget: Widget, value: Any) -> bool:  # noqa: PLR0911  (one answer per widget kind)
     """Whether a saved value can be this widget's: only the JSON type is checked (a combo may
     name a model the server lacks, which preflight reports)."""
     if value is None:
@@ -47,7 +48,8 @@ def _versions(workflow: Workflow, node: Node, server_version: str | None) -> str
     ver = node.properties.get("ver")
     if ver:
         parts.append(f"node version {brief(ver) if not isinstance(ver, str) else ver[:40]}")
-    text = f"the file was saved with {' and '.join(parts)}" if parts else "the file does not say which versions saved it"
+    text = f"the file was saved with {' and '.join(parts)}" if parts else \
+        "the file does not say which versions saved it"
     if server_version:
         core = node.properties.get("cnr_id") == "comfy-core"  # a custom node's version is its own
         newer = core and isinstance(ver, str) and _version(ver) > _version(server_version) > ()
@@ -61,11 +63,12 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.strip().lstrip("v").split(".")) if _VERSION.fullmatch(text.strip()) else ()
 
 
-def _mismatch(workflow: Workflow, node: Node, where: str, what: str, server_version: str | None,
+def _mismatch(workflow: Workflow, node: Node, where: str, what: str, *, server_version: str | None,
               names: list[str]) -> WidgetValuesMismatch:
+    versions = _versions(workflow, node, server_version)
     return WidgetValuesMismatch(
         workflow.source,
-        f"{what}; the server's widgets for {node.type} are: {', '.join(names)}; {_versions(workflow, node, server_version)}",
+        f"{what}; the server's widgets for {node.type} are: {', '.join(names)}; {versions}",
         where,
         "the file was probably saved by a newer ComfyUI or node version than the server's: update the server, "
         "or open and save the file with the server's own editor",
@@ -90,7 +93,7 @@ def _migrate_force_inputs(cls: NodeClass, object_info: Mapping[str, Any], values
 
 
 def widget_values(workflow: Workflow, node: Node, cls: NodeClass, object_info: Mapping[str, Any],
-                  where: str, server_version: str | None = None, at_root: bool = False) -> dict[str, Any]:
+                  where: str, *, server_version: str | None = None, at_root: bool = False) -> dict[str, Any]:
     """The value of every widget of ``node`` (sent or not), as the editor holds it after load."""
     values = {w.name: w.default for w in cls.widgets}
     saved = node.widgets_values
@@ -100,17 +103,17 @@ def widget_values(workflow: Workflow, node: Node, cls: NodeClass, object_info: M
             widget = next((w for w in cls.widgets if w.name == name), None)
             if widget is None:
                 raise _mismatch(workflow, node, where, f"widgets_values names '{name}', an input the server's "
-                                f"{node.type} does not have", server_version, names)
+                                f"{node.type} does not have", server_version=server_version, names=names)
             if not _fits(widget, value):
                 raise _mismatch(workflow, node, where, f"widgets_values['{name}'] = {brief(value)} cannot be the "
-                                f"{widget.kind} widget '{name}'", server_version, names)
+                                f"{widget.kind} widget '{name}'", server_version=server_version, names=names)
             values[name] = value
     elif isinstance(saved, list):
         saved = _migrate_force_inputs(cls, object_info, saved)
-        for i, (widget, value) in enumerate(zip([w for w in cls.widgets if w.saved], saved)):
+        for i, (widget, value) in enumerate(zip([w for w in cls.widgets if w.saved], saved, strict=False)):
             if not _fits(widget, value):
                 raise _mismatch(workflow, node, where, f"widgets_values[{i}] = {brief(value)} cannot be the "
-                                f"{widget.kind} widget '{widget.name}'", server_version, names)
+                                f"{widget.kind} widget '{widget.name}'", server_version=server_version, names=names)
             values[widget.name] = value
     if at_root and node.type in SAMPLERS:
         sampler = values.get("sampler_name")
