@@ -202,10 +202,10 @@ class SpecContext:
     addresses: Addresses
     targets: dict[str, list[Target]]
     generic: dict[str, Any]
-    declared: Any  # variables.load_declared's result
+    declared: dict[str, list[str]]  # variable name -> its lines (variables.load_declared)
     per_prompt: dict[int, list[Problem]] = field(default_factory=dict)  # schema problems by prompt index
     image_keys: set[str] = field(default_factory=set)
-    timeout: Any = None  # the batch file's timeout
+    timeout: Any = None  # the batch file's timeout, as written (checked per prompt)
 
 
 def build_specs(raw_prompts: list[Any], lines: list[int], ctx: SpecContext) -> list[PromptSpec]:

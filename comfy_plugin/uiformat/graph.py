@@ -51,7 +51,7 @@ class Node:
     outputs: list[str]  # output types, by slot
     widgets_values: Any
     properties: dict[str, Any]
-    graph: Graph = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    graph: Graph = field(repr=False, compare=False, default=None)  # type: ignore[assignment]  # set by its Graph
 
     def label(self) -> str:
         """How messages name the node: id, class (or "subgraph instance"), title, where."""
