@@ -12,11 +12,16 @@ baselines. No server is needed, and nothing runs. No pytest here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BaselineError, ComfyError
+
+if TYPE_CHECKING:
+    from ..media.kinds import Kinds
+    from ..settings import BaselineSettings
 
 PENDING_VERSION = 1
 
@@ -34,7 +39,7 @@ class Pending:
     prompt_id: str
     status: str  # the verdict it had: diff, changed-test, missing
     message: str
-    observations: list[dict[str, Any]]  # baselines.Observation.to_json() of each image
+    observations: list[dict[str, Any]]  # each output's Recordable.to_json() (media/kind.py)
     perf: dict[str, Any] = field(default_factory=dict)  # {"device": ..., "figures": {...}} when timed
 
     def to_json(self) -> dict[str, Any]:
@@ -83,6 +88,12 @@ class PendingStore:
         return found
 
 
+def _counted(observations: list[dict[str, Any]]) -> str:
+    """``2 image(s)``: the accepted outputs by kind (an observation without one is an image)."""
+    kinds = [str(o.get("kind", "image")) if isinstance(o, dict) else "image" for o in observations]
+    return ", ".join(f"{kinds.count(k)} {k}(s)" for k in dict.fromkeys(kinds)) or "0 image(s)"
+
+
 @dataclass
 class Accepted:
     """What ``--comfy-accept`` did: lines to print and the exit code."""
@@ -119,9 +130,9 @@ def accept(ids: list[str], store: PendingStore, record: Callable[[Pending], None
         out.lines.append("nothing accepted: fix the list and run again")
         return out
     for nodeid in ids:
-        path, result = pending[nodeid]
+        _path, result = pending[nodeid]
         record(result)
-        out.lines.append(f"accepted {nodeid}: {len(result.observations)} image(s) as its baseline "
+        out.lines.append(f"accepted {nodeid}: {_counted(result.observations)} as its baseline "
                          f"(was {result.status}: {result.message.splitlines()[0] if result.message else ''})"
                          + (f"; time baseline on {result.perf['device']}" if result.perf else ""))
     try:
@@ -136,21 +147,22 @@ def accept(ids: list[str], store: PendingStore, record: Callable[[Pending], None
     return out
 
 
-def run(settings: Any, rootdir: Path, batch_dir: str, ids_file: Path) -> Accepted:
-    """``pytest --comfy-accept FILE``: accept the listed prompts' pending results."""
+def run(settings: BaselineSettings, rootdir: Path, batch_dir: str, ids_file: Path,
+        kinds: Kinds | None = None) -> Accepted:
+    """``pytest --comfy-accept FILE``: accept the listed prompts' pending results (of the
+    built-in output kinds and ``kinds``, a project's)."""
     from .perf import PerfBaselines  # (heavy: only for an accept)
     from .regression import Regression
-    from .entries import Observation
 
     try:
         ids = read_ids(ids_file)
-        regression = Regression.create(settings, rootdir, batch_dir)
+        regression = Regression.create(settings, rootdir, batch_dir, kinds)
     except ComfyError as exc:
         return Accepted([str(exc)], 2)
     perf = PerfBaselines(settings, regression.store)
 
     def record(pending: Pending) -> None:
-        observations = [Observation.from_json(o) for o in pending.observations]
+        observations = [regression.kinds.of_json(o).read_observed(o) for o in pending.observations]
         regression.results.record(pending.batch_key, pending.prompt_id, observations)
         if pending.perf:
             perf.updates.setdefault(pending.batch_key, {}).setdefault(pending.perf["device"], {})[

@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 from PIL import Image
@@ -39,6 +39,11 @@ class BaselineEntry:
     params: dict[str, Any] = field(default_factory=dict)  # the prompt's values, seeds resolved
     thumbnail: str = ""  # relative to the baseline file's folder, e.g. "x.thumbs/a-cat_0.png"
     reference: str = ""  # the same, e.g. "x.refs/3f2a...png"; "" for an entry recorded before references
+    kind: ClassVar[str] = "image"  # the output kind (media/still.py)
+
+    def side_files(self) -> tuple[str, ...]:
+        """The thumbnail and the reference this entry names."""
+        return tuple(name for name in (self.thumbnail, self.reference) if name)
 
     def values(self, metric: Any) -> dict[str, Any] | None:
         """The metric's fields, or None when the entry was recorded without that metric."""
@@ -112,6 +117,7 @@ class Observation:
     reference_png: bytes = b""
     pixels: np.ndarray | None = field(default=None, compare=False, repr=False)  # the reference's RGB
     source: bytes = field(default=b"", compare=False, repr=False)  # the original PNG, kept as a full-size reference
+    kind: ClassVar[str] = "image"  # the output kind (media/still.py)
 
     def reference_pixels(self) -> np.ndarray | None:
         """The reference's pixels; from the PNG for an observation read back from JSON."""
@@ -127,6 +133,10 @@ class Observation:
             return self
         return replace(self, thumbnail_png=self.thumbnail_png or thumbnail_png(pixels),
                        reference_png=self.reference_png or self.source or reference_png(pixels))
+
+    def settled(self) -> Observation:
+        """What a session keeps until it writes: the PNGs a baseline keeps, not the arrays."""
+        return self.recordable().without_pixels()
 
     def without_pixels(self) -> Observation:
         """What a session keeps until it writes: the PNGs, not the arrays."""

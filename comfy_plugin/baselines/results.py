@@ -6,11 +6,13 @@ merging), so each worker sends ``SessionResults.to_json()`` as plain JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..errors import BaselineError
-from .entries import Observation
+from ..media.kind import Recordable
+from ..media.kinds import Kinds
 
 FORMAT_VERSION = 1
 
@@ -19,12 +21,12 @@ FORMAT_VERSION = 1
 class SessionResults:
     """What a session (or one xdist worker) will record, per batch file key (``store.key``)."""
 
-    updates: dict[str, dict[str, list[Observation]]] = field(default_factory=dict)
+    updates: dict[str, dict[str, list[Recordable]]] = field(default_factory=dict)
     ids: dict[str, set[str]] = field(default_factory=dict)  # every prompt id of files collected in full
 
-    def record(self, batch_key: str, prompt_id: str, observations: list[Observation] | None) -> None:
-        if observations is not None:  # kept as the PNGs the store writes, not as pixel arrays
-            self.updates.setdefault(batch_key, {})[prompt_id] = [o.recordable().without_pixels() for o in observations]
+    def record(self, batch_key: str, prompt_id: str, observations: list[Recordable] | None) -> None:
+        if observations is not None:  # kept as the files the store writes, not as decoded data
+            self.updates.setdefault(batch_key, {})[prompt_id] = [o.settled() for o in observations]
 
     def collected(self, batch_key: str, prompt_ids: Iterable[str]) -> None:
         self.ids.setdefault(batch_key, set()).update(prompt_ids)
@@ -39,10 +41,10 @@ class SessionResults:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SessionResults:
+    def from_json(cls, data: Mapping[str, Any], kinds: Kinds) -> SessionResults:
         if data.get("format") != FORMAT_VERSION:
             raise BaselineError(f"baseline results of format {data.get('format')!r}: expected {FORMAT_VERSION}")
-        updates = {key: {pid: [Observation.from_json(o) for o in obs] for pid, obs in prompts.items()}
+        updates = {key: {pid: [kinds.of_json(o).read_observed(o) for o in obs] for pid, obs in prompts.items()}
                    for key, prompts in data.get("updates", {}).items()}
         return cls(updates, {key: set(ids) for key, ids in data.get("ids", {}).items()})
 
@@ -55,11 +57,11 @@ class SessionResults:
             self.collected(key, ids)
 
 
-def merge_worker_results(results: list[Mapping[str, Any]]) -> SessionResults:
+def merge_worker_results(results: list[Mapping[str, Any]], kinds: Kinds) -> SessionResults:
     """The controller's view of its workers' ``SessionResults.to_json()``: updates and ids united.
 
     A prompt runs on one worker only; should two report it (a rerun plugin), the later one wins."""
     merged = SessionResults()
     for data in results:
-        merged.merge(SessionResults.from_json(data))
+        merged.merge(SessionResults.from_json(data, kinds))
     return merged

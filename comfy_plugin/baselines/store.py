@@ -18,7 +18,8 @@ from typing import Iterable, Mapping
 
 from ..errors import BaselineError
 from ..files import safe_piece, write_atomically
-from .entries import BaselineEntry, Observation
+from ..media.kind import DEFAULT_KIND, Recordable, Stored
+from ..media.kinds import Kinds
 from .results import FORMAT_VERSION
 
 
@@ -31,17 +32,35 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise BaselineError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def reference_name(data: bytes) -> str:
+def reference_name(data: bytes, suffix: str = ".png") -> str:
     """``<first 16 hex digits of the sha256>.png``: the same image, the same name."""
-    return hashlib.sha256(data).hexdigest()[:16] + ".png"
+    return hashlib.sha256(data).hexdigest()[:16] + suffix
 
 
-def thumbnail_name(prompt_id: str, index: int) -> str:
+def thumbnail_name(prompt_id: str, index: int, suffix: str = ".png") -> str:
     """``<prompt id>_<index>.png``; an id that needs sanitising gets a digest so names stay distinct."""
     piece = safe_piece(prompt_id, "prompt")
     if piece != prompt_id:
         piece += "-" + hashlib.sha256(prompt_id.encode("utf-8")).hexdigest()[:8]
-    return f"{piece}_{index}.png"
+    return f"{piece}_{index}{suffix}"
+
+
+class _SideFiles:
+    """The files beside one baseline file that a kind writes for its entries."""
+
+    def __init__(self, thumbs: Path, refs: Path) -> None:
+        self.thumbs, self.refs = thumbs, refs
+
+    def named(self, prompt_id: str, index: int, suffix: str, data: bytes) -> str:
+        name = thumbnail_name(prompt_id, index, suffix)
+        atomic_write(self.thumbs / name, data)
+        return f"{self.thumbs.name}/{name}"
+
+    def by_digest(self, data: bytes, suffix: str) -> str:
+        name = reference_name(data, suffix)
+        if not (self.refs / name).is_file():  # the same name holds the same bytes: never rewritten
+            atomic_write(self.refs / name, data)
+        return f"{self.refs.name}/{name}"
 
 
 class BaselineStore:
@@ -51,13 +70,15 @@ class BaselineStore:
     ``batch_dir`` is mirrored); a batch file elsewhere under ``rootdir`` ->
     ``root[/env]/_rootdir/<its path relative to rootdir>``, so the two never collide."""
 
-    def __init__(self, root: Path, rootdir: Path, env: str | None = None, batch_dir: str = "batches") -> None:
+    def __init__(self, root: Path, rootdir: Path, env: str | None = None, batch_dir: str = "batches",
+                 kinds: Kinds | None = None) -> None:
         if env is not None and (not env or safe_piece(env, "") != env or env == "_rootdir"):
             raise BaselineError(f"baseline environment label {env!r}: use letters, digits, '.', '_' and '-' only")
         self.root = Path(root)
         self.rootdir = Path(rootdir).resolve()
         self.env = env
         self.batch_dir = batch_dir
+        self.kinds = kinds or Kinds.of()
 
     @property
     def base(self) -> Path:
@@ -87,15 +108,13 @@ class BaselineStore:
         path = self.baseline_path(batch_file)
         return path.with_name(path.stem + ".refs")
 
-    def thumbnail_path(self, batch_file: Path, entry: BaselineEntry) -> Path | None:
-        return self.baseline_path(batch_file).parent / entry.thumbnail if entry.thumbnail else None
+    def side_file(self, batch_file: Path, name: str) -> Path:
+        """A file an entry names beside the baseline file (a thumbnail, a reference)."""
+        return self.baseline_path(batch_file).parent / name
 
-    def reference_path(self, batch_file: Path, entry: BaselineEntry) -> Path | None:
-        """The entry's reference image; None for an entry recorded before references existed."""
-        return self.baseline_path(batch_file).parent / entry.reference if entry.reference else None
-
-    def load(self, batch_file: Path) -> dict[str, list[BaselineEntry]]:
-        """``{prompt id: [entry of image 0, image 1, ...]}``; ``{}`` when nothing was recorded."""
+    def load(self, batch_file: Path) -> dict[str, list[Stored]]:
+        """``{prompt id: [entry of output 0, output 1, ...]}``; ``{}`` when nothing was recorded.
+        Each entry is read by its kind (its "kind" key; none: a still image)."""
         path = self.baseline_path(batch_file)
         try:
             text = path.read_text(encoding="utf-8")
@@ -115,11 +134,11 @@ class BaselineStore:
         for prompt_id, entries in data["baselines"].items():
             if not isinstance(entries, list):
                 raise BaselineError(f"{path}: baselines.{prompt_id}: expected a list of entries, one per image")
-            stored[prompt_id] = [BaselineEntry.from_json(e, f"{path}: baselines.{prompt_id}[{i}]")
+            stored[prompt_id] = [self.kinds.of_json(e).read_entry(e, f"{path}: baselines.{prompt_id}[{i}]")
                                  for i, e in enumerate(entries)]
         return stored
 
-    def write(self, batch_file: Path, updates: Mapping[str, list[Observation]],
+    def write(self, batch_file: Path, updates: Mapping[str, list[Recordable]],
               remove: Iterable[str] = ()) -> Path:
         """Merge ``updates`` (whole prompts) into the stored file and drop ``remove``; returns its path.
 
@@ -133,14 +152,15 @@ class BaselineStore:
             if not observations:  # nothing to compare against later: no entry at all
                 stored.pop(prompt_id, None)
                 continue
-            stored[prompt_id] = [self._keep_images(batch_file, prompt_id, index, seen.recordable())
+            files = _SideFiles(self.thumbs_dir(batch_file), self.refs_dir(batch_file))
+            stored[prompt_id] = [self.kinds.named(seen.kind).keep(seen, files, prompt_id, index)
                                  for index, seen in enumerate(observations)]
         if stored:
             document = {
                 "format": FORMAT_VERSION,
                 "batch_file": self.key(batch_file),
                 "environment": self.env,
-                "baselines": {pid: [e.to_json() for e in entries] for pid, entries in stored.items()},
+                "baselines": {pid: [_entry_json(e) for e in entries] for pid, entries in stored.items()},
             }
             text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
             atomic_write(path, text.encode("utf-8"))
@@ -149,34 +169,24 @@ class BaselineStore:
                 path.unlink()
             except OSError as exc:
                 raise BaselineError(f"cannot remove {path}: {exc.strerror or exc}") from None
-        _drop_unused(self.thumbs_dir(batch_file), {PurePosixPath(e.thumbnail).name for es in stored.values() for e in es})
-        _drop_unused(self.refs_dir(batch_file), {PurePosixPath(e.reference).name for es in stored.values() for e in es})
+        named = [PurePosixPath(name) for es in stored.values() for e in es for name in e.side_files()]
+        for folder in (self.thumbs_dir(batch_file), self.refs_dir(batch_file)):
+            _drop_unused(folder, {p.name for p in named if p.parent.name == folder.name})
         return path
 
-    def _keep_images(self, batch_file: Path, prompt_id: str, index: int, seen: Observation) -> BaselineEntry:
-        """Write an observation's thumbnail and reference; its entry, naming both. An observation
-        without a reference (kept by an older version) gets an entry without one."""
-        if not seen.thumbnail_png:
-            raise BaselineError(f"{prompt_id}: image {index} was observed without its thumbnail")
-        thumbs = self.thumbs_dir(batch_file)
-        name = thumbnail_name(prompt_id, index)
-        atomic_write(thumbs / name, seen.thumbnail_png)
-        entry = seen.entry.with_thumbnail(f"{thumbs.name}/{name}").with_reference("")
-        if seen.reference_png:
-            refs = self.refs_dir(batch_file)
-            reference = reference_name(seen.reference_png)
-            if not (refs / reference).is_file():  # the same name holds the same bytes: never rewritten
-                atomic_write(refs / reference, seen.reference_png)
-            entry = entry.with_reference(f"{refs.name}/{reference}")
-        return entry
+
+def _entry_json(entry: Stored) -> dict[str, object]:
+    """An entry as the file holds it: the kind named, except for the default kind (older files)."""
+    data = entry.to_json()
+    return data if entry.kind == DEFAULT_KIND else {"kind": entry.kind, **data}
 
 
 def _drop_unused(folder: Path, used: set[str]) -> None:
-    """Delete the PNGs of ``folder`` that no entry names, and the folder when it is left empty."""
+    """Delete the files of ``folder`` that no entry names, and the folder when it is left empty."""
     if not folder.is_dir():
         return
     for item in folder.iterdir():
-        if item.suffix == ".png" and item.name not in used:
+        if item.is_file() and not item.name.startswith(".") and item.name not in used:
             item.unlink(missing_ok=True)
     try:
         folder.rmdir()  # only when empty

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..baselines.regression import is_compared
 from ..batchfile.batch import Batch, PromptSpec
 from ..errors import ComfyError, InternalError, PreflightError, ServerUnavailable
-from .failure import FailureRepr
 from ..run.pipeline import PromptJob
-from ..baselines.regression import is_compared
-from ..settings import REGRESSION_MARKER
 from ..run.prompt import PromptReport
-
+from ..settings import REGRESSION_MARKER
+from .failure import FailureRepr
 from .registry import comfy_state
 
 if TYPE_CHECKING:

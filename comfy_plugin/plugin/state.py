@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # imported only when activated
     from ..baselines.perf import PerfBaselines
     from ..baselines.regression import Regression
     from ..errors import ServerUnavailable
+    from ..media.kinds import Kinds
     from ..report.html import Recorder
     from ..run.pipeline import Pipeline, PromptJob
     from ..run.prompt import PromptJobs, PromptReport
@@ -101,17 +102,17 @@ class ComfyPlugin:
 
         config = self.config
         batch_dir = self.settings.batch_dirs[0] if self.settings.batch_dirs else "batches"
+        html_wanted = config.pluginmanager.hasplugin("html") and bool(getattr(config.option, "htmlpath", None))
+        images = html_wanted or bool(self.report_path)
         try:
-            regression = Regression.create(self.baseline, config.rootpath, batch_dir)
+            regression = Regression.create(self.baseline, config.rootpath, batch_dir, output_kinds(config), images)
         except ComfyError as exc:
             raise pytest.UsageError(str(exc)) from None
         session = ComfySession(self.settings, config.rootpath, say=self.say, worker=_worker_number(self.worker),
                                fresh=self.baseline.fresh, output_root=config.invocation_params.dir,
                                run_mark=self.run_mark)
         pipeline = Pipeline(session, self.settings.prefetch)
-        html_wanted = config.pluginmanager.hasplugin("html") and bool(getattr(config.option, "htmlpath", None))
-        recorder = Recorder(None if self.is_worker else self.report_path,
-                            images=html_wanted or bool(self.report_path))
+        recorder = Recorder(None if self.is_worker else self.report_path, regression.kinds, images=images)
         shown = progress.Progress(config) if progress.wanted(config) else None
         if shown is not None:
             session.listeners.append(shown.listener)
@@ -146,7 +147,7 @@ class ComfyPlugin:
             self.local.records.append(PromptRecord(item.nodeid, report.prompt_id, report.drawn_seed,
                                                    tuple(str(p) for p in report.saved), report.execution_s,
                                                    report.timing.queued_s, report.timing.peak_mem_mb))
-            parts.recorder.record(report, parts.regression.baseline_thumbnails(item.batch, item.spec))
+            parts.recorder.record(report, parts.regression.cards.pop(report.job.key, []))
         return report
 
     def _upcoming(self, item: PromptItem) -> list[PromptJob]:
@@ -271,13 +272,13 @@ class ComfyPlugin:
         data = getattr(node, "workeroutput", {}).get(PAYLOAD_KEY)
         if not data:
             return
-        from ..baselines.regression import Verdict
+        from ..baselines.verdict import merge_verdicts
 
         payload = WorkerPayload.from_json(data)
         parts = self.activate()
         self.workers.append(payload)
         parts.regression.absorb(payload.baseline_results)
-        parts.regression.verdicts.update({k: Verdict.from_json(v) for k, v in payload.verdicts.items()})
+        merge_verdicts(parts.regression.verdicts, payload.verdicts)
         parts.recorder.absorb(payload.report_entries)
         parts.perf.absorb(payload.perf)
 
@@ -312,3 +313,10 @@ class ComfyPlugin:
 def _worker_number(worker: str) -> int:
     """pytest-xdist's worker id ``gw3`` -> 3; 0 in a plain session."""
     return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
+def output_kinds(config: pytest.Config) -> Kinds:
+    """The session's output kinds: the built-in ones and a project's (``pytest_comfy_output_kinds``)."""
+    from ..media.kinds import Kinds
+
+    return Kinds.of(kind for kinds in config.hook.pytest_comfy_output_kinds() for kind in kinds)

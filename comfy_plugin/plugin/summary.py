@@ -129,10 +129,12 @@ def _baselines(tr, regression: Regression) -> None:
         counts[verdict.status] = counts.get(verdict.status, 0) + 1
     if counts:
         tr.write_line("prompts: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    worst = sorted(((max(d for d in v.distances if d is not None), v.threshold, nodeid)
-                    for nodeid, v in verdicts.items() if any(d is not None for d in v.distances)), reverse=True)
-    for distance, threshold, nodeid in [w for w in worst if w[0] > 0][:5]:
-        tr.write_line(f"  hash distance {distance} (threshold {threshold})  {nodeid}")
+    # the prompts whose readings came nearest to (or went past) their thresholds, any output kind
+    nearest = sorted(((value / limit if limit else float("inf"), name, value, limit, nodeid)
+                      for nodeid, v in verdicts.items()
+                      if (found := v.worst_reading()) is not None for name, value, limit in [found]), reverse=True)
+    for _ratio, name, value, limit, nodeid in [w for w in nearest if w[2] > 0][:5]:
+        tr.write_line(f"  {name} distance {value:.4g} (threshold {limit:.4g})  {nodeid}")
     new = [nodeid for nodeid, v in verdicts.items() if v.status == "missing" and not v.failed and not v.skip]
     if new:
         files = " ".join(sorted({nodeid.split("::")[0] for nodeid in new}))

@@ -2,9 +2,11 @@
 
 ``Recorder`` keeps, per prompt test (node id): its outcome and, when images are wanted
 (``--comfy-report`` or pytest-html's ``--html``), what the prompt's ``PromptReport`` says:
-the ComfyUI prompt id, seed, parameters, thumbnails of the outputs and, for compared
-prompts, the baseline's thumbnail, the new image and an amplified difference image. All of
-it is plain JSON, so a pytest-xdist worker hands it to the controller in its payload; the
+the ComfyUI prompt id, seed, parameters, and each output kind's part of the card (for still
+images: thumbnails of the outputs and, for compared prompts, the baseline's, the new image
+and an amplified difference), made by the kind from what the comparison already decoded
+(``media/``); the report renders each part through its kind, so it hosts kinds it does not
+know. All of it is plain JSON, so a pytest-xdist worker hands it to the controller in its payload; the
 one process that writes renders one self-contained HTML file: the run's date and server(s),
 then a card per prompt (failures first) with its positive prompt, durations, peak memory,
 a bar chart of its nodes' times (``html_timing``) and thumbnails that link to the saved
@@ -13,32 +15,33 @@ images at full size. Its CSS and script are in ``assets/``.
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
-import io
 import json
 import os
 import urllib.parse
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageChops
-
+from ..errors import BaselineError
 from ..files import write_atomically
-from .review import accept_box, download_bar, flip_button
+from .review import accept_box, download_bar
 from .timing import chart, figures, timing_entry
 
-THUMB_SIDE = 256
+if TYPE_CHECKING:
+    from ..media.kinds import Kinds
+    from ..run.prompt import PromptReport
+
 MAX_SAFE_INT = 2**53 - 1  # the largest integer JavaScript holds exactly
 OUTCOME_ORDER = {"failed": 0, "xpassed": 1, "passed": 2, "xfailed": 3, "skipped": 4, "not run": 5}
 
 
 class Recorder:
-    def __init__(self, path: Path | None = None, images: bool = False) -> None:
+    def __init__(self, path: Path | None = None, kinds: Kinds | None = None, images: bool = False) -> None:
         self.path = path
+        self.kinds = kinds
         self.images = images or path is not None
         self.entries: dict[str, dict[str, Any]] = {}  # node id -> entry
         self.written: Path | None = None
@@ -49,30 +52,17 @@ class Recorder:
 
     # -- during the run ------------------------------------------------------------------
 
-    def record(self, report: Any, baseline_thumbnails: list[Path | None]) -> None:
-        """What a prompt produced (a ``run_prompt.PromptReport``), once its outputs are saved."""
+    def record(self, report: PromptReport, parts: list[dict[str, Any]]) -> None:
+        """What a prompt produced, once its outputs are saved and compared; ``parts``: each
+        output kind's part of its card (``Regression.cards``)."""
         verdict = report.verdict
         entry = self._entry(report.job.key)
         entry.update(batch=report.job.batch.shown_as, prompt=report.job.spec.id, prompt_id=report.prompt_id,
                      seed=report.values.get("seed", report.values.get("noise_seed")),
                      params=dict(report.values), baseline=f"{verdict.status}: {verdict.message}" if verdict else "",
-                     distances=list(verdict.distances) if verdict else [],
-                     threshold=verdict.threshold if verdict else None, images=[], comparisons=[],
+                     parts=parts if self.images else [],
                      positive_prompt=report.values.get("positive_prompt"), execution_s=report.execution_s,
                      timing=timing_entry(report.timing, report.job.batch.node_classes))
-        if not self.images:
-            return
-        stills = report.still_images
-        for o in stills:
-            entry["images"].append({"path": str(o.path or o.file.filename), "thumb": _thumb(o.data)})
-        for index, (o, distance) in enumerate(zip(stills, verdict.distances if verdict else ())):
-            base = baseline_thumbnails[index] if index < len(baseline_thumbnails) else None
-            base_bytes = base.read_bytes() if base is not None and base.is_file() else None
-            entry["comparisons"].append({
-                "index": index, "distance": distance, "threshold": verdict.threshold,
-                "baseline_path": str(base or ""), "baseline": _b64(base_bytes) if base_bytes else None,
-                "new": _thumb(o.data), "diff": _difference(base_bytes, o.data) if base_bytes else None,
-            })
 
     def outcome(self, nodeid: str, outcome: str, message: str = "", duration_s: float | None = None) -> None:
         """A prompt test's outcome (passed, failed, skipped, xfailed, xpassed), why, and how long
@@ -83,12 +73,15 @@ class Recorder:
             entry["duration_s"] = duration_s
         if message:
             entry["message"] = message
-        entry.setdefault("batch", nodeid.split("::")[0])
-        entry.setdefault("prompt", nodeid.split("::")[-1])
+        entry.setdefault("batch", nodeid.split("::", maxsplit=1)[0])
+        entry.setdefault("prompt", nodeid.rsplit("::", maxsplit=1)[-1])
 
     def thumbnails(self, nodeid: str) -> list[str]:
         """Base64 PNG thumbnails of a prompt's outputs (for pytest-html's extras)."""
-        return [i["thumb"] for i in self.entries.get(nodeid, {}).get("images", []) if i.get("thumb")]
+        if self.kinds is None:
+            return []
+        return [thumb for part in self.entries.get(nodeid, {}).get("parts", [])
+                for thumb in self.kinds.named(part["kind"]).thumbnails(part)]
 
     # -- pytest-xdist --------------------------------------------------------------------
 
@@ -112,48 +105,10 @@ class Recorder:
         if self.path is None:
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        page = render(list(self.entries.values()), started, servers, self.path.parent)
+        page = render(list(self.entries.values()), started, servers, self.path.parent, self.kinds)
         write_atomically(self.path, page.encode("utf-8"))  # a browser never shows half a report
         self.written = self.path
         return self.path
-
-
-# -- images ------------------------------------------------------------------------------
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _png(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", optimize=True)
-    return _b64(buffer.getvalue())
-
-
-def _rgb(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return image.convert("RGB")
-
-
-def _thumb(data: bytes) -> str | None:
-    try:
-        image = _rgb(data)
-    except (OSError, ValueError):
-        return None
-    image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.LANCZOS)
-    return _png(image)
-
-
-def _difference(baseline_png: bytes, new_data: bytes) -> str | None:
-    """|baseline - new| at the baseline thumbnail's size, amplified 4x so small changes show."""
-    try:
-        base, new = _rgb(baseline_png), _rgb(new_data)
-    except (OSError, ValueError):
-        return None
-    new = new.resize(base.size, Image.LANCZOS)
-    diff = ImageChops.difference(base, new).point(lambda v: min(255, v * 4))
-    return _png(diff)
 
 
 # -- HTML --------------------------------------------------------------------------------
@@ -175,13 +130,6 @@ def exact(value: Any) -> Any:
 
 def _json(value: Any, indent: int | None = None) -> str:
     return json.dumps(exact(value), indent=indent, sort_keys=True, ensure_ascii=False)
-
-
-def _img(b64: str | None, alt: str, title: str = "") -> str:
-    if not b64:
-        return f'<div class="noimg">{html.escape(alt)}: no image</div>'
-    return (f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt, quote=True)}" '
-            f'title="{html.escape(title or alt, quote=True)}">')
 
 
 def full_size_href(path: str, folder: Path | None) -> str | None:
@@ -244,40 +192,28 @@ def _header(entry: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _outputs(entry: dict[str, Any], folder: Path | None) -> str:
-    figures = []
-    for image in entry["images"]:
-        path, e = image["path"], html.escape
-        caption = e(Path(path).name)
-        if Path(path).is_absolute() and not Path(path).is_file():
-            caption += ' <span class="missing">(file not found)</span>'
-        figures.append(f'<figure>{_linked(_img(image.get("thumb"), "output", path), path, folder)}'
-                       f'<figcaption>{caption}</figcaption></figure>')
-    return '<div class="row outputs">' + "".join(figures) + "</div>"
+def _part(part: dict[str, Any], kinds: Kinds | None, folder: Path | None) -> str:
+    """One output kind's part of a card, rendered by its kind; a kind this session does not
+    know (its conftest.py not loaded) shows its figures as JSON."""
+    try:
+        if kinds is None:
+            raise BaselineError("no output kinds")
+        kind = kinds.named(str(part.get("kind")))
+    except BaselineError:
+        shown = {k: v for k, v in part.items() if not isinstance(v, str) or len(v) < 200}
+        return f'<pre class="part">{html.escape(_json(shown, 2))}</pre>'
+    return kind.card_html(part, lambda inner, path: _linked(inner, path, folder))
 
 
-def _comparison(comparison: dict[str, Any], images: list[dict[str, Any]], folder: Path | None) -> str:
-    e = html.escape
-    label = f'image {comparison["index"]}: distance {comparison["distance"]} (threshold {comparison["threshold"]})'
-    index = comparison["index"]
-    new_path = images[index]["path"] if isinstance(index, int) and 0 <= index < len(images) else ""
-    return (f'<div class="compare"><div class="label">{e(label)} {flip_button()}</div><div class="row">'
-            f'<figure>{_img(comparison.get("baseline"), "baseline", comparison.get("baseline_path", ""))}'
-            f'<figcaption>baseline</figcaption></figure>'
-            f'<figure>{_linked(_img(comparison.get("new"), "new", new_path), new_path, folder)}'
-            f'<figcaption>new</figcaption></figure>'
-            f'<figure>{_img(comparison.get("diff"), "difference")}<figcaption>difference (x4)</figcaption>'
-            f'</figure></div></div>')
-
-
-def _card(entry: dict[str, Any], folder: Path | None = None) -> str:
+def _card(entry: dict[str, Any], folder: Path | None = None, kinds: Kinds | None = None) -> str:
     e = html.escape
     outcome = entry.get("outcome", "not run")
     params = dict(entry.get("params") or {})
     seed = entry.get("seed")
     search = " ".join(str(x) for x in (entry["nodeid"], outcome, entry.get("message", ""), _json(params)))
-    parts = [f'<section class="card {e(outcome)}" data-outcome="{e(outcome)}" data-nodeid="{e(entry["nodeid"], quote=True)}" '
-             f'data-search="{e(search.lower(), quote=True)}">', _header(entry),
+    parts = [f'<section class="card {e(outcome)}" data-outcome="{e(outcome)}" '
+             f'data-nodeid="{e(entry["nodeid"], quote=True)}" data-search="{e(search.lower(), quote=True)}">',
+             _header(entry),
              f'<div class="nodeid">{e(entry["nodeid"])}</div>']
     if entry.get("message"):
         parts.append(f'<pre class="message">{e(entry["message"])}</pre>')
@@ -294,10 +230,7 @@ def _card(entry: dict[str, Any], folder: Path | None = None) -> str:
     if params:
         parts.append(f'<details><summary>parameters</summary><pre class="params">{e(_json(params, 2))}</pre></details>')
     parts.extend(c for c in [chart(entry.get("timing"))] if c)
-    images = entry.get("images") or []
-    parts.extend(_comparison(c, images, folder) for c in entry.get("comparisons") or [])
-    if images:
-        parts.append(_outputs(entry, folder))
+    parts.extend(_part(part, kinds, folder) for part in entry.get("parts") or [])
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -352,11 +285,11 @@ def _summary(entries: list[dict[str, Any]]) -> str:
 
 
 def render(entries: list[dict[str, Any]], started: float | None = None, servers: list[str] | None = None,
-           folder: Path | None = None) -> str:
+           folder: Path | None = None, kinds: Kinds | None = None) -> str:
     """The whole page: failures first, then file order. ``folder`` is where the page will be
     written, so that links to the saved images are relative to it."""
     ordered = sorted(entries, key=lambda x: (OUTCOME_ORDER.get(x.get("outcome", ""), 9), x.get("order", 0)))
-    data = [{k: v for k, v in entry.items() if k not in ("images", "comparisons")} for entry in ordered]
+    data = [{k: v for k, v in entry.items() if k != "parts"} for entry in ordered]
     payload = _json(data).replace("</", "<\\/")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -364,7 +297,7 @@ def render(entries: list[dict[str, Any]], started: float | None = None, servers:
         "<h1>ComfyUI batch report</h1>", _run_line(entries, started, servers), _summary(entries),
         download_bar(entries),
         '<p><input id="filter" type="search" placeholder="filter: prompt, batch, outcome, parameter ..."></p>',
-        *(_card(entry, folder) for entry in ordered),
+        *(_card(entry, folder, kinds) for entry in ordered),
         f'<script type="application/json" id="comfy-data">{payload}</script>',
         f"<script>{asset('report.js')}</script>", "</body></html>",
     ])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..baselines.regression import REVIEWABLE
+from ..baselines.verdict import REVIEWABLE
 
 
 def acceptable(entry: dict[str, Any]) -> bool:
@@ -21,11 +21,6 @@ def accept_box(entry: dict[str, Any]) -> str:
     nodeid = html.escape(entry["nodeid"], quote=True)
     return (f'<label class="accept"><input type="checkbox" class="accept-box" data-nodeid="{nodeid}"> '
             "accept the new image(s) as the baseline</label>")
-
-
-def flip_button() -> str:
-    """Swaps the baseline and the new image in place (the page's script does the swap)."""
-    return '<button type="button" class="flip" title="show the baseline and the new image in turn">flip</button>'
 
 
 def download_bar(entries: list[dict[str, Any]]) -> str:

@@ -10,18 +10,20 @@ baseline check. Only a ``KeyboardInterrupt`` (or a bug) leaves by an exception.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from . import steps as runner
-from ..errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable
 from ..baselines.accept import Pending, PendingStore
-from ..server.measure import PromptTiming
 from ..baselines.perf import PerfBaselines, PerfVerdict
-from .pipeline import Pipeline, PromptJob
 from ..baselines.regression import Regression, Verdict
+from ..errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable
+from ..media.kind import DEFAULT_KIND, SavedOutput
+from ..server.measure import PromptTiming
 from ..server.session import ComfySession
+from . import steps as runner
+from .pipeline import Pipeline, PromptJob
 
 SEED_VALUES = ("seed", "noise_seed")
 
@@ -36,7 +38,7 @@ class PromptReport:
     prompt_ids: list[str] = field(default_factory=list)  # every try, in order
     drawn_seed: int | None = None  # the value a "random" seed was given
     values: dict[str, Any] = field(default_factory=dict)  # the values sent, seeds included
-    outputs: list[runner.SavedOutput] = field(default_factory=list)
+    outputs: list[SavedOutput] = field(default_factory=list)
     cached_nodes: list[str] = field(default_factory=list)
     wholly_cached: bool = False
     execution_s: float | None = None  # from the server's own timestamps
@@ -63,8 +65,8 @@ class PromptReport:
         return [o.path for o in self.outputs if o.path is not None]
 
     @property
-    def still_images(self) -> list[runner.SavedOutput]:
-        return [o for o in self.outputs if o.is_still_image]
+    def still_images(self) -> list[SavedOutput]:
+        return [o for o in self.outputs if o.kind == DEFAULT_KIND]
 
     def failed_with(self, error: ComfyError) -> PromptReport:
         self.status, self.error = "failed", error
@@ -191,7 +193,7 @@ class PromptJobs:
         while True:
             try:
                 if self.session.holds(run.prompt_id):
-                    return runner.finish(self.session, run)
+                    return runner.finish(self.session, run, self.regression.kinds)
                 run = self.pipeline.take(replace(job, seed=run.prepared.drawn_seed), [])
                 self._queued(run, report, on_queued)
             except ServerUnavailable as exc:

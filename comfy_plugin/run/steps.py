@@ -6,33 +6,20 @@ of the test that waits for them.
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image
 
 from ..batchfile.batch import Batch, PromptSpec
 from ..client import ComfyClient, OutputFile, PromptResult
 from ..errors import OutputError
 from ..files import check_writable, extension_of, output_name, timestamp, write_new
+from ..media.kind import SavedOutput
+from ..media.kinds import Kinds
 from ..server.session import ComfySession
 from .preflight import check
 from .prepare import PreparedPrompt, prepare
-
-
-@dataclass(frozen=True)
-class SavedOutput:
-    file: OutputFile
-    path: Path | None  # None when save_images.enabled is false
-    size: tuple[int, int] | None  # pixel size of still images
-    data: bytes = field(default=b"", repr=False)  # still images' bytes, for the baseline check
-
-    @property
-    def is_still_image(self) -> bool:
-        return self.size is not None
 
 
 @dataclass
@@ -80,26 +67,19 @@ def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | Non
     return PromptRun(batch, spec, prepared, client.submit(prepared.workflow, prompt_id=prompt_id))
 
 
-def finish(session: ComfySession, run: PromptRun) -> PromptOutcome:
+def finish(session: ComfySession, run: PromptRun, kinds: Kinds) -> PromptOutcome:
     """Wait for the prompt (its timeout counts from its execution start; the queue timeout
-    only while other people's prompts are ahead of it) and save its outputs."""
+    only while other people's prompts are ahead of it) and save its outputs, each recognised
+    by its kind."""
     client = session.client()
     timeout = run.spec.timeout_s if run.spec.timeout_s is not None else session.settings.timeout_s
     result = client.wait(run.prompt_id, timeout, queue_timeout=session.settings.queue_timeout_s)
-    outputs = save_outputs(client, result, run.batch, run.spec, session.output_root)
+    outputs = save_outputs(client, result, run.batch, run.spec, output_root=session.output_root, kinds=kinds)
     return PromptOutcome(run.prompt_id, run.prepared, result, outputs)
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.size if not getattr(img, "is_animated", False) else None
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
-
-
-def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: PromptSpec,
-                 output_root: Path) -> list[SavedOutput]:
+def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: PromptSpec, *,
+                 output_root: Path, kinds: Kinds) -> list[SavedOutput]:
     """Download every output file and keep the bytes exactly as ComfyUI produced them."""
     save = batch.save
     directory = output_root / save.output_directory
@@ -113,15 +93,14 @@ def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: 
         if save.enabled:
             name = output_name(save.filename_prefix, spec.id, stamp, index, extension_of(file.filename))
             path = write_new(directory, name, data)
-        size = image_size(data) if file.kind == "images" else None
-        saved.append(SavedOutput(file, path, size, data if size else b""))
+        saved.append(kinds.saved(file, path, data))
     for n, (node_id, text) in enumerate(result.texts):
         file = OutputFile(node_id, "text", f"text-{n}.txt", "", "text")
         path = None
         if save.enabled:
             name = output_name(save.filename_prefix, spec.id, stamp, len(result.files) + n, ".txt")
             path = write_new(directory, name, text.encode("utf-8"))
-        saved.append(SavedOutput(file, path, None))
+        saved.append(kinds.saved(file, path, text.encode("utf-8")))
     return saved
 
 

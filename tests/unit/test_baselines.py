@@ -35,6 +35,7 @@ from comfy_plugin.baselines.results import (
 from comfy_plugin.baselines.spec import ALGORITHMS, HashSpec
 from comfy_plugin.baselines.store import BaselineStore, reference_name, thumbnail_name
 from comfy_plugin.errors import BaselineError, ComfyError
+from comfy_plugin.media.kinds import Kinds
 
 SIDE = 256
 
@@ -444,7 +445,7 @@ def test_round_trip(tmp_project):
     assert (first.features["algorithm"], first.features["hash_size"], first.width, first.height) == ("phash", 8, SIDE, SIDE)
     assert first.thumbnail == "x.thumbs/a-cat_0.png"
     assert first.reference == f"x.refs/{reference_name(seen[0].reference_png)}"
-    references = [store.reference_path(batch, e) for e in loaded["a-cat"]]
+    references = [store.side_file(batch, e.reference) for e in loaded["a-cat"]]
     assert compare_all(loaded["a-cat"], seen, baseline_references=references).status == "match"
     document = json.loads(path.read_text())
     assert document["format"] == FORMAT_VERSION and document["batch_file"] == "batches/x.json"
@@ -456,7 +457,7 @@ def test_thumbnails_are_small_pngs_beside_the_file(tmp_project):
     batch = tmp_project / "batches" / "x.json"
     store.write(batch, {"wide": [observe(flat_image(0xFF0000, side=512, height=256))]})
     entry = store.load(batch)["wide"][0]
-    thumb = store.thumbnail_path(batch, entry)
+    thumb = store.side_file(batch, entry.thumbnail)
     assert thumb == tmp_project / "baselines" / "x.thumbs" / "wide_0.png"
     with Image.open(thumb) as img:
         assert img.format == "PNG" and img.size == (128, 64)
@@ -564,7 +565,7 @@ def test_worker_results_merge_through_json(tmp_project):
     w1.collected("batches/x.json", ["a", "b", "kept"])
     w2.collected("batches/x.json", ["a", "b", "kept"])
     payloads = [json.loads(json.dumps(w.to_json())) for w in (w1, w2)]  # what execnet carries
-    merged = merge_worker_results(payloads)
+    merged = merge_worker_results(payloads, Kinds.of())
     assert sorted(merged.updates) == ["batches/sub/y.json", "batches/x.json"]
     assert sorted(merged.updates["batches/x.json"]) == ["a", "b"]
     assert len(merged.updates["batches/x.json"]["b"]) == 2
@@ -581,13 +582,13 @@ def test_later_worker_result_wins_for_the_same_prompt():
     w1, w2 = SessionResults(), SessionResults()
     w1.record("x.json", "a", [observe(noise_image(1))])
     w2.record("x.json", "a", [observe(noise_image(2))])
-    merged = merge_worker_results([w1.to_json(), w2.to_json()])
+    merged = merge_worker_results([w1.to_json(), w2.to_json()], Kinds.of())
     assert merged.updates["x.json"]["a"][0].entry.features["hash"] == compute_hash(noise_image(2))
 
 
 def test_worker_results_of_another_format_are_refused():
     with pytest.raises(BaselineError, match="format"):
-        merge_worker_results([{"format": 0}])
+        merge_worker_results([{"format": 0}], Kinds.of())
 
 
 # -- one decode, the metrics and their equivalence with imagehash ---------------------------------

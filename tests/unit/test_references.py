@@ -22,6 +22,7 @@ from comfy_plugin.baselines.results import SessionResults, merge_worker_results
 from comfy_plugin.baselines.spec import parse_reference_side
 from comfy_plugin.baselines.store import BaselineStore, reference_name
 from comfy_plugin.errors import BaselineError
+from comfy_plugin.media.kinds import Kinds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,7 +225,7 @@ def test_references_are_named_by_their_digest_and_never_rewritten(store):
     store.write(batch(store), {"c": [seen]})
     assert path.stat().st_mtime_ns == before and path.read_bytes() == seen.reference_png
     entry = store.load(batch(store))["c"][0]
-    assert store.reference_path(batch(store), entry) == path
+    assert store.side_file(batch(store), entry.reference) == path
 
 
 def test_an_update_removes_the_references_no_entry_names(store):
@@ -239,7 +240,7 @@ def test_an_update_removes_the_references_no_entry_names(store):
 def test_a_stored_reference_is_compared_from_its_file(store):
     store.write(batch(store), {"a": [observe(texture(1))]})
     entries = store.load(batch(store))["a"]
-    references = [store.reference_path(batch(store), e) for e in entries]
+    references = [store.side_file(batch(store), e.reference) for e in entries]
     ok = compare_all(entries, [observe(texture(1), thumbnail=False)], baseline_references=references)
     assert ok.status == "match" and "ssim 0 (" in ok.message
     patched = pixels(texture(1)).astype(np.float64)
@@ -251,7 +252,7 @@ def test_a_stored_reference_is_compared_from_its_file(store):
 def test_an_unreadable_reference_fails_naming_git_lfs(store):
     store.write(batch(store), {"a": [observe(texture(1))]})
     entry = store.load(batch(store))["a"][0]
-    path = store.reference_path(batch(store), entry)
+    path = store.side_file(batch(store), entry.reference)
     path.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n")
     result = compare(entry, observe(texture(1), thumbnail=False), baseline_reference=path)
     assert result.status == "diff" and "is a Git LFS pointer: run `git lfs pull`" in result.message
@@ -265,7 +266,7 @@ def test_worker_results_carry_references_and_drop_pixels(store):
     results.record("batches/x.json", "a", [observe(texture(1), thumbnail=False)])
     kept = results.updates["batches/x.json"]["a"][0]
     assert kept.pixels is None and kept.reference_png and kept.thumbnail_png
-    merged = merge_worker_results([json.loads(json.dumps(results.to_json()))])
+    merged = merge_worker_results([json.loads(json.dumps(results.to_json()))], Kinds.of())
     store.write(batch(store), merged.updates["batches/x.json"])
     assert store.load(batch(store))["a"][0].reference
 

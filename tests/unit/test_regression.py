@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfy_plugin.baselines.regression import Regression, Verdict, is_compared
+from comfy_plugin.baselines.regression import Regression, is_compared
+from comfy_plugin.baselines.verdict import Verdict, merge_verdicts
 from comfy_plugin.batchfile.batch import load_batch
 from comfy_plugin.client import OutputFile
 from comfy_plugin.errors import BaselineError
+from comfy_plugin.media.kind import CompareContext, SavedOutput
+from comfy_plugin.media.still import StillImages
 from comfy_plugin.run.prepare import PreparedPrompt
-from comfy_plugin.run.steps import SavedOutput
 from comfy_plugin.settings import BaselineSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +61,7 @@ def run(reg: Regression, tmp_project: Path, prompt_id: str, seed: int = 1, node:
     reg.collected(batch)
     spec = next(s for s in batch.prompts if s.id == prompt_id)
     prepared = PreparedPrompt(batch.workflow, dict(spec.values), None)
-    output = SavedOutput(OutputFile("5", "images", f"{prompt_id}.png", "", "output"), None, (32, 32), noise_png(seed))
+    output = SavedOutput(OutputFile("5", "images", f"{prompt_id}.png", "", "output"), None, noise_png(seed), "image", "32x32")
     return reg.check(node or f"batches/b.json::{prompt_id}", batch, spec, prepared, [output])
 
 
@@ -104,16 +106,17 @@ def test_a_recorded_baseline_matches_and_another_image_fails(tmp_project):
     again = regression(tmp_project, missing="fail")
     assert run(again, tmp_project, "fixed", seed=1).status == "match"
     other = run(again, tmp_project, "fixed", seed=2)
-    assert other.failed and other.status == "diff" and other.threshold == 6
-    assert other.distances[0] > 6
+    distances, threshold = other.readings["hash"]
+    assert other.failed and other.status == "diff" and threshold == 6
+    assert distances[0] is not None and distances[0] > 6
     # --comfy-threshold
     loose = run(regression(tmp_project, threshold=64, missing="fail"), tmp_project, "fixed", seed=2)
-    assert loose.threshold == 64
+    assert loose.readings["hash"][1] == 64
     assert "phash-8 distance" not in loose.message.splitlines()[0], "the hash is within 64 bits"
 
 
 def test_verdicts_travel_as_json():
-    verdicts = [Verdict("diff", "image 0 differs", (12, None), 6), Verdict("missing", "no baseline", skip=True),
+    verdicts = [Verdict("diff", "image 0 differs", readings={"hash": ((12, None), 6)}), Verdict("missing", "no baseline", skip=True),
                 Verdict("missing", "no baseline yet", accepted=True), Verdict("not-compared", "random")]
     for verdict in verdicts:
         data = json.loads(json.dumps(verdict.to_json()))
@@ -131,8 +134,7 @@ def test_the_controller_counts_every_workers_verdicts_and_writes_once(tmp_projec
     controller = regression(tmp_project, missing="write")
     for worker in workers:
         controller.absorb(json.loads(json.dumps(worker.results.to_json())))
-        controller.absorb_verdicts({node: Verdict.from_json(json.loads(json.dumps(v.to_json())))
-                                    for node, v in worker.verdicts.items()})
+        merge_verdicts(controller.verdicts, json.loads(json.dumps({n: v.to_json() for n, v in worker.verdicts.items()})))
     assert sorted(controller.verdicts) == ["batches/b.json::fixed", "batches/b.json::says-random"]
     assert {v.status for v in controller.verdicts.values()} == {"recorded"}
     controller.finish()
@@ -149,7 +151,8 @@ def test_verdicts_carry_every_metric_reading_through_json(tmp_project):
     assert list(verdict.readings) == ["hash", "colour", "sharpness", "ssim", "ssim_tile", "ciede2000", "ciede2000_tile"]
     distances, threshold = verdict.readings["ssim"]
     assert len(distances) == 1 and distances[0] > threshold > 0
-    assert verdict.readings["hash"] == (verdict.distances, verdict.threshold)
+    hashes, hash_threshold = verdict.readings["hash"]
+    assert len(hashes) == 1 and hash_threshold == 6
     back = Verdict.from_json(json.loads(json.dumps(verdict.to_json())))
     assert back == verdict
 
@@ -184,7 +187,10 @@ def test_reference_thresholds_come_from_the_batch_file_and_the_side_from_the_set
     batch = load_batch(tmp_project / "batches" / "b.json", "batches/b.json", tmp_project)
     batch.baseline.update(ssim_threshold=None, ciede2000_tile_threshold=7.5)
     spec = next(s for s in batch.prompts if s.id == "fixed")
-    _, given = regression(tmp_project).hash_settings(batch, spec)
+    reg = regression(tmp_project)
+    context = CompareContext(reg.settings, (spec.values.get("baseline") or {}, batch.baseline), None, "", {}, False,
+                             None, Path)
+    _, given = StillImages().settings(context)
     assert given == {"ssim": None, "ciede2000_tile": 7.5}
     with pytest.raises(BaselineError, match="reference side 'huge'"):
         regression(tmp_project, reference_side="huge")

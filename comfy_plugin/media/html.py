@@ -1,0 +1,18 @@
+"""HTML pieces the kinds' parts of a report card share: an embedded picture, the flip button."""
+
+from __future__ import annotations
+
+import html
+
+
+def img_tag(b64: str | None, alt: str, title: str = "") -> str:
+    """An embedded PNG (base64), or a box saying there is none."""
+    if not b64:
+        return f'<div class="noimg">{html.escape(alt)}: no image</div>'
+    return (f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt, quote=True)}" '
+            f'title="{html.escape(title or alt, quote=True)}">')
+
+
+def flip_button() -> str:
+    """Swaps the baseline and the new output in place (the page's script does the swap)."""
+    return '<button type="button" class="flip" title="show the baseline and the new image in turn">flip</button>'

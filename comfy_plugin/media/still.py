@@ -1,0 +1,238 @@
+"""Still images, the first output kind: PNG, JPEG or WEBP files a node lists under ``images``
+(not animations). Each image is decoded once (``baselines/image.py``): its entry's metrics,
+its reference, the baseline's thumbnail and the report's thumbnails and difference all come
+from those pixels. The metrics and their thresholds are the ``baselines`` package's."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from ..errors import BaselineError
+from .html import flip_button, img_tag
+from .kind import CompareContext, KindVerdict, OutputKind, Readings, Recordable, SavedOutput, SideFiles, Stored
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..baselines.comparison import PromptComparison
+    from ..baselines.entries import BaselineEntry, Observation
+    from ..baselines.spec import HashSpec
+    from ..client import OutputFile
+
+REPORT_SIDE = 256  # the long side of the report's thumbnails
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """The pixel size of a still image, from its header (no decode); None for anything else."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size if not getattr(img, "is_animated", False) else None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def readings_of(result: PromptComparison) -> Readings:
+    """Every metric's distances (one per image, None where it was not measured) and threshold,
+    in the order the metrics are named, for a comparison that compared anything."""
+    names = [name for name in result.thresholds if any(name in c.distances for c in result.images)]
+    return {name: (tuple(c.distances.get(name) for c in result.images), result.thresholds.get(name))
+            for name in names}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class StillImages(OutputKind):
+    name = "image"
+    noun = "image"
+
+    def recognises(self, file: OutputFile, data: bytes) -> str | None:
+        if file.kind != "images":
+            return None
+        size = image_size(data)
+        return f"{size[0]}x{size[1]}" if size else None
+
+    def warm_up(self, stored: list[Stored]) -> None:
+        """Pillow, numpy and imagehash now; scikit-image only when an entry has a reference to
+        compare (a session that records, or has only older baselines, never loads it)."""
+        from ..baselines.entries import warm_up
+
+        warm_up()
+        if any(cast("BaselineEntry", e).reference for e in stored):
+            from ..baselines.comparison import warm_up_references
+
+            warm_up_references()
+
+    def settings(self, context: CompareContext) -> tuple[HashSpec, dict[str, float | None]]:
+        """The hash and the thresholds a prompt sets (prompt > batch file > command line > ini)."""
+        from ..baselines.metrics import threshold_keys
+        from ..baselines.spec import HashSpec
+
+        hash_text = next((layer["hash"] for layer in context.layers if "hash" in layer), context.settings.hash)
+        given: dict[str, float | None] = {}
+        if context.settings.threshold is not None:  # --comfy-threshold: the hash's
+            given["hash"] = context.settings.threshold
+        for name, threshold_key in threshold_keys().items():
+            chosen = next((layer for layer in context.layers if threshold_key in layer), None)
+            if chosen is not None:
+                given[name] = chosen[threshold_key]
+        return HashSpec.parse(hash_text), given
+
+    def compare(self, stored: list[Stored] | None, outputs: list[SavedOutput], context: CompareContext) -> KindVerdict:
+        from ..baselines.comparison import compare_all, updated_entries
+        from ..baselines.entries import observe
+
+        hash_spec, thresholds = self.settings(context)
+        entries = cast("list[BaselineEntry] | None", stored)
+        observed = [observe(o.data, hash_spec, seed=context.seed, workflow_digest=context.workflow_digest,
+                            params=context.params, thumbnail=context.record, reference_side=context.reference_side)
+                    for o in outputs]
+        references = [context.stored_file(e.reference) if e.reference else None for e in entries or []]
+        result = compare_all(
+            entries, observed, thresholds,
+            baseline_images=[str(context.stored_file(e.thumbnail)) if e.thumbnail else "" for e in entries or []],
+            new_images=[str(o.path or o.file.filename) for o in outputs], baseline_references=references)
+        card = self._card(outputs, observed, entries or [], context, readings_of(result)) if context.report else {}
+        return KindVerdict(self.name, result.status, result.message, readings_of(result), tuple(result.observed),
+                           updated_entries(result) is None, card)
+
+    # -- what a baseline keeps -------------------------------------------------------------
+
+    def read_entry(self, data: Mapping[str, Any], where: str) -> Stored:
+        from ..baselines.entries import BaselineEntry
+
+        return BaselineEntry.from_json(dict(data), where)
+
+    def read_observed(self, data: Mapping[str, Any]) -> Recordable:
+        from ..baselines.entries import Observation
+
+        return Observation.from_json(data)
+
+    def keep(self, seen: Recordable, files: SideFiles, prompt_id: str, index: int) -> Stored:
+        """The thumbnail (named by prompt and index) and the reference (by digest) written, the
+        entry naming both. An observation without a reference (kept by an older version) gets
+        an entry without one."""
+        observation = cast("Observation", seen).recordable()
+        if not observation.thumbnail_png:
+            raise BaselineError(f"{prompt_id}: image {index} was observed without its thumbnail")
+        entry = observation.entry.with_thumbnail(files.named(prompt_id, index, ".png", observation.thumbnail_png))
+        reference = files.by_digest(observation.reference_png, ".png") if observation.reference_png else ""
+        return entry.with_reference(reference)
+
+    # -- the report ------------------------------------------------------------------------
+
+    def preview(self, outputs: list[SavedOutput]) -> dict[str, Any]:
+        from ..baselines.image import decode, thumbnail_png
+
+        images = []
+        for o in outputs:
+            try:
+                thumb = _b64(thumbnail_png(decode(o.data).reference(REPORT_SIDE), REPORT_SIDE))
+            except BaselineError:
+                thumb = ""
+            images.append({"path": str(o.path or o.file.filename), "thumb": thumb})
+        return {"images": images, "comparisons": []}
+
+    def _card(self, outputs: list[SavedOutput], observed: Sequence[Observation], entries: list[BaselineEntry],
+              context: CompareContext, readings: Readings) -> dict[str, Any]:
+        """Thumbnails of the new images, and for each compared one the baseline's, the new one
+        and their amplified difference, all from pixels already decoded."""
+        from ..baselines.image import thumbnail_png
+
+        images, comparisons = [], []
+        for index, (output, seen) in enumerate(zip(outputs, observed, strict=True)):
+            new_pixels = seen.reference_pixels()
+            thumb = _b64(thumbnail_png(new_pixels, REPORT_SIDE)) if new_pixels is not None else ""
+            images.append({"path": str(output.path or output.file.filename), "thumb": thumb})
+            if index >= len(entries) or new_pixels is None:
+                continue
+            entry = entries[index]
+            base_pixels = _baseline_pixels(entry, context.stored_file)
+            comparisons.append({
+                "index": index,
+                "readings": {name: [values[index], limit] for name, (values, limit) in readings.items()},
+                "baseline_path": str(context.stored_file(entry.thumbnail)) if entry.thumbnail else "",
+                "baseline": _b64(thumbnail_png(base_pixels, REPORT_SIDE)) if base_pixels is not None else None,
+                "new": thumb,
+                "diff": _difference(base_pixels, new_pixels) if base_pixels is not None else None,
+            })
+        return {"images": images, "comparisons": comparisons}
+
+    def thumbnails(self, card: Mapping[str, Any]) -> list[str]:
+        return [i["thumb"] for i in card.get("images", []) if i.get("thumb")]
+
+    def card_html(self, card: Mapping[str, Any], link: Callable[[str, str], str]) -> str:
+        images = card.get("images") or []
+        parts = [_comparison(c, images, link) for c in card.get("comparisons") or []]
+        if images:
+            parts.append(_outputs(images, link))
+        return "\n".join(parts)
+
+
+def _baseline_pixels(entry: BaselineEntry, stored_file: Callable[[str], Path]) -> np.ndarray | None:
+    """The baseline's reference pixels, or its thumbnail's for an entry without a reference."""
+    from ..baselines.image import load_reference
+
+    for name in (entry.reference, entry.thumbnail):
+        if name:
+            try:
+                return load_reference(stored_file(name))
+            except BaselineError:
+                continue
+    return None
+
+
+def _difference(base: np.ndarray, new: np.ndarray) -> str | None:
+    """|baseline - new| at the baseline's size, amplified 4x so that small changes show."""
+    import numpy as np
+    from PIL import Image
+
+    from ..baselines.image import thumbnail_png
+
+    if base.shape != new.shape:
+        new = np.asarray(Image.fromarray(new).resize((base.shape[1], base.shape[0]), Image.Resampling.LANCZOS))
+    diff = np.minimum(np.abs(base.astype(np.int16) - new.astype(np.int16)) * 4, 255).astype(np.uint8)
+    return _b64(thumbnail_png(diff, REPORT_SIDE))
+
+
+def _reading(readings: Mapping[str, Any]) -> str:
+    shown = [f"{name} {value:g}" if isinstance(value, (int, float)) else f"{name} -"
+             for name, (value, _limit) in readings.items()]
+    return ", ".join(shown)
+
+
+def _comparison(comparison: Mapping[str, Any], images: list[Mapping[str, Any]],
+                link: Callable[[str, str], str]) -> str:
+    e = html.escape
+    index = comparison["index"]
+    hash_value, hash_limit = (comparison.get("readings") or {}).get("hash", [None, None])
+    label = f"image {index}: distance {hash_value} (threshold {hash_limit})"
+    new_path = images[index]["path"] if isinstance(index, int) and 0 <= index < len(images) else ""
+    return (f'<div class="compare"><div class="label">{e(label)} {flip_button()}</div>'
+            f'<div class="readings">{e(_reading(comparison.get("readings") or {}))}</div><div class="row">'
+            f'<figure>{img_tag(comparison.get("baseline"), "baseline", comparison.get("baseline_path", ""))}'
+            f'<figcaption>baseline</figcaption></figure>'
+            f'<figure>{link(img_tag(comparison.get("new"), "new", new_path), new_path)}'
+            f'<figcaption>new</figcaption></figure>'
+            f'<figure>{img_tag(comparison.get("diff"), "difference")}<figcaption>difference (x4)</figcaption>'
+            f'</figure></div></div>')
+
+
+def _outputs(images: list[Mapping[str, Any]], link: Callable[[str, str], str]) -> str:
+    figures = []
+    for image in images:
+        path, e = image["path"], html.escape
+        caption = e(Path(path).name)
+        if Path(path).is_absolute() and not Path(path).is_file():
+            caption += ' <span class="missing">(file not found)</span>'
+        figures.append(f'<figure>{link(img_tag(image.get("thumb"), "output", path), path)}'
+                       f'<figcaption>{caption}</figcaption></figure>')
+    return '<div class="row outputs">' + "".join(figures) + "</div>"
