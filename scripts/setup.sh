@@ -7,6 +7,8 @@
 # System packages (the browser of the report tests) are not installed here: `make test` runs
 # scripts/system-packages.sh for them, `make batches` never does.
 #
+# --venv-only: the project venv step alone (`make unit` and `make lint` need nothing more).
+#
 # Variables:
 #   PYTHON           the Python that makes both venvs (default python3.11)
 #   TORCH_INDEX_URL  the pip index of ComfyUI's torch build (default: pip's own; see install-comfyui.sh)
@@ -15,6 +17,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+case "${1:-}" in
+  "") venv_only="" ;;
+  --venv-only) venv_only=1 ;;
+  *) echo "usage: scripts/setup.sh [--venv-only]" >&2; exit 2 ;;
+esac
 py="${PYTHON:-python3.11}"
 dry="${SETUP_DRY_RUN:-}"
 log="build/setup.log"
@@ -118,6 +125,8 @@ if [ -z "$dry" ]; then
   : > "$log"
 fi
 venv_step
-comfyui_step
-checkpoint_step
+if [ -z "$venv_only" ]; then
+  comfyui_step
+  checkpoint_step
+fi
 if [ -n "$dry" ]; then echo "setup dry run: nothing changed"; else echo "setup OK"; fi
