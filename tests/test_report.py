@@ -285,3 +285,27 @@ def test_node_chart_names_unknown_nodes_sums_repeats_and_keeps_to_the_slowest() 
     assert '<div class="rest">3 more node(s), 0.650 s in all</div>' in cards["p"], "Step3 0.35 + 0.2 + 0.1"
     assert "peak resident memory <b>2,048 MB</b>" in cards["p"]
     assert 'class="nodes"' not in cards["cached"] and "memory" not in cards["cached"] and "queued <b>0.010 s</b>" in cards["cached"]
+
+
+def test_with_the_report_each_output_image_is_decoded_once(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison's one decode gives the metrics, the reference and the report's thumbnails
+    and difference; an uncompared image is decoded once for its thumbnail. Counted at Pillow:
+    every full decode of an image of the outputs' size (references and thumbnails are smaller)."""
+    from PIL import ImageFile
+
+    project.batch("dec.json", noise_batch([{"id": f"p{i}", "seed": 20 + i} for i in range(3)]
+                                          + [{"id": "drawn", "seed": "random"}], generic_prompts={
+                                              "width": 300, "height": 200}))
+    project.run("batches/", "--comfy-update-baselines").assert_outcomes(passed=4)
+    decoded: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def counting_load(image: ImageFile.ImageFile) -> object:
+        if image.size == (300, 200) and getattr(image, "_im", None) is None:  # this call decodes it
+            decoded.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    project.run("batches/", FAIL, "--comfy-report", "report.html").assert_outcomes(passed=4)
+    assert (project.path / "report.html").read_text().count("difference (x4)") == 3
+    assert len(decoded) == 4, f"{len(decoded)} decodes of 4 output images"
