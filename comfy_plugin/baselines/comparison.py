@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Union
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ NO_REFERENCE_HINT = ("the baseline has no reference image, so ssim and ciede2000
                      "a plain --comfy-update-baselines adds it")
 
 #: The baseline's reference image as a comparison is given it: its file, its pixels, or none.
-Reference = Union[Path, np.ndarray, None]
+Reference = Path | np.ndarray | None
 
 Limits = Mapping[str, "float | None"]  # metric name -> largest distance that matches (None: off)
 
@@ -136,7 +137,7 @@ def measure(entry: BaselineEntry, new: BaselineEntry,
     return distances, figures, problems
 
 
-def _baseline_pixels(entry: BaselineEntry, reference: Reference) -> np.ndarray | None:
+def _baseline_pixels(entry: BaselineEntry, reference: Reference) -> np.ndarray:
     if isinstance(reference, np.ndarray):
         return reference
     if reference is None:
@@ -304,5 +305,6 @@ def warm_up_references() -> None:
     baseline with a reference is about to be compared."""
     pixels = np.zeros((8, 8, 3), dtype=np.uint8)
     pair = matched(pixels, pixels)
+    assert pair is not None  # the same shape always matches
     for metric in REFERENCE_METRICS:
         metric.distance(pair)

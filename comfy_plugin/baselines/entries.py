@@ -9,8 +9,9 @@ import functools
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
@@ -156,7 +157,7 @@ class Observation:
             raise BaselineError(f"not an observation: {exc}") from None
 
 
-def observe(image_bytes: bytes, spec: HashSpec = HashSpec(), *, seed: int | None = None,
+def observe(image_bytes: bytes, spec: HashSpec | None = None, *, seed: int | None = None,
             workflow_digest: str = "", params: Mapping[str, Any] | None = None,
             thumbnail: bool = True, reference_side: int | None = DEFAULT_REFERENCE_SIDE) -> Observation:
     """Every metric and the reference pixels of one output image, from one decode; the PNGs a
@@ -165,7 +166,7 @@ def observe(image_bytes: bytes, spec: HashSpec = HashSpec(), *, seed: int | None
     image = decode(image_bytes)
     features: dict[str, Any] = {}
     for metric in METRICS:
-        features.update(metric.observe(image, spec))
+        features.update(metric.observe(image, spec or HashSpec()))
     entry = BaselineEntry(image.width, image.height, seed, workflow_digest, features, plain(dict(params or {})))
     source = image_bytes if reference_side is None and image.format == "PNG" else b""
     seen = Observation(entry, pixels=image.reference(reference_side), source=source)

@@ -39,7 +39,7 @@ def reference_size(width: int, height: int, side: int | None) -> tuple[int, int]
 
 def scaled(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """``image`` at ``size`` (Lanczos); the image itself when it already is."""
-    return image if image.size == size else image.resize(size, Image.LANCZOS, reducing_gap=_REDUCING_GAP)
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
 
 
 def png_bytes(image: Image.Image, **options: object) -> bytes:
@@ -52,7 +52,7 @@ def png_bytes(image: Image.Image, **options: object) -> bytes:
 def thumbnail_png(pixels: np.ndarray, side: int = THUMBNAIL_SIDE) -> bytes:
     """A small PNG (``side`` px on the longer side) of the reference pixels, for a reviewer."""
     small = Image.fromarray(pixels)
-    small.thumbnail((side, side), Image.LANCZOS)
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
     return png_bytes(small, optimize=True)
 
 
@@ -85,7 +85,7 @@ class DecodedImage:
     def grey_square(self, side: int) -> Image.Image:
         """The grey image resized (Lanczos) to ``side`` x ``side``, as phash reads it."""
         if side not in self._squares:
-            self._squares[side] = self.grey.resize((side, side), Image.LANCZOS)
+            self._squares[side] = self.grey.resize((side, side), Image.Resampling.LANCZOS)
         return self._squares[side]
 
     def reference(self, side: int | None) -> np.ndarray:

@@ -11,10 +11,11 @@ Every file is written to a temporary name and renamed into place, so a file is n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Mapping
 
 from ..errors import BaselineError
 from ..files import safe_piece, write_atomically
@@ -188,7 +189,5 @@ def _drop_unused(folder: Path, used: set[str]) -> None:
     for item in folder.iterdir():
         if item.is_file() and not item.name.startswith(".") and item.name not in used:
             item.unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):
         folder.rmdir()  # only when empty
-    except OSError:
-        pass

@@ -18,6 +18,10 @@ from .failure import FailureRepr
 from .registry import comfy_state
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from _pytest._code.code import TerminalRepr, TracebackStyle  # (types pytest does not export)
+
     from .state import ComfyPlugin
 
 
@@ -98,8 +102,10 @@ class PromptItem(pytest.Item):
             self.user_properties.append((f"{reading}_threshold", _figure(limit)))
         self.add_report_section("call", "comfy", "\n".join(section_lines(report)))
 
-    def repr_failure(self, excinfo, style=None):
-        exc = excinfo.value
+    def repr_failure(  # type: ignore[override]  # pytest shows any longrepr that has toterminal
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None,
+    ) -> str | TerminalRepr | FailureRepr:
+        exc: BaseException | None = excinfo.value
         if isinstance(exc, PromptFailed):
             exc = exc.report.error
         if isinstance(exc, InternalError):
@@ -118,7 +124,7 @@ class PromptItem(pytest.Item):
                                  f"  pytest {shlex.quote(self.nodeid)} --comfy-seed {self.drawn_seed}"))
         return FailureRepr(sections)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, int, str]:
         # pytest shows the node id, with this domain (the failure headline) at its end.
         return self.path, self.spec.line, self.spec.id
 
@@ -138,7 +144,8 @@ def section_lines(report: PromptReport) -> list[str]:
                      "ComfyUI reused their cached results")
     lines += timing_lines(report)
     if report.perf is not None and report.perf.status != "off":
-        lines.append(f"time baseline: {report.perf.status}" + (f": {report.perf.message}" if report.perf.message else ""))
+        detail = f": {report.perf.message}" if report.perf.message else ""
+        lines.append(f"time baseline: {report.perf.status}{detail}")
     if report.verdict is not None:
         shown = "see the failure above" if report.status == "failed" else report.verdict.message
         lines.append(f"baseline: {report.verdict.status}: {shown}")

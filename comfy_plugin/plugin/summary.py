@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .records import ServerInfo, WorkerPayload, saved_paths
+import pytest
+
+from .records import PromptRecord, ServerInfo, WorkerPayload, saved_paths
 
 if TYPE_CHECKING:
     from ..baselines.perf import PerfBaselines
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed")
 
 
-def write(tr, plugin: ComfyPlugin) -> None:
+def write(tr: pytest.TerminalReporter, plugin: ComfyPlugin) -> None:
     parts = plugin.activate()
     findings = plugin.findings()
     _invalid(tr, plugin.invalid)
@@ -25,7 +27,7 @@ def write(tr, plugin: ComfyPlugin) -> None:
     _perf(tr, parts.perf)
 
 
-def _invalid(tr, invalid: list[tuple[str, str]]) -> None:
+def _invalid(tr: pytest.TerminalReporter, invalid: list[tuple[str, str]]) -> None:
     """--collect-only: the prompts that would fail as written, each with its message and hint."""
     if not invalid:
         return
@@ -36,7 +38,7 @@ def _invalid(tr, invalid: list[tuple[str, str]]) -> None:
             tr.write_line(f"  {line}")
 
 
-def _prompts(tr, plugin: ComfyPlugin, findings: list[WorkerPayload]) -> None:
+def _prompts(tr: pytest.TerminalReporter, plugin: ComfyPlugin, findings: list[WorkerPayload]) -> None:
     recorder = plugin.activate().recorder
     records = [r for f in findings for r in f.records]
     cancelled = [i for f in findings for i in f.cancelled]
@@ -83,7 +85,7 @@ def _prompts(tr, plugin: ComfyPlugin, findings: list[WorkerPayload]) -> None:
         tr.write_line(failure, red=True, bold=True)
 
 
-def _per_server(tr, findings: list[WorkerPayload]) -> None:
+def _per_server(tr: pytest.TerminalReporter, findings: list[WorkerPayload]) -> None:
     """With several servers: how many prompts and how much execution time each one took."""
     if len(findings) < 2:
         return
@@ -93,8 +95,8 @@ def _per_server(tr, findings: list[WorkerPayload]) -> None:
         tr.write_line(f"  {url}: {len(f.records)} prompt(s), {sum(busy):.2f} s of execution")
 
 
-def _slowest(tr, records: list) -> None:
-    timed = sorted((r for r in records if r.execution_s is not None), key=lambda r: -r.execution_s)[:3]
+def _slowest(tr: pytest.TerminalReporter, records: list[PromptRecord]) -> None:
+    timed = sorted((r for r in records if r.execution_s is not None), key=lambda r: -(r.execution_s or 0.0))[:3]
     if len(timed) < 2:
         return
     tr.write_line("slowest prompts: " + "; ".join(
@@ -118,7 +120,7 @@ def _server_line(server: ServerInfo) -> str:
     return f"{who}server: {server.url}"
 
 
-def _baselines(tr, regression: Regression) -> None:
+def _baselines(tr: pytest.TerminalReporter, regression: Regression) -> None:
     """Compared prompts, the worst distances, what was written, and stale entries."""
     verdicts = regression.verdicts
     if not verdicts and not regression.written and not regression.stale and not regression.error:
@@ -150,7 +152,7 @@ def _baselines(tr, regression: Regression) -> None:
         tr.write_line(f"baselines not written: {regression.error}", red=True)
 
 
-def _perf(tr, perf: PerfBaselines) -> None:
+def _perf(tr: pytest.TerminalReporter, perf: PerfBaselines) -> None:
     """Prompts slower or hungrier than their time baselines, and the time baselines written."""
     worse = {nodeid: v for nodeid, v in perf.verdicts.items() if v.status in ("slower", "hungrier", "slower, hungrier")}
     if not worse and not perf.written and not perf.error:
