@@ -19,6 +19,7 @@ from PIL import Image
 from ..errors import BaselineError
 from .image import decode, pixels_of, reference_png, thumbnail_png
 from .metrics import METRICS
+from .metrics.base import Metric
 from .spec import DEFAULT_REFERENCE_SIDE, HashSpec
 
 #: Keys of the entry itself that every entry has; every other key belongs to a metric (``Metric.fields``).
@@ -46,7 +47,7 @@ class BaselineEntry:
         """The thumbnail and the reference this entry names."""
         return tuple(name for name in (self.thumbnail, self.reference) if name)
 
-    def values(self, metric: Any) -> dict[str, Any] | None:
+    def values(self, metric: Metric) -> dict[str, Any] | None:
         """The metric's fields, or None when the entry was recorded without that metric."""
         if not all(name in self.features for name in metric.fields):
             return None

@@ -9,14 +9,18 @@ stamp its ``executing`` messages, so a node's time is the gap between their rece
 from __future__ import annotations
 
 import html
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..server.measure import PromptTiming
 
 MAX_BARS = 12  # the slowest nodes charted; the rest are summed in one line, to keep the page small
 NODE_NOTE = ("time per node, slowest first: when this client received the server's <code>executing</code> "
              "messages (the server does not stamp them)")
 
 
-def timing_entry(timing: Any, classes: Mapping[str, str]) -> dict[str, Any]:
+def timing_entry(timing: PromptTiming, classes: Mapping[str, str]) -> dict[str, Any]:
     """A ``measure.PromptTiming`` as plain JSON, each node named by its class (``classes``:
     node id -> class, from ``Batch.node_classes``); a node that ran more than once is summed."""
     nodes: dict[str, dict[str, Any]] = {}
