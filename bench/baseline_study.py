@@ -44,9 +44,10 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
@@ -69,10 +70,9 @@ from baseline_study_tables import (  # noqa: E402
     wrong,
 )
 
-from comfy_plugin import baselines as bl  # noqa: E402
-from comfy_plugin.baselines.metrics.pixels import matched  # noqa: E402
-from comfy_plugin.baselines.spec import reference_side_text  # noqa: E402
 from comfy_plugin.client import ComfyClient  # noqa: E402
+from comfy_plugin.media.still.metrics.pixels import matched  # noqa: E402
+from comfy_plugin.media.still.spec import reference_side_text  # noqa: E402
 from comfy_plugin.server.launcher import launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
@@ -309,9 +309,9 @@ def extras(old: np.ndarray, new: np.ndarray) -> dict[str, float]:
     """The candidates of ``EXTRA`` for one pair of references."""
     from skimage.metrics import peak_signal_noise_ratio
 
-    from comfy_plugin.baselines.metrics.ciede2000 import delta_e_map
-    from comfy_plugin.baselines.metrics.pixels import tile_means
-    from comfy_plugin.baselines.metrics.ssim import ssim_map
+    from comfy_plugin.media.still.metrics.ciede2000 import delta_e_map
+    from comfy_plugin.media.still.metrics.pixels import tile_means
+    from comfy_plugin.media.still.metrics.ssim import ssim_map
 
     pair = matched(old, new)
     if pair is None:

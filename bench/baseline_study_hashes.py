@@ -5,7 +5,7 @@
 bench/baseline_study.py is the study of every metric, SSIM and CIEDE2000 among them, against
 real numeric differences between servers; docs/baselines-study.md has its tables.)
 
-The defaults of comfy_plugin/baselines/metrics/ (hash, colour and sharpness thresholds) come from
+The defaults of comfy_plugin/media/still/metrics/ (hash, colour and sharpness thresholds) come from
 this. For three kinds of image produced by a real ComfyUI it measures, between a baseline
 image and another image, the perceptual-hash distance (phash-8, and ahash, dhash, whash,
 colorhash for comparison), the colour distance (mean RGB of a 4x4 grid) and the sharpness
@@ -41,9 +41,10 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -51,16 +52,15 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from comfy_plugin import baselines as bl  # noqa: E402
-from comfy_plugin.baselines.metrics.colour import DEFAULT_COLOUR_THRESHOLD  # noqa: E402
-from comfy_plugin.baselines.metrics.hash import (  # noqa: E402
+from comfy_plugin.client import ComfyClient  # noqa: E402
+from comfy_plugin.files import safe_piece  # noqa: E402
+from comfy_plugin.media.still.metrics.colour import DEFAULT_COLOUR_THRESHOLD  # noqa: E402
+from comfy_plugin.media.still.metrics.hash import (  # noqa: E402
     DEFAULT_THRESHOLD,
     FLAT_CONTRAST,
     hamming,
 )
-from comfy_plugin.baselines.metrics.sharpness import DEFAULT_SHARPNESS_THRESHOLD  # noqa: E402
-from comfy_plugin.client import ComfyClient  # noqa: E402
-from comfy_plugin.files import safe_piece  # noqa: E402
+from comfy_plugin.media.still.metrics.sharpness import DEFAULT_SHARPNESS_THRESHOLD  # noqa: E402
 from comfy_plugin.server.launcher import launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"

@@ -5,13 +5,14 @@ printed tables (and their markdown, for docs/baselines-study.md) out."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from comfy_plugin.baselines.metrics import REFERENCE_METRICS
-from comfy_plugin.baselines.spec import DEFAULT_REFERENCE_SIDE
+from comfy_plugin.media.still.metrics import REFERENCE_METRICS
+from comfy_plugin.media.still.spec import DEFAULT_REFERENCE_SIDE
 
 
 @dataclass(frozen=True)

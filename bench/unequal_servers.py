@@ -44,9 +44,9 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from busy import COMFY_DIR, ROOT, child_cpu
 

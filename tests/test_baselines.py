@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from comfy_plugin.baselines.entries import observe
+from comfy_plugin.media.still.entries import observe
 from comfy_plugin.baselines.store import BaselineStore
 from conftest import Project, noise_batch, start_comfyui
 

@@ -23,8 +23,8 @@ from ..batchfile.checks import HARNESS_KEYS
 from ..errors import BaselineError, ComfyError
 from ..media.kind import CompareContext, KindVerdict, Readings, Recordable, SavedOutput, Stored, worst
 from ..media.kinds import Kinds
+from ..media.still.spec import DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
 from ..settings import BaselineSettings
-from .spec import DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
 from .verdict import REVIEWABLE, Verdict
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class Regression:
         if key is None:
             return self._not_compared(nodeid, outputs, f"not compared: the batch file lies outside the rootdir "
                                       f"{self.store.rootdir}, which baselines/ mirrors")
-        from .entries import workflow_digest
+        from ..media.kind import workflow_digest
 
         values = {k: v for k, v in prepared.values.items() if k not in HARNESS_KEYS}
         seed = values.get("seed", values.get("noise_seed"))

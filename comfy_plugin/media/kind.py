@@ -9,6 +9,8 @@ never through a kind's own fields. No pytest and no image library here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -165,3 +167,20 @@ class OutputKind(ABC):
 def worst(statuses: list[str]) -> str:
     """The status of several comparisons together: the most telling one."""
     return min(statuses, key=STATUSES.index) if statuses else "match"
+
+
+# -- what every kind's entries record of the prompt ---------------------------------------
+
+def workflow_digest(workflow: Mapping[str, Any]) -> str:
+    """sha256 of the workflow as canonical JSON, without ``_meta`` (titles do not change images)."""
+    stripped = {
+        node_id: {k: v for k, v in node.items() if k != "_meta"} if isinstance(node, Mapping) else node
+        for node_id, node in workflow.items()
+    }
+    text = json.dumps(stripped, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON gives it back, so a stored copy compares equal to a fresh one."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))

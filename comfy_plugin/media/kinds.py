@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def builtin() -> list[OutputKind]:
     """The kinds the plugin knows itself."""
-    from .still import StillImages
+    from .still.kind import StillImages
 
     return [StillImages()]
 

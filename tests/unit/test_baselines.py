@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from comfy_plugin.baselines.comparison import (
+from comfy_plugin.baselines.results import (
+    FORMAT_VERSION,
+    SessionResults,
+    merge_worker_results,
+)
+from comfy_plugin.baselines.store import BaselineStore, reference_name, thumbnail_name
+from comfy_plugin.errors import BaselineError, ComfyError
+from comfy_plugin.media.kind import workflow_digest
+from comfy_plugin.media.kinds import Kinds
+from comfy_plugin.media.still.comparison import (
     NO_REFERENCE_HINT,
     Comparison,
     compare,
@@ -20,22 +29,14 @@ from comfy_plugin.baselines.comparison import (
     stale_entries,
     updated_entries,
 )
-from comfy_plugin.baselines.entries import BaselineEntry, observe, workflow_digest
-from comfy_plugin.baselines.metrics import METRICS
-from comfy_plugin.baselines.metrics.hash import (
+from comfy_plugin.media.still.entries import BaselineEntry, observe
+from comfy_plugin.media.still.metrics import METRICS
+from comfy_plugin.media.still.metrics.hash import (
     DEFAULT_THRESHOLD,
     default_threshold,
     hamming,
 )
-from comfy_plugin.baselines.results import (
-    FORMAT_VERSION,
-    SessionResults,
-    merge_worker_results,
-)
-from comfy_plugin.baselines.spec import ALGORITHMS, HashSpec
-from comfy_plugin.baselines.store import BaselineStore, reference_name, thumbnail_name
-from comfy_plugin.errors import BaselineError, ComfyError
-from comfy_plugin.media.kinds import Kinds
+from comfy_plugin.media.still.spec import ALGORITHMS, HashSpec
 
 SIDE = 256
 
@@ -644,7 +645,7 @@ def test_hamming_is_imagehash_difference(spec):
 @pytest.mark.parametrize("size", [(SIDE, SIDE), (77, 45), (5, 7), (3, 2)])
 def test_colour_and_sharpness_are_the_float_means(size):
     """The integer sums give what the float means of numpy.array_split cells gave before."""
-    from comfy_plugin.baselines.metrics.colour import COLOUR_GRID
+    from comfy_plugin.media.still.metrics.colour import COLOUR_GRID
 
     array = np.random.default_rng(5).integers(0, 256, (size[1], size[0], 3))
     features = observe(png(array)).entry.features
@@ -723,10 +724,10 @@ def test_the_package_imports_no_image_library_until_pixels_are_read():
     import subprocess
     import sys
 
-    code = ("import sys, comfy_plugin.baselines.regression; from comfy_plugin.baselines.spec import HashSpec; "
+    code = ("import sys, comfy_plugin.baselines.regression; from comfy_plugin.media.still.spec import HashSpec; "
             "HashSpec.parse('phash-8'); "
             "heavy = lambda: sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'imagehash', 'scipy'}); "
-            "print(heavy()); from comfy_plugin.baselines.entries import observe; print(heavy())")
+            "print(heavy()); from comfy_plugin.media.still.entries import observe; print(heavy())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "['PIL', 'imagehash', 'numpy']", "reading pixels never loads scipy"

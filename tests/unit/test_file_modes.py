@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from comfy_plugin.baselines.accept import Pending, PendingStore
-from comfy_plugin.baselines.entries import observe
 from comfy_plugin.baselines.perf import PerfBaselines, perf_path
 from comfy_plugin.baselines.store import BaselineStore
 from comfy_plugin.files import write_atomically, write_new
+from comfy_plugin.media.still.entries import observe
 from comfy_plugin.report.html import Recorder
 from comfy_plugin.settings import BaselineSettings
 from comfy_plugin.uiformat.command import main as convert_main

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from comfy_plugin.baselines.comparison import Comparison, compare, compare_all
-from comfy_plugin.baselines.entries import Observation, observe
-from comfy_plugin.baselines.metrics import REFERENCE_METRICS, by_name, threshold_keys
-from comfy_plugin.baselines.metrics.pixels import matched, tile_means
 from comfy_plugin.baselines.results import SessionResults, merge_worker_results
-from comfy_plugin.baselines.spec import parse_reference_side
 from comfy_plugin.baselines.store import BaselineStore, reference_name
 from comfy_plugin.errors import BaselineError
 from comfy_plugin.media.kinds import Kinds
+from comfy_plugin.media.still.comparison import Comparison, compare, compare_all
+from comfy_plugin.media.still.entries import Observation, observe
+from comfy_plugin.media.still.metrics import REFERENCE_METRICS, by_name, threshold_keys
+from comfy_plugin.media.still.metrics.pixels import matched, tile_means
+from comfy_plugin.media.still.spec import parse_reference_side
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -283,7 +283,7 @@ def test_an_older_pending_result_without_a_reference_writes_an_entry_without_one
 
 
 def test_scikit_image_is_imported_only_when_references_are_compared():
-    code = ("import sys, io, numpy as np; from PIL import Image; from comfy_plugin.baselines.comparison import compare; from comfy_plugin.baselines.entries import observe\n"
+    code = ("import sys, io, numpy as np; from PIL import Image; from comfy_plugin.media.still.comparison import compare; from comfy_plugin.media.still.entries import observe\n"
             "def png(value):\n"
             "    out = io.BytesIO(); Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(out, format='PNG')\n"
             "    return out.getvalue()\n"

@@ -19,7 +19,7 @@ from comfy_plugin.batchfile.batch import load_batch
 from comfy_plugin.client import OutputFile
 from comfy_plugin.errors import BaselineError
 from comfy_plugin.media.kind import CompareContext, SavedOutput
-from comfy_plugin.media.still import StillImages
+from comfy_plugin.media.still.kind import StillImages
 from comfy_plugin.run.prepare import PreparedPrompt
 from comfy_plugin.settings import BaselineSettings
 

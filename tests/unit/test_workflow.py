@@ -343,7 +343,7 @@ def test_patch_writes_several_targets_and_by_title():
     assert out["3"]["inputs"]["model"] == ["4", 0]
     assert out["4"] == WORKFLOW["4"]
     # the original is unchanged
-    assert WORKFLOW == original
+    assert original == WORKFLOW
 
 
 def test_patch_returns_a_deep_copy():
@@ -352,7 +352,7 @@ def test_patch_returns_a_deep_copy():
     assert out == WORKFLOW
     out["3"]["inputs"]["model"].append("x")
     out["6"]["_meta"]["title"] = "changed"
-    assert WORKFLOW == original
+    assert original == WORKFLOW
     assert out["3"] is not WORKFLOW["3"]
 
 

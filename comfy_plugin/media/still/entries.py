@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -16,7 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from ..errors import BaselineError
+from ...errors import BaselineError
+from ..kind import plain
 from .image import decode, pixels_of, reference_png, thumbnail_png
 from .metrics import METRICS
 from .metrics.base import Metric
@@ -182,18 +181,3 @@ def warm_up() -> None:
     out = io.BytesIO()
     Image.linear_gradient("L").resize((8, 8)).convert("RGB").save(out, format="PNG")
     observe(out.getvalue())
-
-
-def workflow_digest(workflow: Mapping[str, Any]) -> str:
-    """sha256 of the workflow as canonical JSON, without ``_meta`` (titles do not change images)."""
-    stripped = {
-        node_id: {k: v for k, v in node.items() if k != "_meta"} if isinstance(node, Mapping) else node
-        for node_id, node in workflow.items()
-    }
-    text = json.dumps(stripped, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def plain(value: Any) -> Any:
-    """``value`` as JSON gives it back, so a stored copy compares equal to a fresh one."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))

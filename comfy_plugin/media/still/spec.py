@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BaselineError
+from ...errors import BaselineError
 
 ALGORITHMS = ("phash", "ahash", "dhash", "whash", "colorhash")
 

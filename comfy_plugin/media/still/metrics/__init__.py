@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import BaselineError
+from ....errors import BaselineError
 from .base import Metric, Reading, ReferenceMetric, Values, beyond, limit
 from .ciede2000 import CIEDE2000, CIEDE2000_TILE
 from .colour import COLOUR

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import BaselineError
+from ...errors import BaselineError
 
 THUMBNAIL_SIDE = 128
 #: Pillow's reducing_gap for the downscale: an integer box reduction first, then Lanczos

@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import ImageChops
 
-from ...errors import BaselineError
+from ....errors import BaselineError
 from ..image import DecodedImage
 from ..spec import HashSpec
 from .base import Reading, Values, beyond, limit

@@ -20,7 +20,7 @@ from typing import Any
 import imagehash
 import numpy as np
 
-from ...errors import BaselineError
+from ....errors import BaselineError
 from ..image import DecodedImage
 from ..spec import HashSpec
 from .base import Reading, Values, beyond, limit

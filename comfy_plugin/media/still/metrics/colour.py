@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ...errors import BaselineError
+from ....errors import BaselineError
 from ..image import DecodedImage
 from ..spec import HashSpec
 from .base import Reading, Values, beyond, limit

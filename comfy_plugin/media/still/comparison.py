@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BaselineError
-from .entries import BaselineEntry, Observation, plain
+from ...errors import BaselineError
+from ..kind import plain
+from .entries import BaselineEntry, Observation
 from .image import load_reference
 from .metrics import METRICS, REFERENCE_METRICS, default_thresholds
 from .metrics.pixels import matched

@@ -1,7 +1,7 @@
 """Still images, the first output kind: PNG, JPEG or WEBP files a node lists under ``images``
-(not animations). Each image is decoded once (``baselines/image.py``): its entry's metrics,
-its reference, the baseline's thumbnail and the report's thumbnails and difference all come
-from those pixels. The metrics and their thresholds are the ``baselines`` package's."""
+(not animations). Each image is decoded once (``image.py``): its entry's metrics, its
+reference, the baseline's thumbnail and the report's thumbnails and difference all come from
+those pixels (``entries.py``, ``comparison.py``, ``metrics/``)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..errors import BaselineError
-from .html import flip_button, img_tag
-from .kind import CompareContext, KindVerdict, OutputKind, Readings, Recordable, SavedOutput, SideFiles, Stored
+from ...errors import BaselineError
+from ..html import flip_button, img_tag
+from ..kind import CompareContext, KindVerdict, OutputKind, Readings, Recordable, SavedOutput, SideFiles, Stored
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..baselines.comparison import PromptComparison
-    from ..baselines.entries import BaselineEntry, Observation
-    from ..baselines.spec import HashSpec
-    from ..client import OutputFile
+    from ...client import OutputFile
+    from .comparison import PromptComparison
+    from .entries import BaselineEntry, Observation
+    from .spec import HashSpec
 
 REPORT_SIDE = 256  # the long side of the report's thumbnails
 
@@ -63,18 +63,18 @@ class StillImages(OutputKind):
     def warm_up(self, stored: list[Stored]) -> None:
         """Pillow, numpy and imagehash now; scikit-image only when an entry has a reference to
         compare (a session that records, or has only older baselines, never loads it)."""
-        from ..baselines.entries import warm_up
+        from .entries import warm_up
 
         warm_up()
         if any(cast("BaselineEntry", e).reference for e in stored):
-            from ..baselines.comparison import warm_up_references
+            from .comparison import warm_up_references
 
             warm_up_references()
 
     def settings(self, context: CompareContext) -> tuple[HashSpec, dict[str, float | None]]:
         """The hash and the thresholds a prompt sets (prompt > batch file > command line > ini)."""
-        from ..baselines.metrics import threshold_keys
-        from ..baselines.spec import HashSpec
+        from .metrics import threshold_keys
+        from .spec import HashSpec
 
         hash_text = next((layer["hash"] for layer in context.layers if "hash" in layer), context.settings.hash)
         given: dict[str, float | None] = {}
@@ -87,8 +87,8 @@ class StillImages(OutputKind):
         return HashSpec.parse(hash_text), given
 
     def compare(self, stored: list[Stored] | None, outputs: list[SavedOutput], context: CompareContext) -> KindVerdict:
-        from ..baselines.comparison import compare_all, updated_entries
-        from ..baselines.entries import observe
+        from .comparison import compare_all, updated_entries
+        from .entries import observe
 
         hash_spec, thresholds = self.settings(context)
         entries = cast("list[BaselineEntry] | None", stored)
@@ -107,12 +107,12 @@ class StillImages(OutputKind):
     # -- what a baseline keeps -------------------------------------------------------------
 
     def read_entry(self, data: Mapping[str, Any], where: str) -> Stored:
-        from ..baselines.entries import BaselineEntry
+        from .entries import BaselineEntry
 
         return BaselineEntry.from_json(dict(data), where)
 
     def read_observed(self, data: Mapping[str, Any]) -> Recordable:
-        from ..baselines.entries import Observation
+        from .entries import Observation
 
         return Observation.from_json(data)
 
@@ -130,7 +130,7 @@ class StillImages(OutputKind):
     # -- the report ------------------------------------------------------------------------
 
     def preview(self, outputs: list[SavedOutput]) -> dict[str, Any]:
-        from ..baselines.image import decode, thumbnail_png
+        from .image import decode, thumbnail_png
 
         images = []
         for o in outputs:
@@ -145,7 +145,7 @@ class StillImages(OutputKind):
               context: CompareContext, readings: Readings) -> dict[str, Any]:
         """Thumbnails of the new images, and for each compared one the baseline's, the new one
         and their amplified difference, all from pixels already decoded."""
-        from ..baselines.image import thumbnail_png
+        from .image import thumbnail_png
 
         images, comparisons = [], []
         for index, (output, seen) in enumerate(zip(outputs, observed, strict=True)):
@@ -179,7 +179,7 @@ class StillImages(OutputKind):
 
 def _baseline_pixels(entry: BaselineEntry, stored_file: Callable[[str], Path]) -> np.ndarray | None:
     """The baseline's reference pixels, or its thumbnail's for an entry without a reference."""
-    from ..baselines.image import load_reference
+    from .image import load_reference
 
     for name in (entry.reference, entry.thumbnail):
         if name:
@@ -195,7 +195,7 @@ def _difference(base: np.ndarray, new: np.ndarray) -> str | None:
     import numpy as np
     from PIL import Image
 
-    from ..baselines.image import thumbnail_png
+    from .image import thumbnail_png
 
     if base.shape != new.shape:
         new = np.asarray(Image.fromarray(new).resize((base.shape[1], base.shape[0]), Image.Resampling.LANCZOS))
