@@ -2,7 +2,7 @@
 /history entry, a /queue listing. Pure functions: no I/O, so each can be tested alone.
 
 The server is untrusted input: anything not of the expected shape is left out rather than
-allowed to raise (names are made safe later, by outputs.py).
+allowed to raise (names are made safe later, by files.py).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def failure_from_history(entry: Mapping[str, Any]) -> ComfyError | None:
 
 
 def result_from_history(prompt_id: str, entry: Mapping[str, Any], cached_nodes: list[str]) -> PromptResult:
-    """The prompt's outputs as /history lists them. Names stay untrusted: outputs.py makes
+    """The prompt's outputs as /history lists them. Names stay untrusted: files.py makes
     the file names; anything that is not the expected shape is left out."""
     files, texts = _outputs(entry.get("outputs"))
     given = entry.get("status")

@@ -1,4 +1,4 @@
-"""A prompt as a pytest test: runs it through ``run_prompt`` and turns the typed result into
+"""A prompt as a pytest test: runs it through ``run/prompt.py`` and turns the typed result into
 pass, fail or skip, a report section, junit properties and a failure in plain words."""
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class WorkerPayload:
     cancel_error: str = ""
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> Verdict.to_json()
     baseline_results: dict[str, Any] = field(default_factory=dict)  # Regression.results.to_json()
-    report_entries: list[dict[str, Any]] = field(default_factory=list)  # html_report.Recorder.to_json()
+    report_entries: list[dict[str, Any]] = field(default_factory=list)  # report.html.Recorder.to_json()
     perf: dict[str, Any] = field(default_factory=dict)  # perf.PerfBaselines.to_json()
 
     def to_json(self) -> dict[str, Any]:

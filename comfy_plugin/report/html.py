@@ -9,7 +9,7 @@ and an amplified difference), made by the kind from what the comparison already 
 know. All of it is plain JSON, so a pytest-xdist worker hands it to the controller in its payload; the
 one process that writes renders one self-contained HTML file: the run's date and server(s),
 then a card per prompt (failures first) with its positive prompt, durations, peak memory,
-a bar chart of its nodes' times (``html_timing``) and thumbnails that link to the saved
+a bar chart of its nodes' times (``timing.py``) and thumbnails that link to the saved
 images at full size. Its CSS and script are in ``assets/``.
 """
 

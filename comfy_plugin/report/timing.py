@@ -1,6 +1,6 @@
 """The HTML report's time and memory of one prompt: its figures and a per-node bar chart.
 
-Kept apart from ``html_report`` (the page) so that each module does one job. The chart is
+Kept apart from ``html.py`` (the page) so that each module does one job. The chart is
 plain HTML and CSS (a bar's width is its share of the slowest node), so the report needs no
 library and nothing from the network. Node times are what the client saw: ComfyUI does not
 stamp its ``executing`` messages, so a node's time is the gap between their receipts.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..batchfile.batch import Batch, PromptSpec
 from ..errors import ComfyError
 from ..server.session import ComfySession
-from . import steps as runner
+from . import steps
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,10 @@ class Cancelled:
 class Pipeline:
     session: ComfySession
     lookahead: int = 2
-    started: dict[str, runner.PromptRun | ComfyError] = field(default_factory=dict)
+    started: dict[str, steps.PromptRun | ComfyError] = field(default_factory=dict)
     current: str | None = None  # the prompt the running test waits for, until it settles
 
-    def take(self, job: PromptJob, upcoming: list[PromptJob]) -> runner.PromptRun:
+    def take(self, job: PromptJob, upcoming: list[PromptJob]) -> steps.PromptRun:
         """This test's prompt, queued now if it was not queued ahead (a job with a seed is queued
         again: a retry); then the next ones are queued before the caller starts waiting. A
         failure found while queueing ahead is raised here, for its own test."""
@@ -62,10 +62,10 @@ class Pipeline:
         """The running test is done with its prompt (it is no longer ours to cancel)."""
         self.current = None
 
-    def _start(self, job: PromptJob) -> runner.PromptRun | ComfyError:
-        return runner.start(self.session, job.batch, job.spec, seed=job.seed)
+    def _start(self, job: PromptJob) -> steps.PromptRun | ComfyError:
+        return steps.start(self.session, job.batch, job.spec, seed=job.seed)
 
-    def _start_quietly(self, job: PromptJob) -> runner.PromptRun | ComfyError:
+    def _start_quietly(self, job: PromptJob) -> steps.PromptRun | ComfyError:
         try:
             return self._start(job)
         except ComfyError as exc:
@@ -75,7 +75,7 @@ class Pipeline:
         """Remove every prompt queued ahead for a test that did not run, and the one a test was
         waiting for when the session was interrupted (Ctrl-C)."""
         ids = [run.prompt_id for run in self.started.values()
-               if isinstance(run, runner.PromptRun) and self.session.holds(run.prompt_id)]
+               if isinstance(run, steps.PromptRun) and self.session.holds(run.prompt_id)]
         ids += [self.current] if self.current else []
         self.started.clear()
         self.current = None

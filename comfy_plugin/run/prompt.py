@@ -22,7 +22,7 @@ from ..errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing
 from ..media.kind import DEFAULT_KIND, SavedOutput
 from ..server.measure import PromptTiming
 from ..server.session import ComfySession
-from . import steps as runner
+from . import steps
 from .pipeline import Pipeline, PromptJob
 
 SEED_VALUES = ("seed", "noise_seed")
@@ -116,7 +116,7 @@ class PromptJobs:
         if not self.session.settings.server_named:
             return report
         try:
-            prepared = runner.checked(self.session, job.batch, job.spec)
+            prepared = steps.checked(self.session, job.batch, job.spec)
         except ComfyError as exc:
             return self._judge(report, exc)
         report.values = dict(prepared.values)
@@ -172,7 +172,7 @@ class PromptJobs:
             report.failed_with(PerfRegression(f"time baseline: {report.perf.message}"))
 
     def _take(self, job: PromptJob, upcoming: list[PromptJob], report: PromptReport,
-              on_queued: OnQueued) -> runner.PromptRun:
+              on_queued: OnQueued) -> steps.PromptRun:
         """This job's prompt on the server; after a crash (and a relaunch) queued again."""
         while True:
             try:
@@ -185,15 +185,15 @@ class PromptJobs:
         self._queued(run, report, on_queued)
         return run
 
-    def _finish(self, job: PromptJob, run: runner.PromptRun, report: PromptReport,
-                on_queued: OnQueued) -> runner.PromptOutcome:
+    def _finish(self, job: PromptJob, run: steps.PromptRun, report: PromptReport,
+                on_queued: OnQueued) -> steps.PromptOutcome:
         """Wait for the prompt and save its outputs. With --comfy-restart-on-crash, a prompt
         whose launched server died (or was replaced) is queued again with the same seed, each
         time the server is relaunched (session.recover allows at most MAX_RESTARTS)."""
         while True:
             try:
                 if self.session.holds(run.prompt_id):
-                    return runner.finish(self.session, run, self.regression.kinds)
+                    return steps.finish(self.session, run, self.regression.kinds)
                 run = self.pipeline.take(replace(job, seed=run.prepared.drawn_seed), [])
                 self._queued(run, report, on_queued)
             except ServerUnavailable as exc:
@@ -201,7 +201,7 @@ class PromptJobs:
                     raise
 
     @staticmethod
-    def _queued(run: runner.PromptRun, report: PromptReport, on_queued: OnQueued) -> None:
+    def _queued(run: steps.PromptRun, report: PromptReport, on_queued: OnQueued) -> None:
         report.prompt_ids.append(run.prompt_id)
         report.drawn_seed = run.prepared.drawn_seed
         report.values = dict(run.prepared.values)
