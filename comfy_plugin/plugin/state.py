@@ -89,7 +89,7 @@ class ComfyPlugin:
         return self.parts
 
     def _build(self) -> Parts:
-        from ..baselines.accept import PendingStore
+        from ..baselines.pending import PendingStore
         from ..baselines.perf import PerfBaselines
         from ..baselines.regression import Regression
         from ..batchfile.schema import make_validator

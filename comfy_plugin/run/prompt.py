@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..baselines.accept import Pending, PendingStore
+from ..baselines.pending import Pending, PendingStore
 from ..baselines.perf import PerfBaselines, PerfVerdict
 from ..baselines.regression import Regression, Verdict
 from ..errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable

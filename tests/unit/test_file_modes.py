@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from comfy_plugin.baselines.accept import Pending, PendingStore
+from comfy_plugin.baselines.pending import Pending, PendingStore
 from comfy_plugin.baselines.perf import PerfBaselines, perf_path
 from comfy_plugin.baselines.store import BaselineStore
 from comfy_plugin.files import write_atomically, write_new
