@@ -278,7 +278,7 @@ def outcome(data: Any, catalog: Catalog) -> str:
 
 def signature(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "comfy_plugin" in f.filename]
-    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno} {frames[-1].name}" if frames else "?"
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno} {frames[-1].name}" if frames else "the fuzzer itself"
     return f"{type(exc).__name__} at {where}"
 
 
@@ -294,6 +294,8 @@ class Fuzzer:
         first = ops[0] if ops else None
         data = grown(first) if first is not None and first.kind in GROW else json.loads(
             self.sources[index % len(self.sources)][1])
+        if first is not None and first.kind == "deep_value":
+            return data  # copying it (a duplicated node) would overflow copy.deepcopy's recursion, not ours
         for op in ops:
             if op.kind not in GROW:
                 apply(data, op)

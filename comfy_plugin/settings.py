@@ -23,6 +23,7 @@ class BatchLimits:
 
     file_mb: float = 16.0  # --comfy-max-file-mb
     prompts: int = 50_000  # --comfy-max-prompts: after variables are expanded
+    nodes: int = MAX_UI_NODES  # --comfy-max-nodes: a UI-format workflow's, once its subgraphs are expanded
 
     @property
     def file_bytes(self) -> int:
@@ -50,7 +51,6 @@ class Settings:
     limits: BatchLimits = BatchLimits()  # what one batch file may make collection read and build
     #: (URL as shown, URL with its user:password): filled from ``urls``, which keep no credentials.
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    max_nodes: int = MAX_UI_NODES  # --comfy-max-nodes: nodes a UI-format workflow may flatten to
 
     def __post_init__(self) -> None:
         """A URL's ``user:password@`` (sent as basic auth) moves to ``credentials``, so that

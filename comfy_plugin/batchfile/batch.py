@@ -129,7 +129,7 @@ def _shown(path: Path, cwd: Path) -> str:
 
 
 def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path, *,
-                   known: Callable[[], KnownInfo | None] | None, max_bytes: int) -> _Workflow:
+                   known: Callable[[], KnownInfo | None] | None, max_bytes: int, max_nodes: int) -> _Workflow:
     """Find and read the workflow; a UI-format file's structural faults fail the whole file."""
     problem = reading.path_problem(name)
     if problem:
@@ -147,7 +147,7 @@ def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path, *,
 
     shown = _shown(wf_path, cwd)
     try:
-        ui = collected(data, shown, known() if known is not None else None)
+        ui = collected(data, shown, known() if known is not None else None, max_nodes)
     except UIFormatError as exc:
         raise WorkflowError(shown_as, f"{shown}: {exc.place + ': ' if exc.place else ''}{exc.message}",
                             "parameters.workflow_file", exc.hint) from None
@@ -208,7 +208,8 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Validator | None
     text, raw, data = read.text, read.raw, read.data
     per_prompt = _validated(data, raw, shown_as, validator, cache)
     params = data["parameters"]
-    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known=known, max_bytes=limits.file_bytes)
+    wf = _read_workflow(params["workflow_file"], path, shown_as, cwd, known=known, max_bytes=limits.file_bytes,
+                        max_nodes=limits.nodes)
     workflow, addresses = wf.workflow, wf.addresses
     targets, structural = _targets(params.get("workflow_items", {}), wf)
     generic = params.get("generic_prompts", {})

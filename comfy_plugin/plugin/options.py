@@ -299,7 +299,6 @@ def resolve(config: pytest.Config) -> Settings:
         headers=_headers(next((layer for layer in _layers(config, by_name["comfy_headers"]) if layer), None)),
         ca_bundle=_path_setting(config, "comfy_ca_bundle"),
         limits=_limits(config),
-        max_nodes=_at_least_one("comfy_max_nodes", int(value("comfy_max_nodes"))),
     )
 
 
@@ -315,4 +314,5 @@ def _limits(config: pytest.Config) -> BatchLimits:
         raise pytest.UsageError(f"--comfy-max-file-mb: must be a positive number of MB, not {file_mb!r}")
     if prompts < 1:
         raise pytest.UsageError(f"--comfy-max-prompts: must be at least 1, not {prompts!r}")
-    return BatchLimits(float(file_mb), int(prompts))
+    return BatchLimits(float(file_mb), int(prompts), _at_least_one("comfy_max_nodes",
+                                                                   int(_value(config, "comfy_max_nodes"))))

@@ -155,7 +155,7 @@ class ComfySession:
         server launched again after a crash is asked again)."""
         info = self.object_info()
         if self._conversions is None or self._conversions.object_info is not info:
-            self._conversions = Conversions(info, self.comfyui_version, self.settings.max_nodes)
+            self._conversions = Conversions(info, self.comfyui_version, self.settings.limits.nodes)
         return self._conversions
 
     def upload(self, path: Path) -> str:

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from ui_fixtures import OBJECT_INFO, load
 
-from comfy_plugin.errors import TooManyNodes, UIFormatError, WidgetValuesMismatch
+from comfy_plugin.batchfile.batch import load_batch
+from comfy_plugin.errors import TooManyNodes, UIFormatError, WidgetValuesMismatch, WorkflowError
+from comfy_plugin.settings import BatchLimits
 from comfy_plugin.uiformat import command, convert, convert_visible, visible_nodes
 from comfy_plugin.uiformat.addressing import file_addresses
 
@@ -216,3 +218,17 @@ def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path: Path, capsys: 
     assert command.main([str(workflow), "--object-info", str(OBJECT_INFO)]) == 3
     err = capsys.readouterr().err
     assert err == f"error: internal error converting {workflow}: KeyError: 'surprise'; please report it\n"
+
+
+def test_collection_applies_the_node_limit_it_is_given(tmp_path: Path) -> None:
+    """``--comfy-max-nodes`` reaches collection through ``BatchLimits``: the batch file fails
+    with the workflow named, or loads when the limit allows the file."""
+    (tmp_path / "wide.json").write_text(json.dumps(_chain(8, 2)), encoding="utf-8")  # 766 nodes flattened
+    batch = tmp_path / "b.json"
+    batch.write_text(json.dumps({"parameters": {"workflow_file": "wide.json"}, "prompts": [{"id": "one"}]}),
+                     encoding="utf-8")
+    with pytest.raises(WorkflowError) as caught:
+        load_batch(batch, "b.json", tmp_path, limits=BatchLimits(nodes=765))
+    assert "wide.json: its subgraph instances expand to more than 765 nodes" in caught.value.message
+    assert "--comfy-max-nodes" in caught.value.hint
+    assert load_batch(batch, "b.json", tmp_path, limits=BatchLimits(nodes=766)).prompts[0].id == "one"
