@@ -232,7 +232,7 @@ def run_case(project: Project, batch: bytes, workflow: bytes | None, name: str =
 def _converted(project: Project, batch: Any) -> Any:
     if batch.source is None:
         return None
-    from comfy_plugin.uiformat.addressing import Conversions
+    from comfy_plugin.batchfile.ui_addressing import Conversions
 
     if project.conversions is None:
         project.conversions = Conversions(project.object_info, None)

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 from comfy_plugin.errors import UIFormatError  # noqa: E402
 from comfy_plugin.uiformat import Catalog, convert, convert_visible, is_ui_format  # noqa: E402
-from comfy_plugin.uiformat.addressing import file_addresses  # noqa: E402
+from comfy_plugin.batchfile.ui_addressing import file_addresses  # noqa: E402
 
 OBJECT_INFO = ROOT / "tests" / "ui_fixtures" / "object_info.json"
 FIXTURES = ROOT / "tests" / "ui_fixtures"

@@ -27,8 +27,8 @@ from .workflow import Addresses, Target, is_ui_workflow, load_workflow, parse_ta
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-    from ..uiformat.addressing import Collected
-    from ..uiformat.known import KnownInfo
+    from .known_info import KnownInfo
+    from .ui_addressing import Collected
 
 __all__ = ["HARNESS_KEYS", "RANDOM", "SEED_KEYS", "Batch", "PromptSpec", "SaveSettings", "load_batch"]
 
@@ -143,7 +143,7 @@ def _read_workflow(name: str, path: Path, shown_as: str, cwd: Path, *,
     data = load_workflow(wf_path, shown_as, max_bytes)
     if not is_ui_workflow(data):
         return _Workflow(wf_path, data, Addresses.of_api(data))
-    from ..uiformat.addressing import collected  # (only for UI-format workflows)
+    from .ui_addressing import collected  # (only for UI-format workflows)
 
     shown = _shown(wf_path, cwd)
     try:

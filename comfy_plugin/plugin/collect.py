@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle  # (types pytest does not export)
 
     from ..batchfile.batch import Batch
+    from ..batchfile.known_info import KnownInfo
     from ..server.session import ComfySession
-    from ..uiformat.known import KnownInfo
     from .state import ComfyPlugin, Parts
 
 
@@ -60,10 +60,10 @@ _KNOWN = pytest.StashKey["KnownInfo | None"]()
 
 
 def known_object_info(config: pytest.Config, session: ComfySession) -> KnownInfo | None:
-    """The server's /object_info kept by an earlier run (``uiformat.known``), read once per
+    """The server's /object_info kept by an earlier run (``batchfile/known_info.py``), read once per
     session: a UI-format workflow's input names are checked with it at collection."""
     if _KNOWN not in config.stash:
-        from ..uiformat.known import known, server_of
+        from ..batchfile.known_info import known, server_of
 
         cache = getattr(config, "cache", None)
         config.stash[_KNOWN] = known(cache, server_of(session.settings, session.worker)) if cache else None

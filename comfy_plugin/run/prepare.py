@@ -22,7 +22,7 @@ from ..errors import BatchFileError, UnresolvedTarget, WorkflowError
 from .preflight import input_spec, normalised
 
 if TYPE_CHECKING:
-    from ..uiformat.addressing import Converted
+    from ..batchfile.ui_addressing import Converted
 
 #: Exact in JSON and JavaScript, and accepted by every ComfyUI seed input.
 SEED_LIMIT = 2**53 - 1

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..batchfile.known_info import keep as keep_object_info
+from ..batchfile.known_info import server_of, writes
 from ..batchfile.schema import Cache
+from ..batchfile.ui_addressing import Conversions
 from ..client import ComfyClient
 from ..errors import ComfyError, ServerUnavailable
 from ..settings import Settings
-from ..uiformat.addressing import Conversions
-from ..uiformat.known import keep as keep_object_info
-from ..uiformat.known import server_of, writes
 from .launcher import LaunchedServer, default_python, launch
 from .measure import Timings, device_memory_mb, device_name
 

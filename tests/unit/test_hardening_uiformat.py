@@ -17,7 +17,7 @@ from comfy_plugin.batchfile.batch import load_batch
 from comfy_plugin.errors import TooManyNodes, UIFormatError, WidgetValuesMismatch, WorkflowError
 from comfy_plugin.settings import BatchLimits
 from comfy_plugin.uiformat import command, convert, convert_visible, visible_nodes
-from comfy_plugin.uiformat.addressing import file_addresses
+from comfy_plugin.batchfile.ui_addressing import file_addresses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from fuzz_ui import _chain, _reroutes

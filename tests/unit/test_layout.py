@@ -1,6 +1,6 @@
 """The package's layout rules (docs/layout.md), read from the source with ``ast``: no import
-cycle at any depth, pytest only in ``plugin/``, no ``importlib`` loading of the package's own
-modules, few loose modules at the top."""
+cycle at any depth, imports between folders in the data flow's direction only, pytest only in
+``plugin/``, no ``importlib`` loading of the package's own modules, few loose modules at the top."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "comfy_plugin"
 LOOSE_LIMIT = 6
+#: The folders and loose modules from the bottom up: each imports only what stands before it.
+LAYERS = ("errors", "urls", "settings", "files", "client", "uiformat", "batchfile", "media", "server",
+          "baselines", "run", "report", "plugin", "convert", "__main__")
 
 
 def _module_name(path: Path) -> str:
@@ -124,3 +127,20 @@ def test_no_module_loads_the_package_through_importlib():
 def test_few_loose_modules_at_the_top():
     loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
     assert len(loose) <= LOOSE_LIMIT, loose
+
+
+def _folder(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_imports_between_folders_follow_the_data_flow():
+    """batch file -> workflow -> client -> outputs -> verdicts -> reports: a folder never imports
+    one above it (``LAYERS``), so the folders themselves form no cycle either."""
+    graph = _graph()
+    folders = {_folder(name) for name in graph} - {"__init__"}
+    assert folders <= set(LAYERS), f"add {sorted(folders - set(LAYERS))} to LAYERS"
+    upward = sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                    if _folder(a) != _folder(b) and "__init__" not in (_folder(a), _folder(b))
+                    and LAYERS.index(_folder(a)) < LAYERS.index(_folder(b)))
+    assert upward == []

@@ -23,8 +23,8 @@ from comfy_plugin.errors import (
 )
 from comfy_plugin.run.prepare import prepare, seed_limit
 from comfy_plugin.settings import Settings
-from comfy_plugin.uiformat.addressing import Conversions, converted
-from comfy_plugin.uiformat.known import (
+from comfy_plugin.batchfile.ui_addressing import Conversions, converted
+from comfy_plugin.batchfile.known_info import (
     KnownInfo,
     Server,
     keep,

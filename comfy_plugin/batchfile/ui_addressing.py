@@ -13,16 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..batchfile.checks import check_target
-from ..batchfile.workflow import Addresses, NodeEntry, Place, Target
 from ..errors import Problem, UIFormatError
 from ..settings import MAX_UI_NODES
-from .catalog import Catalog
-from .graph import PRIMITIVE, read_workflow
-from .visible import Visible, convert_visible, file_nodes
+from ..uiformat.catalog import Catalog
+from ..uiformat.graph import PRIMITIVE, read_workflow
+from ..uiformat.visible import Visible, convert_visible, file_nodes
+from .checks import check_target
+from .workflow import Addresses, NodeEntry, Place, Target
 
 if TYPE_CHECKING:
-    from .known import KnownInfo
+    from .known_info import KnownInfo
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..batchfile.schema import Cache
-from .catalog import Catalog
+from ..uiformat.catalog import Catalog
+from .schema import Cache
 
 if TYPE_CHECKING:
     from ..settings import Settings
