@@ -16,27 +16,34 @@ if TYPE_CHECKING:
 
 
 def builtin() -> list[OutputKind]:
-    """The kinds the plugin knows itself."""
+    """The kinds the plugin knows itself; videos before still images (an animated WEBP or PNG is
+    listed under ``images`` too)."""
     from .still.kind import StillImages
+    from .text import Texts
+    from .video.kind import Videos
 
-    return [StillImages()]
+    return [Videos(), StillImages(), Texts()]
 
 
 @dataclass(frozen=True)
 class Kinds:
-    """The kinds in order: the first that recognises an output owns it."""
+    """The kinds in order, built-in ones first. A project's kinds (the last ``project`` of
+    ``all``) are asked first whether they recognise an output, so that a project may take over
+    outputs a built-in kind would own; the first kind asked that recognises one owns it."""
 
     all: tuple[OutputKind, ...]
+    project: int = 0
 
     @classmethod
     def of(cls, extra: Iterable[OutputKind] = ()) -> Kinds:
         """The built-in kinds, then ``extra`` (a project's); a name given twice is an error."""
-        kinds = (*builtin(), *extra)
+        built = builtin()
+        kinds = (*built, *extra)
         names = [kind.name for kind in kinds]
         doubled = sorted({name for name in names if names.count(name) > 1})
         if doubled:
             raise BaselineError(f"output kind {', '.join(doubled)} is defined twice")
-        return cls(tuple(kinds))
+        return cls(tuple(kinds), len(kinds) - len(built))
 
     def named(self, name: str) -> OutputKind:
         for kind in self.all:
@@ -53,7 +60,8 @@ class Kinds:
 
     def recognise(self, file: OutputFile, data: bytes) -> tuple[str, str]:
         """(kind name, detail) of an output; ("", "") when no kind recognises it."""
-        for kind in self.all:
+        split = len(self.all) - self.project
+        for kind in (*self.all[split:], *self.all[:split]):
             detail = kind.recognises(file, data)
             if detail is not None:
                 return kind.name, detail
