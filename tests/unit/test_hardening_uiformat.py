@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,16 @@ import pytest
 from ui_fixtures import OBJECT_INFO, load
 
 from comfy_plugin.batchfile.batch import load_batch
+from comfy_plugin.batchfile.ui_addressing import file_addresses
 from comfy_plugin.errors import TooManyNodes, UIFormatError, WidgetValuesMismatch, WorkflowError
 from comfy_plugin.settings import BatchLimits
 from comfy_plugin.uiformat import command, convert, convert_visible, visible_nodes
-from comfy_plugin.batchfile.ui_addressing import file_addresses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from fuzz_ui import _chain, _reroutes
 
 INFO = load(OBJECT_INFO)
 #: Generous: each case takes well under a second; this catches quadratic or worse work.
-SECONDS = 5.0
 
 
 def blur(**changes: Any) -> dict[str, Any]:
@@ -135,18 +133,15 @@ def test_a_value_left_undefined_is_left_out_of_the_prompt() -> None:
 
 
 def test_subgraphs_nested_1200_deep_convert_without_recursion() -> None:
-    start = time.monotonic()
     prompt, found = convert_visible(_chain(1200, 1), INFO, "deep.json")
     assert len(prompt) == 1 and len(found) == 1201  # 1200 instances and the node inside
-    assert time.monotonic() - start < SECONDS
 
 
-def test_a_chain_of_1000_reroutes_is_collected_and_converted_in_linear_time() -> None:
+def test_a_chain_of_1000_reroutes_is_collected_and_converted() -> None:
+    """Without recursion; its time (linear: it was cubic) is printed by bench/bounded_work.py."""
     workflow = _reroutes(1000)
-    start = time.monotonic()
     addresses = file_addresses(workflow, "chain.json")
     prompt = convert(workflow, INFO)
-    assert time.monotonic() - start < SECONDS
     assert prompt["1002"]["inputs"]["image"] == ["1", 0]
     assert "node 1002 (ImageInvert) input 'image'" in addresses.nodes["2"].instead
 
@@ -161,13 +156,11 @@ def test_a_loop_of_reroutes_is_named() -> None:
 def test_subgraphs_doubling_at_each_level_stop_at_the_node_limit() -> None:
     """17 levels of 2 instances (a 7 KB file) would flatten to 262,142 nodes."""
     workflow = _chain(17, 2)
-    start = time.monotonic()
     for call in (lambda: convert(workflow, INFO, "wide.json"), lambda: file_addresses(workflow, "wide.json")):
         with pytest.raises(TooManyNodes) as caught:
             call()
         assert "more than 10000 nodes" in caught.value.message and caught.value.path == "wide.json"
         assert "--comfy-max-nodes" in caught.value.hint
-    assert time.monotonic() - start < SECONDS
     # 6 levels: 2 + 4 + ... + 64 instances and 64 nodes inside the innermost: 190 nodes
     with pytest.raises(TooManyNodes, match="more than 189 nodes"):
         convert(_chain(6, 2), INFO, max_nodes=189)
