@@ -27,6 +27,8 @@ class OutputFile:
     filename: str
     subfolder: str
     type: str
+    #: the node's ``"animated": [flag]`` beside its files (None: not given, e.g. a one-frame animation)
+    animated: bool | None = None
 
 
 @dataclass
@@ -194,11 +196,14 @@ def _outputs(outputs: Any) -> tuple[list[OutputFile], list[tuple[str, str]]]:
     files: list[OutputFile] = []
     texts: list[tuple[str, str]] = []
     for node_id, output in (outputs.items() if isinstance(outputs, dict) else ()):
+        flags = output.get("animated") if isinstance(output, dict) else None
+        animated = flags[0] if isinstance(flags, list) and flags and isinstance(flags[0], bool) else None
         for kind, items in (output.items() if isinstance(output, dict) else ()):
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("filename"), str):
                     files.append(OutputFile(str(node_id), str(kind), item["filename"],
-                                            str(item.get("subfolder", "")), str(item.get("type", "output"))))
+                                            str(item.get("subfolder", "")), str(item.get("type", "output")),
+                                            animated))
                 elif isinstance(item, str) and kind == "text":
                     texts.append((str(node_id), item))
     return files, texts

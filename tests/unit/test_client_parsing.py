@@ -231,7 +231,7 @@ def test_result_from_history_files_texts_and_time():
         OutputFile("9", "images", "CFYUI-BP_00001_.png", "", "output"),
         OutputFile("9", "images", "CFYUI-BP_00002_.png", "batch", "output"),
         OutputFile("12", "gifs", "AnimateDiff_00001.mp4", "vid", "output"),
-        OutputFile("13", "images", "anim_00001_.webp", "", "output"),
+        OutputFile("13", "images", "anim_00001_.webp", "", "output", animated=False),
     ]
     assert result.texts == [("15", "a generated caption")]
     assert result.execution_s == pytest.approx(2.5)

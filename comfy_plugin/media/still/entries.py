@@ -16,7 +16,7 @@ from PIL import Image
 
 from ...errors import BaselineError
 from ..kind import plain
-from .image import decode, pixels_of, reference_png, thumbnail_png
+from .image import DecodedImage, decode, pixels_of, reference_png, thumbnail_png
 from .metrics import METRICS
 from .metrics.base import Metric
 from .spec import DEFAULT_REFERENCE_SIDE, HashSpec
@@ -164,11 +164,20 @@ def observe(image_bytes: bytes, spec: HashSpec | None = None, *, seed: int | Non
     baseline keeps only when asked for (``thumbnail``). ``reference_side`` None keeps the
     original PNG as the reference."""
     image = decode(image_bytes)
+    source = image_bytes if reference_side is None and image.format == "PNG" else b""
+    return observe_decoded(image, spec, seed=seed, workflow_digest=workflow_digest, params=params,
+                           thumbnail=thumbnail, reference_side=reference_side, source=source)
+
+
+def observe_decoded(image: DecodedImage, spec: HashSpec | None = None, *, seed: int | None = None,
+                    workflow_digest: str = "", params: Mapping[str, Any] | None = None, thumbnail: bool = True,
+                    reference_side: int | None = DEFAULT_REFERENCE_SIDE, source: bytes = b"") -> Observation:
+    """``observe`` for pixels already decoded (a video's sampled frame): nothing decoded twice.
+    ``source``: a PNG of exactly these pixels, kept as a full-size reference when given."""
     features: dict[str, Any] = {}
     for metric in METRICS:
         features.update(metric.observe(image, spec or HashSpec()))
     entry = BaselineEntry(image.width, image.height, seed, workflow_digest, features, plain(dict(params or {})))
-    source = image_bytes if reference_side is None and image.format == "PNG" else b""
     seen = Observation(entry, pixels=image.reference(reference_side), source=source)
     return seen.recordable() if thumbnail else seen
 
