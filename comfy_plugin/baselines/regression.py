@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from ..media.kind import CompareContext, KindVerdict, Readings, Recordable, Save
 from ..media.kinds import Kinds
 from ..media.still.spec import DEFAULT_REFERENCE_SIDE, HashSpec, parse_reference_side
 from ..settings import BaselineSettings
-from .verdict import REVIEWABLE, Verdict
+from .verdict import REVIEWABLE, Verdict, listed
 
 if TYPE_CHECKING:
     from ..batchfile.batch import Batch, PromptSpec
@@ -60,6 +60,11 @@ def counted(observed: list[Recordable], kinds: Kinds) -> str:
     return ", ".join(f"{sum(s.kind == n for s in observed)} {kinds.named(n).noun}(s)" for n in names) or "0 image(s)"
 
 
+def uncompared_name(output: SavedOutput) -> str:
+    """How the summary names an output no kind compares: its suffix (".glb"), else its key."""
+    return Path(output.file.filename).suffix.lower() or output.file.kind
+
+
 def combine(verdicts: list[KindVerdict], kinds: Kinds, has_baseline: bool) -> Combined:
     """One status (the most telling), the failing kinds' messages (all of them when all
     match), the readings under each kind's prefix, and what an update would record."""
@@ -86,6 +91,7 @@ class Regression:
     reviewable: dict[str, tuple[str, str, list[Recordable]]] = field(default_factory=dict)  # node id -> (key, id, seen)
     cards: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # node id -> each kind's part of its card
     written: list[str] = field(default_factory=list)  # baseline files written at the end
+    removed: list[str] = field(default_factory=list)  # baseline files removed at the end (no entry left)
     stale: dict[str, list[str]] = field(default_factory=dict)  # batch key -> ids with no prompt left
     error: str = ""  # why writing failed, if it did
     reference_side: int | None = DEFAULT_REFERENCE_SIDE  # --comfy-reference-side (None: full)
@@ -141,11 +147,12 @@ class Regression:
         """Whether this prompt's observations may be written: only then are thumbnails made."""
         return self.settings.update or (entries is None and self.settings.missing == "write")
 
-    def _not_compared(self, nodeid: str, outputs: list[SavedOutput], message: str) -> Verdict:
+    def _not_compared(self, nodeid: str, outputs: list[SavedOutput], message: str,
+                      uncompared: tuple[str, ...] = ()) -> Verdict:
         if self.report:
             self.cards[nodeid] = [{"kind": kind.name, **kind.preview(outs)} for kind in self.kinds.all
                                   if (outs := [o for o in outputs if o.kind == kind.name])]
-        return Verdict("not-compared", message)
+        return Verdict("not-compared", message, uncompared=uncompared)
 
     def _check(self, nodeid: str, batch: Batch, spec: PromptSpec, prepared: PreparedPrompt,
                outputs: list[SavedOutput]) -> Verdict:
@@ -172,10 +179,14 @@ class Regression:
             stored = None if entries is None else [e for e in entries if e.kind == kind.name]
             if outs or stored:
                 verdicts.append(kind.compare(stored, outs, context))
+        uncompared = tuple(uncompared_name(o) for o in outputs if not o.kind)
+        if not verdicts:  # no output any kind compares and no entry: nothing compared, nothing to record
+            why = f"no output kind compares {listed(uncompared)}" if uncompared else "the prompt produced no output"
+            return self._not_compared(nodeid, outputs, f"not compared: {why}", uncompared)
         if self.report:
             self.cards[nodeid] = [{"kind": v.kind, **v.card} for v in verdicts if v.card]
         result = combine(verdicts, self.kinds, entries is not None)
-        verdict = self._decide(nodeid, key, spec.id, result)
+        verdict = replace(self._decide(nodeid, key, spec.id, result), uncompared=uncompared)
         if verdict.status in REVIEWABLE and not self.settings.update:
             # what a reviewer may accept later (--comfy-accept): recorded as an update would be
             self.reviewable[nodeid] = (key, spec.id, result.observed)
@@ -185,10 +196,7 @@ class Regression:
         """The verdict for a comparison, recording what the settings ask to record."""
         count = counted(result.observed, self.kinds)
         if self.settings.update:
-            self.results.record(key, prompt_id, result.update)
-            if result.update is None:
-                return Verdict("unchanged", "baseline unchanged: " + result.message, readings=result.readings)
-            return Verdict("recorded", f"baseline recorded ({count})", readings=result.readings)
+            return self._update(key, prompt_id, result)
         if result.status != "missing":
             return Verdict(result.status, result.message, readings=result.readings)
         if self.settings.missing == "write":
@@ -198,6 +206,17 @@ class Regression:
             return Verdict("missing", f"no baseline yet for this prompt ({count}); record one with: "
                            f"pytest {nodeid} --comfy-update-baselines", accepted=True)
         return Verdict("missing", result.message, skip=self.settings.missing == "skip")
+
+    def _update(self, key: str, prompt_id: str, result: Combined) -> Verdict:
+        """--comfy-update-baselines: what is recorded, and a verdict that says only that."""
+        self.results.record(key, prompt_id, result.update)
+        if result.update is None:
+            return Verdict("unchanged", "baseline unchanged: " + result.message, readings=result.readings)
+        if not result.update:  # the entries go: the prompt produced nothing a kind compares
+            return Verdict("removed", "baseline removed: the prompt produced no output to compare; "
+                           + result.message, readings=result.readings)
+        return Verdict("recorded", f"baseline recorded ({counted(result.update, self.kinds)})",
+                       readings=result.readings)
 
     # -- the end of the session -------------------------------------------------------------
 
@@ -222,8 +241,13 @@ class Regression:
                 self.stale[key] = found
         prune = self.settings.update and self.settings.prune
         for key in sorted(set(self.results.updates) | (set(self.stale) if prune else set())):
+            target = self.store.baseline_path(rootdir / key)
+            existed = target.is_file()
             path = self.store.write(rootdir / key, self.results.updates.get(key, {}),
                                     remove=self.stale.get(key, []) if prune else ())
-            self.written.append(str(path))
+            if path is not None:
+                self.written.append(str(path))
+            elif existed:
+                self.removed.append(str(target))
         if prune:
             self.stale = {}

@@ -140,11 +140,13 @@ class BaselineStore:
         return stored
 
     def write(self, batch_file: Path, updates: Mapping[str, list[Recordable]],
-              remove: Iterable[str] = ()) -> Path:
-        """Merge ``updates`` (whole prompts) into the stored file and drop ``remove``; returns its path.
+              remove: Iterable[str] = ()) -> Path | None:
+        """Merge ``updates`` (whole prompts) into the stored file and drop ``remove``; returns its
+        path, or None when no file holds entries afterwards (none left: none written, an old one
+        removed), so that nobody reports a file that does not exist.
 
         Thumbnails and references are written first and the JSON last, so the file never names a
-        missing one; those nothing refers to any more are deleted afterwards. No entries left: no file."""
+        missing one; those nothing refers to any more are deleted afterwards."""
         path = self.baseline_path(batch_file)
         stored = self.load(batch_file)
         for prompt_id in remove:
@@ -173,7 +175,7 @@ class BaselineStore:
         named = [PurePosixPath(name) for es in stored.values() for e in es for name in e.side_files()]
         for folder in (self.thumbs_dir(batch_file), self.refs_dir(batch_file)):
             _drop_unused(folder, {p.name for p in named if p.parent.name == folder.name})
-        return path
+        return path if stored else None
 
 
 def _entry_json(entry: Stored) -> dict[str, object]:

@@ -3,7 +3,7 @@ same for every output kind, as plain JSON for pytest-xdist workers and the repor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,11 +21,12 @@ class Verdict:
     (a kind's prefix and the metric: ``hash``, ``ssim``, ``length_bytes``); ``accepted``: the
     policy lets this status pass (a missing baseline, by default)."""
 
-    status: str  # match | diff | changed-test | missing | recorded | unchanged | not-compared
+    status: str  # match | diff | changed-test | missing | recorded | unchanged | removed | not-compared
     message: str
     skip: bool = False
     accepted: bool = False
     readings: Readings = field(default_factory=dict)
+    uncompared: tuple[str, ...] = ()  # outputs no kind compares, each by its suffix (".glb") or key
 
     @property
     def failed(self) -> bool:
@@ -58,7 +59,8 @@ class Verdict:
         try:
             readings = {str(name): (tuple(values), limit) for name, (values, limit) in data.get("readings", {}).items()}
             return cls(str(data["status"]), str(data["message"]), bool(data.get("skip", False)),
-                       bool(data.get("accepted", False)), readings)
+                       bool(data.get("accepted", False)), readings,
+                       tuple(str(o) for o in data.get("uncompared", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise BaselineError(f"not a baseline verdict: {exc}") from None
 
@@ -67,3 +69,11 @@ def merge_verdicts(into: dict[str, Verdict], payload: Mapping[str, Mapping[str, 
     """A pytest-xdist worker's verdicts (node id -> ``Verdict.to_json()``) merged into the
     controller's, so its summary counts every prompt and names the worst readings."""
     into.update({nodeid: Verdict.from_json(data) for nodeid, data in payload.items()})
+
+
+def listed(uncompared: Iterable[str]) -> str:
+    """``1 .glb, 2 .latent``: outputs no kind compares, counted by what names them."""
+    counts: dict[str, int] = {}
+    for name in uncompared:
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))

@@ -121,9 +121,11 @@ def _server_line(server: ServerInfo) -> str:
 
 
 def _baselines(tr: pytest.TerminalReporter, regression: Regression) -> None:
-    """Compared prompts, the worst distances, what was written, and stale entries."""
+    """Compared prompts, the worst distances, outputs no kind compares, what was written (only
+    files that exist), and stale entries."""
+    from ..baselines.verdict import listed
     verdicts = regression.verdicts
-    if not verdicts and not regression.written and not regression.stale and not regression.error:
+    if not (verdicts or regression.written or regression.removed or regression.stale or regression.error):
         return
     tr.write_sep("-", "baselines")
     counts: dict[str, int] = {}
@@ -142,8 +144,18 @@ def _baselines(tr: pytest.TerminalReporter, regression: Regression) -> None:
         files = " ".join(sorted({nodeid.split("::")[0] for nodeid in new}))
         tr.write_line(f"{len(new)} prompt(s) have no baseline yet: record them with: "
                       f"pytest {files} --comfy-update-baselines", yellow=True)
+    uncompared = [name for v in verdicts.values() for name in v.uncompared]
+    if uncompared:
+        tr.write_line(f"not compared: {listed(uncompared)} (no output kind compares them; "
+                      "nothing of them is recorded)", yellow=True)
     for path in regression.written:
         tr.write_line(f"wrote {path}")
+    for path in regression.removed:
+        tr.write_line(f"removed {path} (no baseline entry left in it)")
+    if regression.settings.update and not (regression.written or regression.removed or regression.error):
+        unchanged = counts.get("unchanged", 0)
+        tr.write_line("nothing recorded: no baseline file written" + (f" ({unchanged} unchanged)" if unchanged else ""),
+                      yellow=not unchanged)
     for key, ids in regression.stale.items():
         tr.write_line(f"stale baselines in {key} (no such prompt any more): {', '.join(ids)}", yellow=True)
     if regression.stale:
