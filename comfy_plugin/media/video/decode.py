@@ -130,14 +130,17 @@ def _decode_animation(img: Image.Image, samples: int) -> Decoded:
 
     count = getattr(img, "n_frames", 1)
     wanted = set(sample_indices(count, samples))
-    frames, elapsed_ms = [], 0.0
+    frames, elapsed_ms, shortest = [], 0.0, 0.0
     for index, frame in enumerate(ImageSequence.Iterator(img)):
         frame.load()  # a WEBP frame's duration is known once it is loaded
         if index in wanted:
             frames.append(Frame(index, elapsed_ms / 1000.0, frame.convert("RGB")))
-        elapsed_ms += float(frame.info.get("duration") or 0)
+        length = float(frame.info.get("duration") or 0)
+        elapsed_ms += length
+        shortest = min(shortest, length) if shortest and length else shortest or length
     duration = elapsed_ms / 1000.0
-    fps = count / duration if duration > 0 else 0.0
+    # the rate it was made at: an encoder merges equal neighbours into one longer frame
+    fps = 1000.0 / shortest if shortest > 0 else 0.0
     return Decoded((img.format or "").lower(), img.width, img.height, count, fps, duration, tuple(frames))
 
 
