@@ -147,7 +147,7 @@ def _baselines(tr: pytest.TerminalReporter, regression: Regression) -> None:
     uncompared = [name for v in verdicts.values() for name in v.uncompared]
     if uncompared:
         tr.write_line(f"not compared: {listed(uncompared)} (no output kind compares them; "
-                      "nothing of them is recorded)", yellow=True)
+                      "none of them recorded)", yellow=True)
     for path in regression.written:
         tr.write_line(f"wrote {path}")
     for path in regression.removed:
