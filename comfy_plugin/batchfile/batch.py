@@ -19,7 +19,7 @@ from ..settings import BatchLimits
 from . import reading
 from . import variables as variables_mod
 from .checks import HARNESS_KEYS, RANDOM, SEED_KEYS, check_keys, check_target, check_values
-from .prompt_specs import PromptSpec, SpecContext, build_specs, image_keys_of, prompt_lines, resolve_relative
+from .prompt_specs import PromptSpec, SpecContext, build_specs, file_keys_of, prompt_lines, resolve_relative
 from .reading import Read, Source
 from .schema import Cache, closest, make_validator, prompt_index, validate_cached
 from .workflow import Addresses, Target, is_ui_workflow, load_workflow, parse_targets
@@ -233,9 +233,9 @@ def load_batch(path: Path, shown_as: str, cwd: Path, validator: Validator | None
         output_directory=str(save_raw.get("output_directory", DEFAULT_OUTPUT_DIRECTORY)),
         filename_prefix=str(save_raw.get("filename_prefix", DEFAULT_FILENAME_PREFIX)),
     )
-    image_keys = image_keys_of(wf.ui.best if wf.ui else addresses, targets)
+    file_keys = file_keys_of(wf.ui.best if wf.ui else addresses, targets)
     specs = build_specs(data["prompts"], prompt_lines(text), SpecContext(
-        shown_as, path, cwd, workflow, addresses, targets, generic, declared, per_prompt, image_keys,
+        shown_as, path, cwd, workflow, addresses, targets, generic, declared, per_prompt, file_keys,
         params.get("timeout")))
     return Batch(path, shown_as, wf.path, workflow, targets, save, generic, specs, params.get("baseline", {}),
                  addresses, wf.source, wf.source_shown)

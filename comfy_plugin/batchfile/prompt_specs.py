@@ -1,5 +1,5 @@
-"""A batch file's prompts as specs: ids, lines, values (with variables), local images, and
-each prompt's own problems. Part of reading a batch file (batch.py), kept apart for size."""
+"""A batch file's prompts as specs: ids, lines, values (with variables), local files to upload,
+and each prompt's own problems. Part of reading a batch file (batch.py), kept apart for size."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from ..errors import BatchFileError, Problem, UnresolvedTarget
@@ -17,6 +17,24 @@ from . import reading
 from . import variables as variables_mod
 from .checks import RANDOM, SEED_KEYS, check_keys, check_values
 from .workflow import Addresses, Target, resolve
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A prompt value that names a local file, and the node inputs its key writes ((class type,
+    input name) each): the file is uploaded when the server's /object_info marks one of those
+    inputs an upload input (``run.steps.upload_input``), and its server-side name sent instead."""
+
+    key: str
+    path: Path
+    inputs: tuple[tuple[str, str], ...]
+
+
+#: The loaders of ComfyUI 0.3.75 whose input /object_info marks for upload (``image_upload``,
+#: ``video_upload``, ``audio_upload``). Only for reporting, before any server is asked, a local
+#: path that is not there; what is uploaded is decided by the server's /object_info.
+KNOWN_LOADERS = frozenset({("LoadImage", "image"), ("LoadImageMask", "image"), ("LoadVideo", "file"),
+                           ("LoadAudio", "audio")})
 
 
 @dataclass(frozen=True)
@@ -33,7 +51,7 @@ class PromptSpec:
     xfail: str | None = None
     timeout_s: float | None = None  # the prompt's, else the batch file's
     variables: tuple[tuple[str, str], ...] = ()
-    local_images: tuple[tuple[str, Path], ...] = ()  # key -> local file to upload (LoadImage)
+    local_files: tuple[LocalFile, ...] = ()  # local files named by the prompt, uploaded to loaders
     error: BatchFileError | None = None  # a problem of this prompt alone: the item fails with it
 
     def random_keys(self) -> list[str]:
@@ -153,40 +171,52 @@ def _reason(value: Any) -> str | None:
     return value if isinstance(value, str) else "marked in the batch file"
 
 
-def image_keys_of(addresses: Addresses, targets: dict[str, list[Target]]) -> set[str]:
-    """Keys written to a LoadImage's ``image``: a local file there is uploaded first."""
-    keys = set()
+def file_keys_of(addresses: Addresses, targets: dict[str, list[Target]]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each key and the node inputs it writes, (class type, input name): a local file named
+    there is uploaded when the server marks one of them an upload input (any loader)."""
+    keys: dict[str, tuple[tuple[str, str], ...]] = {}
     for key, ts in targets.items():
+        inputs: list[tuple[str, str]] = []
         for t in ts:
             try:
                 places = resolve(addresses, t)
             except UnresolvedTarget:
                 continue
-            if any(p.field == "image" and addresses.nodes[p.node].class_type == "LoadImage" for p in places):
-                keys.add(key)
+            inputs += [(addresses.nodes[p.node].class_type, p.field) for p in places]
+        if inputs:
+            keys[key] = tuple(dict.fromkeys(inputs))
     return keys
 
 
 _PATH_STARTS = ("./", "../", "/", ".\\", "..\\")
 
 
-def _local_images(values: dict[str, Any], keys: set[str], path: Path, cwd: Path,
-                  place: str) -> tuple[list[tuple[str, Path]], list[Problem]]:
+def _may_name_file(value: Any) -> bool:
+    """A value worth looking for on disk: one line with a file suffix (a prompt's text is not)."""
+    return isinstance(value, str) and len(value) <= 4096 and "\n" not in value and bool(PurePath(value).suffix)
+
+
+def _local_files(values: dict[str, Any], keys: dict[str, tuple[tuple[str, str], ...]], path: Path, cwd: Path,
+                 place: str) -> tuple[list[LocalFile], list[Problem]]:
+    """The prompt's values that name a local file (the run uploads those a loader takes); a
+    path written for a known loader that is not there is the prompt's problem."""
     found, problems = [], []
-    for key in sorted(keys & set(values)):
+    for key in sorted(set(keys) & set(values)):
         value = values[key]
-        if not isinstance(value, str):
+        if not _may_name_file(value):
             continue
+        what = "image" if all(name == "image" for _, name in keys[key]) else "input"
+        loader = any(i in KNOWN_LOADERS for i in keys[key])
         problem = reading.path_problem(value)
         if problem:
-            if value.startswith(_PATH_STARTS):
-                problems.append(Problem(f"{place}.{key}", f"image file {value!r:.80} cannot be looked for: {problem}"))
+            if loader and value.startswith(_PATH_STARTS):
+                problems.append(Problem(f"{place}.{key}", f"{what} file {value!r:.80} cannot be looked for: {problem}"))
             continue  # else a name on the server: the server says whether it has it
         local, looked = resolve_relative(value, path, cwd)
         if reading.is_file(local):
-            found.append((key, local))
-        elif value.startswith(_PATH_STARTS):
-            problems.append(Problem(f"{place}.{key}", f"image file '{value}' not found; looked at "
+            found.append(LocalFile(key, local, keys[key]))
+        elif loader and value.startswith(_PATH_STARTS):
+            problems.append(Problem(f"{place}.{key}", f"{what} file '{value}' not found; looked at "
                                     + " and ".join(str(p) for p in looked)))
     return found, problems
 
@@ -204,7 +234,7 @@ class SpecContext:
     generic: dict[str, Any]
     declared: dict[str, list[str]]  # variable name -> its lines (variables.load_declared)
     per_prompt: dict[int, list[Problem]] = field(default_factory=dict)  # schema problems by prompt index
-    image_keys: set[str] = field(default_factory=set)
+    file_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # file_keys_of
     timeout: Any = None  # the batch file's timeout, as written (checked per prompt)
 
 
@@ -223,7 +253,7 @@ def build_specs(raw_prompts: list[Any], lines: list[int], ctx: SpecContext) -> l
             reported = {problem.place for problem in own}
             problems = own + [q for q in check_values(ctx.workflow, ctx.addresses, ctx.targets, values, place)
                               if q.place not in reported]
-            local, image_problems = _local_images(values, ctx.image_keys, ctx.path, ctx.cwd, place)
+            local, image_problems = _local_files(values, ctx.file_keys, ctx.path, ctx.cwd, place)
             specs.append(_spec(p, i, spec_id=_variant_id(base_id, assignment, taken, suffixes), values=values,
                                assignment=assignment, local=local, problems=problems + image_problems,
                                lines=lines, ctx=ctx))
@@ -231,7 +261,7 @@ def build_specs(raw_prompts: list[Any], lines: list[int], ctx: SpecContext) -> l
 
 
 def _spec(p: dict[str, Any], index: int, *, spec_id: str, values: dict[str, Any], assignment: dict[str, str],
-          local: list[tuple[str, Path]], problems: list[Problem], lines: list[int], ctx: SpecContext) -> PromptSpec:
+          local: list[LocalFile], problems: list[Problem], lines: list[int], ctx: SpecContext) -> PromptSpec:
     return PromptSpec(
         id=spec_id,
         index=index,
@@ -242,7 +272,7 @@ def _spec(p: dict[str, Any], index: int, *, spec_id: str, values: dict[str, Any]
         xfail=_reason(p.get("xfail")),
         timeout_s=_timeout(p.get("timeout", ctx.timeout)),
         variables=tuple(assignment.items()),
-        local_images=tuple(local),
+        local_files=tuple(local),
         error=BatchFileError(ctx.shown_as, problems=_unique(problems)) if problems else None,
     )
 

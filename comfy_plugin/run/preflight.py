@@ -11,7 +11,7 @@ changes what it checks).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..errors import ModelMissing, PreflightError
@@ -124,10 +124,12 @@ def _combo_problem(value: Any, options: list[str]) -> tuple[str, str] | None:
     return f"{value!r} is not one of the server's options", (f'did you mean "{near}"?' if near else f"options: {shown}")
 
 
-def check(workflow: Mapping[str, Any], object_info: Mapping[str, Any]) -> None:
+def check(workflow: Mapping[str, Any], object_info: Mapping[str, Any], uploaded: Collection[str] = ()) -> None:
     """Raise PreflightError for what the server forbids (the batch is wrong: that wins), else
     ModelMissing for what it lacks. Reads only: the prompt checked is the prompt sent
-    (``prepare`` already wrote model names in the server's spelling, see ``normalised``)."""
+    (``prepare`` already wrote model names in the server's spelling, see ``normalised``).
+    ``uploaded``: names of files uploaded this session, which the server has although the
+    /object_info kept since the session's start does not list them."""
     failures: list[str] = []
     missing: list[str] = []
     for node_id, node in workflow.items():
@@ -136,6 +138,8 @@ def check(workflow: Mapping[str, Any], object_info: Mapping[str, Any]) -> None:
             missing.append(f"server lacks node type '{class_type}' (node {node_id}; a custom node not installed?)")
             continue
         for name, value in node.get("inputs", {}).items():
+            if isinstance(value, str) and value in uploaded:
+                continue
             spec = input_spec(object_info, class_type, name)
             options = combo_options(spec)
             if options is not None and is_model_input(name, value) and value not in options \

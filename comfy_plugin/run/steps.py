@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..batchfile.batch import Batch, PromptSpec
+from ..batchfile.prompt_specs import LocalFile
 from ..client import ComfyClient, OutputFile, PromptResult
 from ..errors import OutputError
 from ..files import check_writable, extension_of, output_name, timestamp, write_new
 from ..media.kind import SavedOutput
 from ..media.kinds import Kinds
 from ..server.session import ComfySession
-from .preflight import check
+from .preflight import check, input_spec
 from .prepare import PreparedPrompt, prepare
 
 
@@ -42,20 +45,39 @@ class PromptOutcome:
 
 def checked(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PreparedPrompt:
     """The prompt as it would be queued, checked against the server's /object_info (a UI-format
-    workflow converted first; local input images are uploaded, by content). ``seed`` replaces a
-    "random" seed (a retry keeps the seed of the first try). An output directory that cannot be
-    written fails here."""
+    workflow converted first; a local file named for a loader's upload input is uploaded, by
+    content). ``seed`` replaces a "random" seed (a retry keeps the seed of the first try). An
+    output directory that cannot be written fails here."""
     if batch.save.enabled:
         check_writable(session.output_root / batch.save.output_directory)
     object_info = session.object_info()
     converted = None
     if batch.source is not None:  # a UI-format workflow: converted once per session, with this server's classes
         converted = session.conversions().get(str(batch.workflow_path.resolve()), batch.source, batch.source_shown)
-    uploaded = {key: session.upload(local) for key, local in spec.local_images}
+    uploaded = {f.key: session.upload(f.path) for f in to_upload(spec, object_info)}
     fixed = seed if seed is not None else session.settings.seed
     prepared = prepare(batch, spec, object_info, fixed, session.rng, overrides=uploaded, converted=converted)
-    check(prepared.workflow, object_info)
+    check(prepared.workflow, object_info, uploaded=set(uploaded.values()))
     return prepared
+
+
+#: The options by which /object_info marks a loader's input as a file the editor uploads
+#: (``/upload/image``, into the input folder): LoadImage, LoadImageMask, LoadVideo, LoadAudio.
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload")
+
+
+def to_upload(spec: PromptSpec, object_info: Mapping[str, Any]) -> list[LocalFile]:
+    """The prompt's local files that go to a loader's upload input (any loader the server has)."""
+    return [f for f in spec.local_files if any(upload_input(object_info, c, name) for c, name in f.inputs)]
+
+
+def upload_input(object_info: Mapping[str, Any], class_type: str, name: str) -> bool:
+    """Whether the server's /object_info marks this input as an upload into its input folder
+    (``LoadImageOutput``, which reads the output folder, and ``file_upload`` of 3D models,
+    which go to a subfolder, are not)."""
+    spec = input_spec(object_info, class_type, name)
+    options = spec[1] if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict) else {}
+    return any(options.get(flag) is True for flag in UPLOAD_FLAGS) and options.get("image_folder", "input") == "input"
 
 
 def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PromptRun:

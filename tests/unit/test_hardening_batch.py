@@ -165,7 +165,7 @@ def test_a_local_image_path_no_file_system_takes_fails_its_prompt_alone(folder):
                                  {"positive_prompt": "b", "image": "x\x00.png"}, {"positive_prompt": "c"}]))
     first, second, third = loaded.prompts
     assert first.error is not None and "bytes long (at most 255)" in first.error.message
-    assert second.error is None and second.local_images == (), "a server-side name: the server judges it"
+    assert second.error is None and second.local_files == (), "a server-side name: the server judges it"
     assert third.error is None
 
 
