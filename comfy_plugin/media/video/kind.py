@@ -29,6 +29,16 @@ def _path(output: SavedOutput) -> str:
     return str(output.path or output.file.filename)
 
 
+def in_node_order(outputs: list[SavedOutput]) -> list[SavedOutput]:
+    """By node id (each node's files as listed): the order in which ComfyUI runs independent
+    output nodes may change from run to run, and outputs are compared by position."""
+    def key(output: SavedOutput) -> tuple[int, str]:
+        node = output.file.node_id
+        return (int(node), "") if node.isdigit() else (1 << 62, node)
+
+    return sorted(outputs, key=key)
+
+
 def _suffix(output: SavedOutput) -> str:
     return PurePosixPath(output.file.filename).suffix.lower() or ".bin"
 
@@ -67,6 +77,7 @@ class Videos(OutputKind):
         from .entries import observe
 
         spec, thresholds = StillImages().settings(context)  # the frames' hash and thresholds
+        outputs = in_node_order(outputs)
         observed = [observe(o.data, _suffix(o), spec, seed=context.seed, workflow_digest=context.workflow_digest,
                             params=context.params, record=context.record, reference_side=context.reference_side)
                     for o in outputs]
@@ -133,7 +144,7 @@ class Videos(OutputKind):
         from .decode import decode
 
         videos = []
-        for position, output in enumerate(outputs):
+        for position, output in enumerate(in_node_order(outputs)):
             try:
                 video = decode(output.data)
             except BaselineError as exc:
