@@ -45,6 +45,8 @@ WHITESPACE_MODES = ("exact", "ignore")
 DIFF_LINES = 40
 #: Characters of a text the report card holds.
 CARD_CHARS = 20_000
+#: How a text shows in the report: wrapped, scrolled when long (the page's stylesheet knows only images).
+PRE = 'style="white-space: pre-wrap; max-width: 40em; max-height: 24em; overflow: auto"'
 UPDATE_HINT = "if the change is intended, record the new text with --comfy-update-baselines"
 
 
@@ -273,15 +275,19 @@ class Texts(OutputKind):
             parts.append(
                 f'<div class="compare text-compare"><div class="label">text {e(str(c.get("index")))}: '
                 f'{e(str(c.get("distance")))} line(s) changed</div><div class="row">'
-                f'<figure><pre class="text">{e(str(c.get("baseline", "")))}</pre><figcaption>baseline</figcaption>'
-                f'</figure><figure><pre class="text">{e(str(c.get("new", "")))}</pre><figcaption>new</figcaption>'
-                f'</figure></div><pre class="text diff">{e(str(c.get("diff", "")))}</pre></div>')
+                f'<figure>{_pre(c.get("baseline"))}<figcaption>baseline</figcaption></figure>'
+                f'<figure>{_pre(c.get("new"))}<figcaption>new</figcaption></figure></div>'
+                f'{_pre(c.get("diff"), "text diff")}</div>')
         texts = card.get("texts") or []
         if texts and not parts:
             parts.append('<div class="row outputs texts">' + "".join(
-                f'<figure><pre class="text">{e(str(t.get("text", "")))}</pre>'
+                f'<figure>{_pre(t.get("text"))}'
                 f'<figcaption>{e(str(t.get("where", "")))}</figcaption></figure>' for t in texts) + "</div>")
         return "\n".join(parts)
+
+
+def _pre(text: Any, css: str = "text") -> str:
+    return f'<pre class="{css}" {PRE}>{html.escape(str(text or ""))}</pre>'
 
 
 def _shown(text: str, where: str) -> dict[str, str]:
