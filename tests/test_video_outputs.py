@@ -166,3 +166,17 @@ def test_a_video_reported_under_gifs_is_recorded_and_compared_as_a_video(pyteste
     changed = project.run("batches/", FAIL)
     changed.assert_outcomes(failed=1)
     assert "video 0: the frame rate changed: 12 fps, the baseline 6 fps" in changed.stdout.str()
+
+
+def test_the_example_batch_is_recorded_through_two_xdist_workers(project: Project) -> None:
+    """Each worker's observations (frames' references and the files kept) travel to the
+    controller as JSON, which writes them: both prompts recorded, every side file present."""
+    project.copy_batch("media-kinds.json")
+    project.run("batches/", "-n", "2", "--comfy-update-baselines").assert_outcomes(passed=2)
+    baselines = json.loads((project.path / "baselines" / "media-kinds.json").read_text())["baselines"]
+    assert sorted(baselines) == ["eight-fps", "four-frames"]
+    for entries in baselines.values():
+        assert [e["kind"] for e in entries] == ["video", "video", "video", "text"]
+        names = [e["video"] for e in entries[:3]] + [s["reference"] for e in entries[:3] for s in e["samples"]]
+        assert all((project.path / "baselines" / name).is_file() for name in names)
+    project.run("batches/", "-n", "2", FAIL).assert_outcomes(passed=2)

@@ -168,3 +168,13 @@ def test_a_video_card_plays_both_files_muted(project):
     reg, _ = check(project, video([*SEEDS[:3], 50, *SEEDS[4:]]), report=True)
     page = Videos().card_html(reg.cards["batches/b.json::clip"][0], lambda inner, path: f'<a href="{path}">x</a>')
     assert page.count("<video muted controls") == 2 and ".refs/" in page and "clip.mp4" in page
+
+
+def test_a_video_that_is_not_compared_shows_its_sampled_frames():
+    data = video(SEEDS[:5])
+    saved = Kinds.of().saved(OutputFile("5", "gifs", "clip.mp4", "", "output"), None, data)
+    card = Videos().preview([saved])
+    [shown] = card["videos"]
+    assert shown["label"] == "video 0: mp4, 48x32, 5 frames"
+    assert [f["index"] for f in shown["frames"]] == [0, 1, 2, 3, 4]
+    assert Videos().thumbnails(card) == [shown["frames"][0]["new"]] and shown["frames"][0]["baseline"] is None
