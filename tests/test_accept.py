@@ -25,6 +25,11 @@ def break_baselines(project: Project, *ids: str) -> None:
         entry["hash"] = format(int(entry["hash"], 16) ^ 0xFFFF, "016x")
         thumbnail = path.parent / entry["thumbnail"]
         Image.new("RGB", Image.open(thumbnail).size, (200, 40, 40)).save(thumbnail)
+        # the reference (what the report shows and the metrics compare) of another image: a new
+        # file, since a reference's name is its content's digest and is never rewritten
+        reference = path.parent / entry["reference"]
+        entry["reference"] = str(Path(entry["reference"]).with_name(f"other-{prompt_id}.png"))
+        Image.new("RGB", Image.open(reference).size, (200, 40, 40)).save(path.parent / entry["reference"])
     path.write_text(json.dumps(document))
 
 
