@@ -178,3 +178,14 @@ def test_a_video_that_is_not_compared_shows_its_sampled_frames():
     assert shown["label"] == "video 0: mp4, 48x32, 5 frames"
     assert [f["index"] for f in shown["frames"]] == [0, 1, 2, 3, 4]
     assert Videos().thumbnails(card) == [shown["frames"][0]["new"]] and shown["frames"][0]["baseline"] is None
+
+
+def test_comfy_reference_side_applies_to_frames(project):
+    wide = [Image.fromarray(np.asarray(f.resize((480, 320)))) for f in frames([1, 2, 3])]
+    out = io.BytesIO()
+    wide[0].save(out, format="PNG", save_all=True, append_images=wide[1:], duration=100)
+    for side, size in (("256", (256, 171)), ("full", (480, 320))):
+        shutil.rmtree(project / "baselines", ignore_errors=True)  # a matching rerun keeps its entry
+        check(project, out.getvalue(), "clip.png", update=True, reference_side=side)
+        entry = json.loads((project / "baselines" / "b.json").read_text())["baselines"]["clip"][0]
+        assert Image.open(project / "baselines" / entry["samples"][2]["reference"]).size == size
