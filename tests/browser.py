@@ -85,27 +85,33 @@ class Browser:
         wait_for("the page to load", lambda: self.evaluate(
             "location.href !== 'about:blank' && document.readyState === 'complete'"), self.timeout_s)
 
-    def command(self, method: str, **params: Any) -> dict[str, Any]:
-        """One DevTools command on the page; its result."""
+    def command(self, method: str, timeout_s: float | None = None, **params: Any) -> dict[str, Any]:
+        """One DevTools command on the page; its result (within ``timeout_s``, default the
+        browser's own)."""
         self._next_id += 1
         call_id = self._next_id
         self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") != call_id:
-                continue
-            if "error" in message:
-                raise BrowserError(f"{method}: {message['error']}")
-            return message.get("result", {})
+        self.ws.settimeout(timeout_s or self.timeout_s)
+        try:
+            while True:
+                message = json.loads(self.ws.recv())
+                if message.get("id") != call_id:
+                    continue
+                if "error" in message:
+                    raise BrowserError(f"{method}: {message['error']}")
+                return message.get("result", {})
+        finally:
+            self.ws.settimeout(self.timeout_s)
 
     def allow_downloads(self, folder: Path) -> None:
         """Files the page downloads are saved in ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         self.command("Page.setDownloadBehavior", behavior="allow", downloadPath=str(folder))
 
-    def evaluate(self, expression: str) -> Any:
+    def evaluate(self, expression: str, timeout_s: float | None = None) -> Any:
         """The value of a JavaScript expression (promises awaited), or BrowserError on a throw."""
-        result = self.command("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        result = self.command("Runtime.evaluate", timeout_s, expression=expression, awaitPromise=True,
+                              returnByValue=True)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             text = (details.get("exception") or {}).get("description") or details.get("text")

@@ -1,9 +1,10 @@
-"""The editor is the oracle: for each installed image template, each fixture of
-tests/ui_fixtures and each UI-format example, the converter's prompt has the same nodes,
-class_type and inputs as the editor's own ``graphToPrompt().output``.
+"""The editor is the oracle: for each template of the local template packages (image, video,
+other: 111), each fixture of tests/ui_fixtures and each UI-format example, the converter's
+prompt has the same nodes, class_type and inputs as the editor's own ``graphToPrompt().output``.
 
-One ComfyUI (``--disable-api-nodes``) and one headless Chromium showing its editor serve
-every comparison; Chromium resolves nothing but loopback.
+One ComfyUI (with its API and audio nodes: tests/ui_fixtures/template_server.py) and one
+headless Chromium showing its editor serve every comparison; the editor converts every file in
+one evaluation, once. Chromium resolves nothing but loopback.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import json
 import os
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ui_fixtures import (
@@ -20,16 +22,30 @@ from ui_fixtures import (
     EXAMPLES,
     FIXTURES,
     TEMPLATES_COUNT,
+    TEMPLATES_PACKAGES,
     differences,
     load,
     templates,
+    templates_by_package,
 )
 from ui_fixtures.editor import Editor, EditorError, chromium_binary
+from ui_fixtures.template_server import start_template_server
 
+from comfy_plugin.errors import UnknownNodeType
 from comfy_plugin.uiformat import Catalog, convert
-from conftest import start_comfyui
 
 TEMPLATES = templates()
+#: Templates no bare ComfyUI can convert, and why: (reason, the node types it lacks). Each entry
+#: is checked: the converter refuses naming exactly these types, and the editor, lacking them
+#: too, sends exactly the nodes of these types without a class_type (no server queues that).
+NEEDS_CUSTOM_NODES = {
+    "video_wan2_2_14B_animate.json": (
+        "custom node packs: comfyui_controlnet_aux (DWPreprocessor, PixelPerfectResolution), comfyui-kjnodes "
+        "(BlockifyMask, DrawMaskOnImage, PointsEditor), ComfyUI-segment-anything-2 (DownloadAndLoadSAM2Model, "
+        "Sam2Segmentation)",
+        {"BlockifyMask", "DWPreprocessor", "DownloadAndLoadSAM2Model", "DrawMaskOnImage", "PixelPerfectResolution",
+         "PointsEditor", "Sam2Segmentation"}),
+}
 
 #: Where the converter knowingly differs from the editor (frontend 1.32.9), and why. Each
 #: entry is checked: the difference must still be exactly the one described.
@@ -54,14 +70,26 @@ class Oracle:
         self.editor = editor
         self.object_info = object_info
         self.catalog = Catalog(object_info)
+        self.outputs: dict[Path, dict[str, Any] | EditorError] = {}
 
     def editor_prompt(self, workflow: dict[str, Any]) -> dict[str, Any]:
         return self.editor.to_prompt(workflow)
 
+    def convert_all(self, paths: list[Path]) -> None:
+        """The editor's output for every file, in one evaluation, kept for ``editor_output``."""
+        self.outputs.update(zip(paths, self.editor.to_prompts([load(p) for p in paths]), strict=True))
+
+    def editor_output(self, path: Path) -> dict[str, Any]:
+        found = self.outputs.get(path)
+        if found is None:
+            found = self.outputs[path] = self.editor_prompt(load(path))
+        if isinstance(found, EditorError):
+            raise found
+        return found
+
     def compare(self, path: Path) -> list[str]:
-        workflow = load(path)
-        ours = convert(workflow, self.catalog, path.name)
-        return differences(ours, self.editor_prompt(workflow))
+        ours = convert(load(path), self.catalog, path.name)
+        return differences(ours, self.editor_output(path))
 
 
 def _object_info(url: str) -> dict[str, Any]:
@@ -73,29 +101,46 @@ def _object_info(url: str) -> dict[str, Any]:
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     if chromium_binary() is None:
         pytest.fail("no chromium: run scripts/setup.sh (it installs Debian's chromium package)", pytrace=False)
-    server = start_comfyui(("--disable-api-nodes",))
+    server = start_template_server()
     editor = None
     try:
         # The first /object_info creates folders (input/3d) that later answers list: read it
         # once before the editor does, so that the editor and the converter see the same.
         _object_info(server.url)
         editor = Editor(server.url, tmp_path_factory.mktemp("chromium") / "profile")
-        yield Oracle(editor, _object_info(server.url))
+        oracle = Oracle(editor, _object_info(server.url))
+        oracle.convert_all([*TEMPLATES, *EXAMPLES, *FIXTURES])
+        yield oracle
     finally:
         if editor is not None:
             editor.close()
         server.stop()
 
 
-def test_the_installed_image_templates_are_found() -> None:
-    assert len(TEMPLATES) == TEMPLATES_COUNT, (
-        f"expected the {TEMPLATES_COUNT} image templates of comfyui-workflow-templates-media-image in the "
-        "ComfyUI venv (run scripts/setup.sh)")
+def test_the_installed_local_templates_are_found() -> None:
+    found = {name: len(paths) for name, paths in templates_by_package().items()}
+    assert found == TEMPLATES_PACKAGES, "the local template packages are not installed: run scripts/setup.sh"
+    assert len(TEMPLATES) == TEMPLATES_COUNT == 111
 
 
-@pytest.mark.parametrize("template", TEMPLATES, ids=[p.stem for p in TEMPLATES])
+@pytest.mark.parametrize("template", [p for p in TEMPLATES if p.name not in NEEDS_CUSTOM_NODES],
+                         ids=lambda p: p.stem)
 def test_template_converts_as_the_editor_does(oracle: Oracle, template: Path) -> None:
     assert oracle.compare(template) == []
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS_CUSTOM_NODES))
+def test_a_template_needing_custom_nodes_is_refused_as_the_editor_cannot_queue_it(oracle: Oracle, name: str) -> None:
+    path = next(p for p in TEMPLATES if p.name == name)
+    workflow = load(path)
+    lacking = NEEDS_CUSTOM_NODES[name][1]
+    assert lacking.isdisjoint(oracle.object_info)
+    with pytest.raises(UnknownNodeType) as refused:
+        convert(workflow, oracle.catalog, name)
+    assert set(refused.value.types) == lacking
+    editor = oracle.editor_output(path)
+    classless = {node_id for node_id, node in editor.items() if "class_type" not in node}
+    assert classless == {str(node["id"]) for node in workflow["nodes"] if node["type"] in lacking}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -147,7 +192,7 @@ def test_recorded_editor_outputs_are_the_editors(oracle: Oracle) -> None:
     live: dict[str, Any] = {}
     for path in FIXTURES:
         try:
-            live[path.name] = oracle.editor_prompt(load(path))
+            live[path.name] = oracle.editor_output(path)
         except EditorError as exc:
             live[path.name] = {"__editor_error__": str(exc).split("\n")[0]}
     if RECORD:

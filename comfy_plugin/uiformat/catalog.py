@@ -26,7 +26,12 @@ EXTENSION_WIDGETS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "SaveGLB": (("image", "PREVIEW_3D", True),),
     "Preview3D": (("image", "PREVIEW_3D", True),),
     "PreviewAny": (("preview", "MARKDOWN", False),),
+    **{name: (("audioUI", "AUDIO_UI", True),)
+       for name in ("LoadAudio", "SaveAudio", "PreviewAudio", "SaveAudioMP3", "SaveAudioOpus")},
 }
+#: Widgets that are a bare DOM element (an audio player, a recorder): their value is always "",
+#: whatever the file saved in their place (a recording lives in the browser, not in the file).
+VALUELESS_KINDS = frozenset({"AUDIO_UI", "AUDIO_RECORD"})
 #: Options that give a combo the editor's upload button (a widget saved after all inputs).
 UPLOAD_FLAGS = ("image_upload", "video_upload", "animated_image_upload")
 CONTROL_VALUES = frozenset({"fixed", "increment", "decrement", "randomize"})
@@ -140,6 +145,8 @@ def _widgets_for(name: str, spec: Any, kind: str) -> list[Widget]:
     if kind == "INT" and (control if control is not None else name in SEED_NAMES):
         out.append(Widget(control if isinstance(control, str) else "control_after_generate", "CONTROL",
                           "randomize", sent=False))
+    elif kind == "AUDIO_RECORD":  # its record button, saved after it
+        out.append(Widget(name, "BUTTON", "", sent=False))
     elif kind == "COMBO" and control:
         out.append(Widget(control if isinstance(control, str) else "control_after_generate", "CONTROL",
                           "randomize", sent=False))
@@ -160,6 +167,8 @@ def node_class(name: str, info: Mapping[str, Any]) -> NodeClass:
             widget_slots.append(Slot(input_name, kind, True))
             widgets.extend(_widgets_for(input_name, spec, kind))
             upload = upload or (kind == "COMBO" and not optional and any(opts.get(f) for f in UPLOAD_FLAGS))
+            # The audio upload button: only for a required input named "audio".
+            upload = upload or (input_name == "audio" and not optional and opts.get("audio_upload") is True)
         else:
             sockets.append(Slot(input_name, kind, False))
         if opts.get("forceInput"):

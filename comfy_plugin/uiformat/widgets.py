@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import WidgetValuesMismatch
-from .catalog import CONTROL_VALUES, SEED_NAMES, NodeClass, Widget, spec_options
+from .catalog import CONTROL_VALUES, SEED_NAMES, VALUELESS_KINDS, NodeClass, Widget, spec_options
 from .fields import brief
 from .graph import Node, Workflow
 
@@ -115,6 +115,7 @@ def widget_values(workflow: Workflow, node: Node, cls: NodeClass, object_info: M
                 raise _mismatch(workflow, node, where, f"widgets_values[{i}] = {brief(value)} cannot be the "
                                 f"{widget.kind} widget '{widget.name}'", server_version=server_version, names=names)
             values[widget.name] = value
+    values.update({w.name: "" for w in cls.widgets if w.kind in VALUELESS_KINDS})
     if at_root and node.type in SAMPLERS:
         sampler = values.get("sampler_name")
         if isinstance(sampler, str) and sampler.startswith("sample_"):

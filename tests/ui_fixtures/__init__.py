@@ -1,4 +1,4 @@
-"""UI-format fixtures and helpers shared by the UI-format tests: where the installed image
+"""UI-format fixtures and helpers shared by the UI-format tests: where the installed local
 templates are, the fixtures of this folder, and how two prompts differ."""
 
 from __future__ import annotations
@@ -17,19 +17,33 @@ EDITOR_OUTPUTS = HERE / "editor_outputs.json"
 FIXTURES = sorted(p for p in HERE.glob("*.json") if p.name not in ("object_info.json", "editor_outputs.json"))
 #: The UI-format examples in workflows-files/.
 EXAMPLES = sorted((ROOT / "workflows-files").glob("*-ui.json"))
-TEMPLATES_PACKAGE = "comfyui_workflow_templates_media_image"
-TEMPLATES_COUNT = 44
-_FIND = ("import importlib.util, os; spec = importlib.util.find_spec('%s'); "
-         "print(os.path.join(os.path.dirname(spec.origin), 'templates') if spec else '')" % TEMPLATES_PACKAGE)
+#: The local template packages ComfyUI's requirements install, and how many templates each
+#: holds (media-api's templates call paid web services: they are not local).
+TEMPLATES_PACKAGES = {"comfyui_workflow_templates_media_image": 44, "comfyui_workflow_templates_media_video": 33,
+                      "comfyui_workflow_templates_media_other": 34}
+TEMPLATES_COUNT = sum(TEMPLATES_PACKAGES.values())
+_FIND = (f"import importlib.util, os\nfor name in {sorted(TEMPLATES_PACKAGES)!r}:\n"
+         " spec = importlib.util.find_spec(name)\n"
+         " print(name, os.path.join(os.path.dirname(spec.origin), 'templates') if spec else '')")
+
+
+def templates_by_package() -> dict[str, list[Path]]:
+    """Each local template package's templates (none before setup); its index*.json files
+    list the templates and are none."""
+    if not COMFY_PYTHON.exists():
+        return {}
+    found = subprocess.run([str(COMFY_PYTHON), "-c", _FIND], capture_output=True, text=True, timeout=60,
+                           check=False)
+    if found.returncode != 0:
+        return {}
+    folders = dict([*line.split(" ", 1), ""][:2] for line in found.stdout.splitlines())
+    return {name: sorted(p for p in Path(folder).glob("*.json") if not p.name.startswith("index"))
+            for name, folder in folders.items() if folder}
 
 
 def templates() -> list[Path]:
-    """The image templates installed with ComfyUI's requirements (empty before setup)."""
-    if not COMFY_PYTHON.exists():
-        return []
-    found = subprocess.run([str(COMFY_PYTHON), "-c", _FIND], capture_output=True, text=True, timeout=60)
-    folder = found.stdout.strip()
-    return sorted(Path(folder).glob("*.json")) if found.returncode == 0 and folder else []
+    """The templates of every local template package, sorted by file name."""
+    return sorted((p for paths in templates_by_package().values() for p in paths), key=lambda p: p.name)
 
 
 def load(path: Path) -> Any:
