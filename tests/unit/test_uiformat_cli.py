@@ -91,3 +91,19 @@ def test_an_unreachable_url_never_shows_its_credentials(capsys) -> None:
     code = main([str(workflow), "--url", f"http://user:s3cret@127.0.0.1:{free_port()}"])
     err = capsys.readouterr().err
     assert code == 3 and "s3cret" not in err and "user:" not in err and "cannot get /object_info" in err, err
+
+
+def test_the_older_spelling_gives_the_same_prompt() -> None:
+    example = EXAMPLES[0]
+    new = run(str(example), "--object-info", str(OBJECT_INFO))
+    old = subprocess.run([sys.executable, "-m", "comfy_plugin.convert", str(example), "--object-info", str(OBJECT_INFO)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert old.returncode == 0 and old.stdout == new.stdout
+
+
+def test_the_command_line_names_its_commands() -> None:
+    bare = subprocess.run([sys.executable, "-m", "comfy_plugin"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert bare.returncode == 2 and "convert" in bare.stdout
+    unknown = subprocess.run([sys.executable, "-m", "comfy_plugin", "frobnicate"], capture_output=True, text=True,
+                             cwd=ROOT, timeout=60)
+    assert unknown.returncode == 2 and "unknown command 'frobnicate'" in unknown.stderr
