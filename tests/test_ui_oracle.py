@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from ui_fixtures import (
     EDITOR_OUTPUTS,
     EXAMPLES,
     FIXTURES,
+    NEEDS_CUSTOM_NODES,
     TEMPLATES_COUNT,
     TEMPLATES_PACKAGES,
     differences,
@@ -35,17 +36,6 @@ from comfy_plugin.errors import UnknownNodeType
 from comfy_plugin.uiformat import Catalog, convert
 
 TEMPLATES = templates()
-#: Templates no bare ComfyUI can convert, and why: (reason, the node types it lacks). Each entry
-#: is checked: the converter refuses naming exactly these types, and the editor, lacking them
-#: too, sends exactly the nodes of these types without a class_type (no server queues that).
-NEEDS_CUSTOM_NODES = {
-    "video_wan2_2_14B_animate.json": (
-        "custom node packs: comfyui_controlnet_aux (DWPreprocessor, PixelPerfectResolution), comfyui-kjnodes "
-        "(BlockifyMask, DrawMaskOnImage, PointsEditor), ComfyUI-segment-anything-2 (DownloadAndLoadSAM2Model, "
-        "Sam2Segmentation)",
-        {"BlockifyMask", "DWPreprocessor", "DownloadAndLoadSAM2Model", "DrawMaskOnImage", "PixelPerfectResolution",
-         "PointsEditor", "Sam2Segmentation"}),
-}
 
 #: Where the converter knowingly differs from the editor (frontend 1.32.9), and why. Each
 #: entry is checked: the difference must still be exactly the one described.
@@ -133,7 +123,7 @@ def test_template_converts_as_the_editor_does(oracle: Oracle, template: Path) ->
 def test_a_template_needing_custom_nodes_is_refused_as_the_editor_cannot_queue_it(oracle: Oracle, name: str) -> None:
     path = next(p for p in TEMPLATES if p.name == name)
     workflow = load(path)
-    lacking = NEEDS_CUSTOM_NODES[name][1]
+    _reason, lacking = NEEDS_CUSTOM_NODES[name]
     assert lacking.isdisjoint(oracle.object_info)
     with pytest.raises(UnknownNodeType) as refused:
         convert(workflow, oracle.catalog, name)

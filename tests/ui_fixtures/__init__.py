@@ -22,6 +22,17 @@ EXAMPLES = sorted((ROOT / "workflows-files").glob("*-ui.json"))
 TEMPLATES_PACKAGES = {"comfyui_workflow_templates_media_image": 44, "comfyui_workflow_templates_media_video": 33,
                       "comfyui_workflow_templates_media_other": 34}
 TEMPLATES_COUNT = sum(TEMPLATES_PACKAGES.values())
+#: Templates no bare ComfyUI can convert, and why: (reason, the node types it lacks). The oracle
+#: checks each: the converter refuses naming exactly these types, and the editor, lacking them
+#: too, sends exactly the nodes of these types without a class_type (no server queues that).
+NEEDS_CUSTOM_NODES = {
+    "video_wan2_2_14B_animate.json": (
+        "custom node packs: comfyui_controlnet_aux (DWPreprocessor, PixelPerfectResolution), comfyui-kjnodes "
+        "(BlockifyMask, DrawMaskOnImage, PointsEditor), ComfyUI-segment-anything-2 (DownloadAndLoadSAM2Model, "
+        "Sam2Segmentation)",
+        {"BlockifyMask", "DWPreprocessor", "DownloadAndLoadSAM2Model", "DrawMaskOnImage", "PixelPerfectResolution",
+         "PointsEditor", "Sam2Segmentation"}),
+}
 _FIND = (f"import importlib.util, os\nfor name in {sorted(TEMPLATES_PACKAGES)!r}:\n"
          " spec = importlib.util.find_spec(name)\n"
          " print(name, os.path.join(os.path.dirname(spec.origin), 'templates') if spec else '')")
