@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 def builtin() -> list[OutputKind]:
     """The kinds the plugin knows itself; videos before still images (an animated WEBP or PNG is
     listed under ``images`` too)."""
+    from .audio.kind import Audios
     from .still.kind import StillImages
     from .text import Texts
     from .video.kind import Videos
 
-    return [Videos(), StillImages(), Texts()]
+    return [Videos(), StillImages(), Texts(), Audios()]
 
 
 @dataclass(frozen=True)
