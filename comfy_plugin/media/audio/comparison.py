@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .signal import Audio
 
 #: Each metric's default threshold, from docs/audio-study.md (the half the thresholds were chosen on).
-THRESHOLDS: dict[str, float | None] = {"loudness": 0.4, "spectrum": 0.02, "duration": 0.02}
+THRESHOLDS: dict[str, float | None] = {"loudness": 0.87, "spectrum": 0.0052, "duration": 0.01}
 THRESHOLDS_KEY = "audio_thresholds"
 UPDATE_HINT = "if the change is intended, record the new audio with --comfy-update-baselines (or accept it)"
 MISSING_HINT = "record one with --comfy-update-baselines (or --comfy-missing-baseline=write)"
