@@ -19,11 +19,12 @@ def builtin() -> list[OutputKind]:
     """The kinds the plugin knows itself; videos before still images (an animated WEBP or PNG is
     listed under ``images`` too)."""
     from .audio.kind import Audios
+    from .mesh import Meshes
     from .still.kind import StillImages
     from .text import Texts
     from .video.kind import Videos
 
-    return [Videos(), StillImages(), Texts(), Audios()]
+    return [Videos(), StillImages(), Texts(), Audios(), Meshes()]
 
 
 @dataclass(frozen=True)
