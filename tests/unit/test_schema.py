@@ -40,7 +40,8 @@ def test_schema_is_valid_2020_12_and_fully_inlined() -> None:
 
 #: The repository's example batch files, named: a batch file a user adds to batches/ is checked by
 #: its own collection in `make test`, and a broken one must not fail this test.
-EXAMPLES = ("blend-fixed-seeds.json", "noise-random-seeds.json", "media-kinds.json", "noise-variables.json",
+EXAMPLES = ("blend-fixed-seeds.json", "noise-random-seeds.json", "media-kinds.json", "media-audio.json",
+            "noise-variables.json",
             "sd15-txt2img.json",
             "tiny-sd15-txt2img.json", "ui-tiny-sd15-subgraph.json", "ui-tiny-sd15-txt2img.json")
 
