@@ -2,7 +2,7 @@
 other: 111), each fixture of tests/ui_fixtures and each UI-format example, the converter's
 prompt has the same nodes, class_type and inputs as the editor's own ``graphToPrompt().output``.
 
-One ComfyUI (with its API and audio nodes: tests/ui_fixtures/template_server.py) and one
+One ComfyUI (with its API nodes: tests/ui_fixtures/template_server.py) and one
 headless Chromium showing its editor serve every comparison; the editor converts every file in
 one evaluation, once. Chromium resolves nothing but loopback.
 """
@@ -30,7 +30,7 @@ from ui_fixtures import (
     templates_by_package,
 )
 from ui_fixtures.editor import Editor, EditorError, chromium_binary
-from ui_fixtures.template_server import start_template_server
+from ui_fixtures.template_server import require_audio_nodes, start_template_server
 
 from comfy_plugin.errors import UnknownNodeType
 from comfy_plugin.uiformat import Catalog, convert
@@ -96,7 +96,7 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     try:
         # The first /object_info creates folders (input/3d) that later answers list: read it
         # once before the editor does, so that the editor and the converter see the same.
-        _object_info(server.url)
+        require_audio_nodes(_object_info(server.url))
         editor = Editor(server.url, tmp_path_factory.mktemp("chromium") / "profile")
         oracle = Oracle(editor, _object_info(server.url))
         oracle.convert_all([*TEMPLATES, *EXAMPLES, *FIXTURES])

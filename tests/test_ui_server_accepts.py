@@ -1,7 +1,7 @@
 """The server's own validation accepts every converted local template (image, video, other:
 111) whose node types it has: all but those needing custom node packs.
 
-A ComfyUI with its API and audio nodes (tests/ui_fixtures/template_server.py) whose base
+A ComfyUI with its API nodes (tests/ui_fixtures/template_server.py) whose base
 directory holds an empty placeholder for every model file the templates name, a small image
 for every input image and an empty file for every input video or audio, receives each
 converted template on ``POST /prompt``; each must come back 200 with no node errors. Each
@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image
 from ui_fixtures import NEEDS_CUSTOM_NODES, TEMPLATES_COUNT, load, templates
-from ui_fixtures.template_server import start_template_server
+from ui_fixtures.template_server import require_audio_nodes, start_template_server
 
 from comfy_plugin.errors import UnknownNodeType
 from comfy_plugin.uiformat import Catalog, convert
@@ -94,6 +94,7 @@ def test_every_converted_template_passes_the_servers_validation() -> None:
         base = server.workdir / "base"
         status, first = _call(server.url, "/object_info")
         assert status == 200
+        require_audio_nodes(first)
         runnable: dict[str, dict[str, Any]] = {}
         lacking: dict[str, list[str]] = {}
         models: set[str] = set()
