@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from test_checkpoint import tiny_batch
 
+from comfy_plugin.media.kinds import Kinds
 from comfy_plugin.report.html import render, seconds
 from comfy_plugin.report.timing import node_seconds, timing_entry
 from comfy_plugin.server.measure import PromptTiming
@@ -208,11 +209,11 @@ def test_html_report_without_the_saved_file_shows_the_thumbnail_and_links_odd_na
     thumb = base64.b64encode(buffer.getvalue()).decode("ascii")
     gone = tmp_path / "images" / "gone.png"
     entries = [{"nodeid": "b.json::p", "outcome": "passed", "prompt": "p", "batch": "b.json", "order": 0,
-                "positive_prompt": None, "images": [{"path": str(odd), "thumb": thumb},
-                                                     {"path": str(gone), "thumb": thumb}]}]
+                "positive_prompt": None, "parts": [{"kind": "image", "comparisons": [], "images": [
+                    {"path": str(odd), "thumb": thumb}, {"path": str(gone), "thumb": thumb}]}]}]
     page = tmp_path / "out" / "report.html"
     page.parent.mkdir()
-    page.write_text(render(entries, folder=page.parent), encoding="utf-8")
+    page.write_text(render(entries, folder=page.parent, kinds=Kinds.of()), encoding="utf-8")
     dom = render_dom(page, tmp_path / "chromium-profile")
     assert "<title>comfy report: 2/2 images loaded;" in dom, "the missing file's thumbnail still shows"
     assert _full_size_targets(page, dom) == [odd.resolve()], "a link for the file on disk only"
