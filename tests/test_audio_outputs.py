@@ -1,7 +1,8 @@
 """Audio outputs on the real server: the example's uploaded tone (LoadAudio), saved as FLAC and
 as the sound of an mp4, is recorded and rerun green; its volume raised by 3 dB, or the tone
-delayed by 50 ms, fails naming the kind and what changed; the report offers the change with
-both players, ``--comfy-accept`` records it and the rerun is green."""
+delayed by 50 ms, fails naming the kind and what changed (in the FLAC and in the mp4's sound);
+the report offers the change with both players, ``--comfy-accept`` records it and the rerun is
+green."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def test_the_volume_raised_by_3_db_fails_naming_it_and_is_accepted(project: Proj
     out = changed.stdout.str()
     assert "audio 0: louder by 3.0 dB" in out
     assert "the prompt's parameters changed since the baseline was recorded (volume: 0 -> 3)" in out
-    assert "video 0:" not in out, "the frames are the same; the video's sound is not compared"
+    assert "video 0: its sound: louder by 3.0 dB" in out and "video 0: frame" not in out, "the frames are the same"
     page = report.read_text()
     assert page.count("<audio controls") == 2 and f'data-nodeid="{NODE}"' in page and "accept-box" in page
     accept(project)
@@ -74,5 +75,6 @@ def test_the_tone_delayed_by_50_ms_fails_naming_its_spectrum_and_is_accepted(pro
     changed.assert_outcomes(failed=1)
     out = changed.stdout.str()
     assert "audio 0: spectrum distance " in out and "louder" not in out and "shorter" not in out, out
+    assert "video 0: its sound: spectrum distance " in out
     changed.stdout.fnmatch_lines([f"*audio_spectrum distance * (threshold 0.0052)*{NODE}*"])
     accept(project)

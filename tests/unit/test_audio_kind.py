@@ -18,7 +18,7 @@ from comfy_plugin.baselines.verdict import Verdict
 from comfy_plugin.batchfile.batch import load_batch
 from comfy_plugin.client import OutputFile
 from comfy_plugin.errors import BaselineError
-from comfy_plugin.media.audio.comparison import thresholds
+from comfy_plugin.media.audio.comparison import thresholds, track_problems
 from comfy_plugin.media.audio.kind import Audios
 from comfy_plugin.media.audio.signal import decode, loudness_db, spectrogram_db, spectrum_distance
 from comfy_plugin.media.kinds import Kinds
@@ -148,3 +148,14 @@ def test_an_observation_survives_json_and_thresholds_are_read() -> None:
         thresholds(({"audio_thresholds": {"volume": 1}},))
     with pytest.raises(BaselineError, match="not an audio entry"):
         Audios().read_entry({"format": "flac"}, "x")
+
+
+def test_the_sound_of_a_video_is_compared_by_the_same_measures(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.flac"
+    kept.write_bytes(encode(tones()))
+    assert track_problems(kept, encode(tones())) == []
+    assert track_problems(kept, encode(tones(gain_db=-9.0))) == ["louder by 3.0 dB", "spectrum distance 0.05 > 0.0052"]
+    assert track_problems(kept, b"\x89PNG no sound") == ["the sound was removed"]
+    kept.write_bytes(b"\x89PNG no sound")
+    assert track_problems(kept, b"\x89PNG no sound either") == []
+    assert track_problems(tmp_path / "gone.mp4", encode(tones())) == [], "no copy kept: the frames decide"

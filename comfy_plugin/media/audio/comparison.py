@@ -160,3 +160,33 @@ def readings(result: PromptAudio, limits: Mapping[str, float | None]) -> Reading
     """Each metric's distance per audio output (None where not measured) and its threshold."""
     names = [n for n in THRESHOLDS if any(n in r.distances for r in result.results)]
     return {n: (tuple(r.distances.get(n) for r in result.results), limits.get(n)) for n in names}
+
+
+def track_problems(old_file: Path, new_data: bytes, limits: Mapping[str, float | None] | None = None) -> list[str]:
+    """What changed of the sound of a video (its first audio stream) since the copy ``old_file``
+    kept beside its entry, by the same measures and thresholds as an audio output; [] when
+    neither has one, or the copy cannot be read (the frames are compared all the same)."""
+    from .signal import decode, loudness_db
+
+    try:
+        old_data = old_file.read_bytes()
+    except OSError:
+        return []
+
+    def track(data: bytes) -> Audio | None:
+        try:
+            return decode(data)
+        except BaselineError:  # no audio stream (or none that decodes): no sound
+            return None
+
+    old, new = track(old_data), track(new_data)
+    if old is None or new is None:
+        return [] if old is new else ["the sound was added" if old is None else "the sound was removed"]
+
+    def entry(audio: Audio) -> AudioEntry:
+        from .entries import AudioEntry
+
+        return AudioEntry(audio.format, audio.rate, audio.channels, audio.duration, loudness_db(audio.samples),
+                          None, "", {})
+
+    return measure(entry(old), entry(new), old, new, THRESHOLDS if limits is None else limits)[1]

@@ -132,6 +132,10 @@ def compare(old: VideoEntry | None, new: VideoObservation, position: int, given:
         frames = compare_frames(old, new, limits, stored_file)
     problems += [f"{label}: frame {f.index} ({f.time:.2f} s) differs: " + "; ".join(f.problems)
                  for f in frames if f.failed]
+    if old.video and new.data:  # the sound, from the copy kept beside the entry (media/audio)
+        from ..audio.comparison import track_problems
+
+        problems += [f"{label}: its sound: {p}" for p in track_problems(stored_file(old.video), new.data)]
     distances: dict[str, float] = {}
     for frame in frames:
         for name, value in frame.distances.items():
