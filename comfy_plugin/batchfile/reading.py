@@ -75,6 +75,47 @@ def read_bytes(path: Path, source: Source, max_bytes: int) -> bytes:
     return raw
 
 
+#: How much of a JSON file outside the batch folders is read to tell whether it may be a batch file.
+HEAD_BYTES = 8192
+#: A ``"parameters":`` or ``"prompts":`` key anywhere (the cheap first look, in C).
+_BATCH_KEY = re.compile(rb'"(?:parameters|prompts)"\s*:')
+#: A JSON string (with the colon of a key after it) or a bracket: enough to know a key's depth.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:?|[{}\[\]]')
+
+
+def looks_like_batch(path: Path, head_bytes: int = HEAD_BYTES) -> bool:
+    """Whether the file's first ``head_bytes`` may start a batch file: a JSON object (after any
+    BOM and white space) naming ``"parameters"`` or ``"prompts"`` as a key. One bounded read,
+    no parse, so that a tree of big JSON data files costs almost nothing to walk; a file that
+    cannot be read (a device, a pipe, a missing file) does not."""
+    if path_problem(str(path)):
+        return False
+    try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return False
+            head = handle.read(head_bytes)
+    except OSError:
+        return False
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return start.startswith(b"{") and _BATCH_KEY.search(start) is not None and _top_level_key(start)
+
+
+def _top_level_key(head: bytes) -> bool:
+    """Whether ``"parameters"`` or ``"prompts"`` is a key of the top-level object (not of one
+    nested in it): only for the rare head the first look let through."""
+    depth = 0
+    for match in _TOKEN.finditer(head):
+        token = match.group()
+        if token in (b"{", b"["):
+            depth += 1
+        elif token in (b"}", b"]"):
+            depth -= 1
+        elif depth == 1 and _BATCH_KEY.fullmatch(token):
+            return True
+    return False
+
+
 def _too_big(source: Source, size: int, max_bytes: int) -> NoReturn:
     source.fail(f"the file is larger than {max_bytes / 1e6:g} MB ({size / 1e6:.1f} MB)",
                 hint="raise the limit with --comfy-max-file-mb (ini comfy_max_file_mb) if it is meant")

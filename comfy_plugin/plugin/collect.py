@@ -105,11 +105,15 @@ def register_tags(config: pytest.Config, batch: Batch) -> None:
 def is_batch_candidate(path: Path, named: bool, under_batch_dir: bool, max_bytes: int) -> bool:
     """Named on the command line or under a batch folder: always a batch file (so a broken
     one is reported), unless it is recognisably a workflow. Elsewhere only JSON holding
-    top-level ``parameters`` and ``prompts`` is; a file over ``max_bytes`` is not read."""
-    from ..batchfile.reading import Source, read_json
+    top-level ``parameters`` and ``prompts`` is, and only a file whose first bytes name one of
+    them is parsed to see (``looks_like_batch``): JSON data files cost one small read each.
+    A file over ``max_bytes`` is not read."""
+    from ..batchfile.reading import Source, looks_like_batch, read_json
     from ..batchfile.workflow import is_workflow
 
     try:
+        if not (named or under_batch_dir) and not looks_like_batch(path):
+            return False
         data = read_json(path, Source(path.name), max_bytes).data
     except BatchFileError:  # unreadable, too big, not UTF-8, not JSON: reported if it is meant as a batch
         return named or under_batch_dir

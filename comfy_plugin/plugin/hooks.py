@@ -57,21 +57,29 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> BatchFile 
     from .collect import BatchFile, is_batch_candidate
 
     config = parent.config
-    named = file_path.resolve() in _named_paths(config)
+    resolved = file_path.resolve()
+    named = resolved in _named_paths(config)
     limit = comfy_state(config).settings.limits.file_bytes
-    if is_batch_candidate(file_path, named, _under_batch_dir(file_path, config), limit):
+    if is_batch_candidate(file_path, named, _under_batch_dir(resolved, config), limit):
         return BatchFile.from_parent(parent, path=file_path)
     return None
 
 
-def _named_paths(config: pytest.Config) -> set[Path]:
-    base = config.invocation_params.dir
-    return {(base / arg.split("::")[0]).resolve() for arg in config.args}
+_NAMED = pytest.StashKey[frozenset[Path]]()
+
+
+def _named_paths(config: pytest.Config) -> frozenset[Path]:
+    """The paths named on the command line, resolved once per session (not once per JSON file)."""
+    if _NAMED not in config.stash:
+        base = config.invocation_params.dir
+        config.stash[_NAMED] = frozenset((base / arg.split("::")[0]).resolve() for arg in config.args)
+    return config.stash[_NAMED]
 
 
 def _under_batch_dir(path: Path, config: pytest.Config) -> bool:
+    """Whether the (resolved) path lies under one of ``comfy_batch_dirs``."""
     dirs = comfy_state(config).settings.batch_dirs
-    parents = path.resolve().parents
+    parents = path.parents
     for entry in dirs:
         folder = (config.rootpath / entry).resolve()
         if folder in parents or (len(Path(entry).parts) == 1 and any(p.name == entry for p in parents)):

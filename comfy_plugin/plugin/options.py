@@ -154,9 +154,13 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
 
 
 def any_given(config: pytest.Config) -> bool:
-    """Whether any comfy option is set on the command line, in the environment or in the ini:
-    then the plugin builds its parts at start (and a bad value fails at once)."""
-    return any(layer is not None for opt in OPTIONS for layer in _layers(config, opt))
+    """Whether any comfy option is set on the command line or in the ini: then the plugin
+    builds its parts at start (and a bad value fails at once). An exported ``COMFY_*``
+    variable alone is not: a CI job that exports ``COMFY_URL`` for its batch files also runs
+    other pytest projects, which must not pay for the plugin (the variable still sets its
+    option once something activates it: a batch file, the ``comfy`` fixture)."""
+    return any(config.getoption(opt.name) is not None or (opt.ini and config.getini(opt.name))
+               for opt in OPTIONS)
 
 
 def report_path(config: pytest.Config) -> Path | None:
