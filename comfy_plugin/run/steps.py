@@ -6,9 +6,10 @@ of the test that waits for them.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from ..batchfile.batch import Batch, PromptSpec
 from ..batchfile.prompt_specs import LocalFile
 from ..client import ComfyClient, OutputFile, PromptResult
 from ..errors import OutputError
-from ..files import check_writable, extension_of, output_name, timestamp, write_new
+from ..files import check_writable, ensure_directory, extension_of, output_name, timestamp, write_new
 from ..media.kind import SavedOutput
 from ..media.kinds import Kinds
 from ..server.session import ComfySession
@@ -96,25 +97,33 @@ def finish(session: ComfySession, run: PromptRun, kinds: Kinds) -> PromptOutcome
     client = session.client()
     timeout = run.spec.timeout_s if run.spec.timeout_s is not None else session.settings.timeout_s
     result = client.wait(run.prompt_id, timeout, queue_timeout=session.settings.queue_timeout_s)
-    outputs = save_outputs(client, result, run.batch, run.spec, output_root=session.output_root, kinds=kinds)
+    outputs = save_outputs(client, result, run.batch, run.spec, output_root=session.output_root, kinds=kinds,
+                           local=session.local_output)
     return PromptOutcome(run.prompt_id, run.prepared, result, outputs)
 
 
 def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: PromptSpec, *,
-                 output_root: Path, kinds: Kinds) -> list[SavedOutput]:
-    """Download every output file and keep the bytes exactly as ComfyUI produced them."""
+                 output_root: Path, kinds: Kinds,
+                 local: Callable[[OutputFile], Path | None] | None = None) -> list[SavedOutput]:
+    """Keep every output file's bytes exactly as ComfyUI produced them. ``local`` finds a file
+    in the folder of a server launched on this machine: it is read there and saved as a hard
+    link to it (a copy where no link can be made), never transferred a second time; any other
+    file is downloaded."""
     save = batch.save
     directory = output_root / save.output_directory
     stamp = timestamp()
     saved = []
     for index, file in enumerate(result.files):
-        data = client.download(file)
+        source = local(file) if local is not None else None
+        data = _read_local(source) if source is not None else None
+        if data is None:
+            source, data = None, client.download(file)
         if not data:
             raise OutputError(f"the server returned an empty file for {file.filename!r}")
         path = None
         if save.enabled:
             name = output_name(save.filename_prefix, spec.id, stamp, index, extension_of(file.filename))
-            path = write_new(directory, name, data)
+            path = (source and _link_new(directory, name, source)) or write_new(directory, name, data)
         saved.append(kinds.saved(file, path, data))
     for n, (node_id, text) in enumerate(result.texts):
         file = OutputFile(node_id, "text", f"text-{n}.txt", "", "text")
@@ -124,6 +133,33 @@ def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: 
             path = write_new(directory, name, text.encode("utf-8"))
         saved.append(kinds.saved(file, path, text.encode("utf-8")))
     return saved
+
+
+def _read_local(path: Path) -> bytes | None:
+    """The bytes of a file in the launched server's folder; None when it cannot be read (then
+    it is downloaded)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _link_new(directory: Path, name: str, source: Path) -> Path | None:
+    """``source`` hard-linked under ``name`` in ``directory``, never replacing a file (``-1``,
+    ``-2``... as ``write_new`` does); None where no link can be made (another file system,
+    links refused): the caller writes a copy."""
+    ensure_directory(directory)
+    stem, ext = os.path.splitext(name)
+    for n in range(10_000):
+        final = directory / (name if n == 0 else f"{stem}-{n}{ext}")
+        try:
+            os.link(source, final)
+            return final
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+    return None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LaunchFailed
@@ -38,6 +38,23 @@ class LaunchedServer:
     process: subprocess.Popen
     workdir: Path  # holds base/ (ComfyUI's base directory) and comfyui.log
     log_path: Path
+    #: Where it writes its files on this machine, by /history's ``type``: "output" (its
+    #: --output-directory, else base/output) and "temp" (previews: base/temp, or under --temp-directory)
+    folders: dict[str, Path] = field(default_factory=dict)
+
+    def local_file(self, kind: str, subfolder: str, filename: str) -> Path | None:
+        """The file /history names, in the server's folder on this machine; None when it is not
+        there (another type, a name that leaves the folder, not a regular file). Names are
+        untrusted: the path must resolve inside the folder."""
+        folder = self.folders.get(kind)
+        if folder is None or not filename or "\x00" in subfolder + filename:
+            return None
+        try:
+            root = folder.resolve()
+            path = (root / subfolder / filename).resolve()
+        except (OSError, RuntimeError, ValueError):
+            return None
+        return path if root in path.parents and path.is_file() else None
 
     @property
     def failed(self) -> bool:
@@ -134,7 +151,7 @@ def launch(comfy_dir: Path, python: str, extra_args: Sequence[str] | str = (), *
         remove_workdir(workdir, keep_log=False)
         raise LaunchFailed(str(comfy_dir), f"cannot run '{python}': {exc.strerror or exc}",
                            "name ComfyUI's Python with --comfy-python") from None
-    server = LaunchedServer(url, process, workdir, log_path)
+    server = LaunchedServer(url, process, workdir, log_path, _folders(args, workdir / "base", comfy_dir))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -147,6 +164,23 @@ def launch(comfy_dir: Path, python: str, extra_args: Sequence[str] | str = (), *
         time.sleep(0.25)
     server.stop(keep_log=True)
     raise LaunchFailed(url, f"ComfyUI did not answer within {timeout_s:g} s (log: {log_path})\n{server.log_tail()}")
+
+
+def _folders(args: Sequence[str], base: Path, cwd: Path) -> dict[str, Path]:
+    """ComfyUI's output and temp folders for these arguments (its folder_paths: relative paths
+    from its working directory, the temp folder's ``temp`` under --temp-directory)."""
+    def given(flag: str) -> str | None:
+        found = None
+        for index, arg in enumerate(args):
+            if arg == flag and index + 1 < len(args):
+                found = args[index + 1]
+            elif arg.startswith(flag + "="):
+                found = arg.split("=", 1)[1]
+        return found
+
+    output, temp = given("--output-directory"), given("--temp-directory")
+    return {"output": cwd / output if output else base / "output",
+            "temp": cwd / temp / "temp" if temp else base / "temp"}
 
 
 def _answers(url: str) -> bool:

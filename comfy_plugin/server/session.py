@@ -19,7 +19,7 @@ from ..batchfile.known_info import keep as keep_object_info
 from ..batchfile.known_info import server_of, writes
 from ..batchfile.schema import Cache
 from ..batchfile.ui_addressing import Conversions
-from ..client import ComfyClient
+from ..client import ComfyClient, OutputFile
 from ..errors import ComfyError, ServerUnavailable
 from ..settings import Settings
 from .launcher import LaunchedServer, default_python, launch
@@ -104,6 +104,13 @@ class ComfySession:
         if self.fresh:
             client.free()  # --comfy-fresh: an identical prompt must really run again
         return client
+
+    def local_output(self, file: OutputFile) -> Path | None:
+        """The output file in the folder of the server this session launched (on this machine),
+        so that it is taken from there instead of downloaded again; None for a server given by
+        URL, or when the file is not there."""
+        server = self.server
+        return server.local_file(file.type, file.subfolder, file.filename) if server is not None else None
 
     @property
     def contacted(self) -> bool:

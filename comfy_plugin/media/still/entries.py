@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -23,6 +25,7 @@ from .spec import DEFAULT_REFERENCE_SIDE, HashSpec
 
 #: Keys of the entry itself that every entry has; every other key belongs to a metric (``Metric.fields``).
 _REQUIRED = ("width", "height", "workflow_digest")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class BaselineEntry:
     params: dict[str, Any] = field(default_factory=dict)  # the prompt's values, seeds resolved
     thumbnail: str = ""  # relative to the baseline file's folder, e.g. "x.thumbs/a-cat_0.png"
     reference: str = ""  # the same, e.g. "x.refs/3f2a...png"; "" for an entry recorded before references
+    #: the SHA-256 of the output file's bytes: a rerun with the same bytes matches without a
+    #: decode; "" for an entry recorded before digests (compared by decoding, as before)
+    sha256: str = ""
     kind: ClassVar[str] = "image"  # the output kind (media/still.py)
 
     def side_files(self) -> tuple[str, ...]:
@@ -65,6 +71,8 @@ class BaselineEntry:
                 "workflow_digest": self.workflow_digest, "params": self.params, "thumbnail": self.thumbnail}
         if self.reference:
             data["reference"] = self.reference
+        if self.sha256:
+            data["sha256"] = self.sha256
         return data
 
     @classmethod
@@ -84,7 +92,8 @@ class BaselineEntry:
             raise BaselineError(f"{where}: not a baseline entry (missing {', '.join(absent)})")
         try:
             entry = cls(data["width"], data["height"], data.get("seed"), data["workflow_digest"], features,
-                        data.get("params", {}), data.get("thumbnail", ""), data.get("reference", ""))
+                        data.get("params", {}), data.get("thumbnail", ""), data.get("reference", ""),
+                        data.get("sha256", ""))
             _check(entry)
         except (TypeError, KeyError, BaselineError) as exc:
             raise BaselineError(f"{where}: {exc}") from None
@@ -98,6 +107,8 @@ def _check(entry: BaselineEntry) -> None:
     if not isinstance(entry.params, dict) or not isinstance(entry.thumbnail, str) \
             or not isinstance(entry.reference, str):
         raise BaselineError("params must be an object, thumbnail and reference paths")
+    if not isinstance(entry.sha256, str) or (entry.sha256 and not _SHA256.fullmatch(entry.sha256)):
+        raise BaselineError(f"sha256 {entry.sha256!r}: expected 64 lowercase hex digits")
     for metric in METRICS:
         values = entry.values(metric)
         if values is not None:
@@ -165,8 +176,14 @@ def observe(image_bytes: bytes, spec: HashSpec | None = None, *, seed: int | Non
     original PNG as the reference."""
     image = decode(image_bytes)
     source = image_bytes if reference_side is None and image.format == "PNG" else b""
-    return observe_decoded(image, spec, seed=seed, workflow_digest=workflow_digest, params=params,
+    seen = observe_decoded(image, spec, seed=seed, workflow_digest=workflow_digest, params=params,
                            thumbnail=thumbnail, reference_side=reference_side, source=source)
+    return replace(seen, entry=replace(seen.entry, sha256=digest_of(image_bytes)))
+
+
+def digest_of(data: bytes) -> str:
+    """The SHA-256 an entry keeps of its output file's bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def observe_decoded(image: DecodedImage, spec: HashSpec | None = None, *, seed: int | None = None,

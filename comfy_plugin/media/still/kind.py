@@ -46,6 +46,54 @@ def readings_of(result: PromptComparison) -> Readings:
             for name in names}
 
 
+def unchanged_output(entry: BaselineEntry | None, data: bytes, hash_spec: HashSpec,
+                     context: CompareContext) -> Observation | None:
+    """The observation of an output whose bytes are the ones its entry recorded (its
+    ``sha256``), made from the entry without decoding the output: the prompt's current seed,
+    parameters and workflow digest, the stored thumbnail and reference (the files an update
+    would write, and the report's pixels). None when it must be decoded: no digest, other
+    bytes, another hash setting, no reference (an update adds it from the decoded output), a
+    stored file that cannot be read."""
+    from dataclasses import replace
+
+    from ..kind import plain
+    from .entries import Observation, digest_of
+    from .image import load_reference
+    from .metrics import HASH, METRICS
+
+    if entry is None or not entry.sha256 or not entry.reference or entry.sha256 != digest_of(data):
+        return None
+    values = [entry.values(metric) for metric in METRICS]
+    if any(v is None for v in values) or HASH.setting(entry.values(HASH) or {}) != str(hash_spec):
+        return None
+    try:
+        thumb = context.stored_file(entry.thumbnail).read_bytes() if context.record and entry.thumbnail else b""
+        reference = context.stored_file(entry.reference).read_bytes() if context.record else b""
+        pixels = load_reference(context.stored_file(entry.reference)) if context.report else None
+    except (OSError, BaselineError):
+        return None
+    now = replace(entry, seed=context.seed, workflow_digest=context.workflow_digest,
+                  params=plain(dict(context.params)), thumbnail="", reference="")
+    return Observation(now, thumb, reference, pixels)
+
+
+def identical(result: PromptComparison, same: list[bool]) -> PromptComparison:
+    """Each byte-identical output read 0 by every metric, the reference metrics included
+    (its pixels are its baseline's: nothing to measure)."""
+    from dataclasses import replace
+
+    from .metrics import REFERENCE_METRICS
+
+    images = []
+    for compared in result.images:
+        if compared.index < len(same) and same[compared.index] and compared.status == "match":
+            zeros = {m.name: 0.0 for m in REFERENCE_METRICS} if not compared.no_reference else {}
+            compared = replace(compared, distances={**compared.distances, **zeros},  # noqa: PLW2901
+                               message=compared.message + "\n  the same bytes as the recorded output: not decoded")
+        images.append(compared)
+    return replace(result, images=images)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -92,14 +140,18 @@ class StillImages(OutputKind):
 
         hash_spec, thresholds = self.settings(context)
         entries = cast("list[BaselineEntry] | None", stored)
-        observed = [observe(o.data, hash_spec, seed=context.seed, workflow_digest=context.workflow_digest,
-                            params=context.params, thumbnail=context.record, reference_side=context.reference_side)
-                    for o in outputs]
+        same = [unchanged_output(entries[i] if entries and i < len(entries) else None, o.data, hash_spec, context)
+                for i, o in enumerate(outputs)]
+        observed = [seen or observe(o.data, hash_spec, seed=context.seed, workflow_digest=context.workflow_digest,
+                                    params=context.params, thumbnail=context.record,
+                                    reference_side=context.reference_side)
+                    for seen, o in zip(same, outputs, strict=True)]
         references = [context.stored_file(e.reference) if e.reference else None for e in entries or []]
-        result = compare_all(
+        result = identical(compare_all(
             entries, observed, thresholds,
             baseline_images=[str(context.stored_file(e.thumbnail)) if e.thumbnail else "" for e in entries or []],
-            new_images=[str(o.path or o.file.filename) for o in outputs], baseline_references=references)
+            new_images=[str(o.path or o.file.filename) for o in outputs], baseline_references=references),
+            [seen is not None for seen in same])
         card = self._card(outputs, observed, entries or [], context, readings_of(result)) if context.report else {}
         return KindVerdict(self.name, result.status, result.message, readings_of(result), tuple(result.observed),
                            updated_entries(result) is None, card)
