@@ -20,6 +20,7 @@ def test_baselines_summary_merges_verdicts_of_prompts_spread_over_workers(projec
     document = json.loads(path.read_text())
     entry = document["baselines"]["p3"][0]
     entry["hash"] = format(int(entry["hash"], 16) ^ 0b11, "016x")  # 2 bits off: within the threshold
+    entry.pop("sha256", None)  # of a near picture: its bytes are not the output's
     path.write_text(json.dumps(document))
 
     result = project.run("batches/", "-n", "2", "-v", FAIL)
