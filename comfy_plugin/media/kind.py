@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -167,6 +167,42 @@ class OutputKind(ABC):
 def worst(statuses: list[str]) -> str:
     """The status of several comparisons together: the most telling one."""
     return min(statuses, key=STATUSES.index) if statuses else "match"
+
+
+class Compared(Protocol):
+    """One output compared with its entry, as ``together`` reads it."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def test_changed(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Together:
+    status: str
+    message: str
+    unchanged: bool  # an update keeps the stored entries
+
+
+def together(results: Sequence[Compared], stored: int | None, noun: str, hint: str) -> Together:
+    """A kind's outputs of one prompt, compared index by index, put together: the most telling
+    status, the failures' messages (every message when all match), and a different number of
+    outputs than the baseline holds a failure of its own (``stored`` None: no baseline)."""
+    if stored is None:
+        return Together("missing", f"no baseline for this prompt ({len(results)} {noun}(s))", False)
+    status = worst([r.status for r in results])
+    parts = [r.message for r in results if r.status != "match"]
+    changed = any(r.test_changed for r in results)
+    if stored != len(results):
+        parts.insert(0, f"the prompt produced {len(results)} {noun}(s), its baseline holds {stored}\n  {hint}")
+        status = "changed-test" if changed else "diff"
+    message = "\n".join(parts) or "\n".join(r.message for r in results)
+    return Together(status, message, status == "match" and not changed)
 
 
 # -- what every kind's entries record of the prompt ---------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BaselineError
-from ..kind import Readings, worst
+from ..kind import Readings, together
 
 if TYPE_CHECKING:
     from .entries import AudioEntry, AudioObservation
@@ -142,18 +142,8 @@ def compare_all(entries: list[AudioEntry] | None, observed: list[AudioObservatio
     results = [compare(entries[i] if entries and i < len(entries) else None, seen, i, limits,
                        stored_file=stored_file, new_path=new_paths[i] if i < len(new_paths) else "")
                for i, seen in enumerate(observed)]
-    if entries is None:
-        return PromptAudio(results, "missing", f"no baseline for this prompt ({len(observed)} audio output(s))",
-                           False)
-    status = worst([r.status for r in results])
-    parts = [r.message for r in results if r.status != "match"]
-    if len(entries) != len(observed):
-        parts.insert(0, f"the prompt produced {len(observed)} audio output(s), its baseline holds {len(entries)}"
-                        f"\n  {UPDATE_HINT}")
-        status = "changed-test" if any(r.test_changed for r in results) else "diff"
-    message = "\n".join(parts) or "\n".join(r.message for r in results)
-    unchanged = status == "match" and not any(r.test_changed for r in results)
-    return PromptAudio(results, status, message, unchanged)
+    summary = together(results, None if entries is None else len(entries), "audio output", UPDATE_HINT)
+    return PromptAudio(results, summary.status, summary.message, summary.unchanged)
 
 
 def readings(result: PromptAudio, limits: Mapping[str, float | None]) -> Readings:

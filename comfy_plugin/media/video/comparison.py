@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BaselineError
-from ..kind import worst
+from ..kind import together
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,17 +176,8 @@ def compare_all(entries: list[VideoEntry] | None, observed: list[VideoObservatio
     """Each video at its index; a different number of videos is a failure of its own."""
     results = [compare(entries[i] if entries and i < len(entries) else None, seen, i, given, stored_file=stored_file,
                        new_path=new_paths[i] if i < len(new_paths) else "") for i, seen in enumerate(observed)]
-    if entries is None:
-        return PromptVideos(results, "missing", f"no baseline for this prompt ({len(observed)} video(s))", False)
-    status = worst([r.status for r in results])
-    parts = [r.message for r in results if r.status != "match"]
-    if len(entries) != len(observed):
-        parts.insert(0, f"the prompt produced {len(observed)} video(s), its baseline holds {len(entries)}\n"
-                        f"  {UPDATE_HINT}")
-        status = "changed-test" if any(r.test_changed for r in results) else "diff"
-    message = "\n".join(parts) or "\n".join(r.message for r in results)
-    unchanged = status == "match" and not any(r.test_changed for r in results)
-    return PromptVideos(results, status, message, unchanged)
+    summary = together(results, None if entries is None else len(entries), "video", UPDATE_HINT)
+    return PromptVideos(results, summary.status, summary.message, summary.unchanged)
 
 
 def readings(result: PromptVideos) -> dict[str, tuple[tuple[float | None, ...], float | None]]:
