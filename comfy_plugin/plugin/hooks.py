@@ -56,35 +56,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> BatchFile 
         return None
     from .collect import BatchFile, is_batch_candidate
 
-    config = parent.config
+    plugin = comfy_state(parent.config)
     resolved = file_path.resolve()
-    named = resolved in _named_paths(config)
-    limit = comfy_state(config).settings.limits.file_bytes
-    if is_batch_candidate(file_path, named, _under_batch_dir(resolved, config), limit):
+    named = resolved in plugin.named_paths
+    if is_batch_candidate(file_path, named, _under_batch_dir(resolved, plugin), plugin.settings.limits.file_bytes):
         return BatchFile.from_parent(parent, path=file_path)
     return None
 
 
-_NAMED = pytest.StashKey[frozenset[Path]]()
-
-
-def _named_paths(config: pytest.Config) -> frozenset[Path]:
-    """The paths named on the command line, resolved once per session (not once per JSON file)."""
-    if _NAMED not in config.stash:
-        base = config.invocation_params.dir
-        config.stash[_NAMED] = frozenset((base / arg.split("::")[0]).resolve() for arg in config.args)
-    return config.stash[_NAMED]
-
-
-def _under_batch_dir(path: Path, config: pytest.Config) -> bool:
-    """Whether the (resolved) path lies under one of ``comfy_batch_dirs``."""
-    dirs = comfy_state(config).settings.batch_dirs
+def _under_batch_dir(path: Path, plugin: ComfyPlugin) -> bool:
+    """Whether the (resolved) path lies under one of ``comfy_batch_dirs`` (a one-part name also
+    matches a folder of that name anywhere, as it always has)."""
     parents = path.parents
-    for entry in dirs:
-        folder = (config.rootpath / entry).resolve()
-        if folder in parents or (len(Path(entry).parts) == 1 and any(p.name == entry for p in parents)):
-            return True
-    return False
+    return any(folder in parents or (len(Path(entry).parts) == 1 and any(p.name == entry for p in parents))
+               for folder, entry in plugin.batch_folders)
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ when a pytest-xdist worker's payload arrives.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -74,6 +76,17 @@ class ComfyPlugin:
         self.invalid: list[tuple[str, str]] = []  # --collect-only: (node id, message) of prompts that cannot run
         if options.any_given(config):
             self.activate()
+
+    @functools.cached_property
+    def named_paths(self) -> frozenset[Path]:
+        """The paths named on the command line, resolved once a session (not once a JSON file)."""
+        base = self.config.invocation_params.dir
+        return frozenset((base / arg.split("::")[0]).resolve() for arg in self.config.args)
+
+    @functools.cached_property
+    def batch_folders(self) -> tuple[tuple[Path, str], ...]:
+        """Each of ``comfy_batch_dirs`` resolved under the rootdir, with its name as given."""
+        return tuple(((self.config.rootpath / entry).resolve(), entry) for entry in self.settings.batch_dirs)
 
     @property
     def is_worker(self) -> bool:
