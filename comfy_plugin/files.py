@@ -122,19 +122,41 @@ def write_new(directory: Path, name: str, data: bytes) -> Path:
     happens (a full disk included); if the name is taken, ``-1``, ``-2``... is added.
     ``name`` must be a plain file name (see output_name): nothing is written outside
     ``directory``."""
-    if name != os.path.basename(name) or name in ("", ".", "..") or "\x00" in name:
-        raise OutputError(f"refusing to write {name!r}: not a plain file name")
+    _plain(name)
     ensure_directory(directory)
-    stem, ext = os.path.splitext(name)
     try:
         with _staged(directory, data) as tmp:
-            for n in range(10_000):
-                final = directory / (name if n == 0 else f"{stem}-{n}{ext}")
-                try:
-                    os.link(tmp, final)
-                    return final
-                except FileExistsError:
-                    continue
+            return _link_free(tmp, directory, name)
     except OSError as exc:
         raise OutputError(f"cannot write {name} in {directory}: {_reason(exc)}") from None
+
+
+def link_new(directory: Path, name: str, source: Path) -> Path | None:
+    """``source`` (a complete file on this machine) hard-linked under ``name`` in ``directory``,
+    never replacing a file (``-1``, ``-2``... as ``write_new`` does); None where no link can be
+    made (another file system, links refused), for the caller to write a copy."""
+    _plain(name)
+    ensure_directory(directory)
+    try:
+        return _link_free(source, directory, name)
+    except OSError:
+        return None
+
+
+def _plain(name: str) -> None:
+    if name != os.path.basename(name) or name in ("", ".", "..") or "\x00" in name:
+        raise OutputError(f"refusing to write {name!r}: not a plain file name")
+
+
+def _link_free(source: Path | str, directory: Path, name: str) -> Path:
+    """``source`` linked into ``directory`` under ``name``, or ``name-1``, ``name-2``... when
+    that is taken: a link never replaces a file."""
+    stem, ext = os.path.splitext(name)
+    for n in range(10_000):
+        final = directory / (name if n == 0 else f"{stem}-{n}{ext}")
+        try:
+            os.link(source, final)
+            return final
+        except FileExistsError:
+            continue
     raise OutputError(f"no free file name for {name} in {directory}")

@@ -19,7 +19,7 @@ from conftest import COMFY_DIR, CPU_ARGS, ROOT, Project, noise_batch
 def transfers(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     """Each /view download, and each link made: (the server's file, the saved one, the same file then)."""
     seen: dict[str, list] = {"downloads": [], "links": []}
-    download, link = Endpoints.download, steps._link_new
+    download, link = Endpoints.download, steps.link_new
 
     def counting_download(self: Endpoints, file: object) -> bytes:
         seen["downloads"].append(file)
@@ -31,7 +31,7 @@ def transfers(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
         return saved
 
     monkeypatch.setattr(Endpoints, "download", counting_download)
-    monkeypatch.setattr(steps, "_link_new", counting_link)
+    monkeypatch.setattr(steps, "link_new", counting_link)
     return seen
 
 

@@ -6,7 +6,6 @@ of the test that waits for them.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,7 +17,7 @@ from ..batchfile.batch import Batch, PromptSpec
 from ..batchfile.prompt_specs import LocalFile
 from ..client import ComfyClient, OutputFile, PromptResult
 from ..errors import OutputError
-from ..files import check_writable, ensure_directory, extension_of, output_name, timestamp, write_new
+from ..files import check_writable, extension_of, link_new, output_name, timestamp, write_new
 from ..media.kind import SavedOutput
 from ..media.kinds import Kinds
 from ..server.session import ComfySession
@@ -123,7 +122,7 @@ def save_outputs(client: ComfyClient, result: PromptResult, batch: Batch, spec: 
         path = None
         if save.enabled:
             name = output_name(save.filename_prefix, spec.id, stamp, index, extension_of(file.filename))
-            path = (source and _link_new(directory, name, source)) or write_new(directory, name, data)
+            path = (source and link_new(directory, name, source)) or write_new(directory, name, data)
         saved.append(kinds.saved(file, path, data))
     for n, (node_id, text) in enumerate(result.texts):
         file = OutputFile(node_id, "text", f"text-{n}.txt", "", "text")
@@ -142,24 +141,6 @@ def _read_local(path: Path) -> bytes | None:
         return path.read_bytes()
     except OSError:
         return None
-
-
-def _link_new(directory: Path, name: str, source: Path) -> Path | None:
-    """``source`` hard-linked under ``name`` in ``directory``, never replacing a file (``-1``,
-    ``-2``... as ``write_new`` does); None where no link can be made (another file system,
-    links refused): the caller writes a copy."""
-    ensure_directory(directory)
-    stem, ext = os.path.splitext(name)
-    for n in range(10_000):
-        final = directory / (name if n == 0 else f"{stem}-{n}{ext}")
-        try:
-            os.link(source, final)
-            return final
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-    return None
 
 
 @dataclass(frozen=True)
