@@ -169,6 +169,16 @@ def worst(statuses: list[str]) -> str:
     return min(statuses, key=STATUSES.index) if statuses else "match"
 
 
+def in_node_order(outputs: list[SavedOutput]) -> list[SavedOutput]:
+    """By node id (each node's files as listed): ComfyUI may run independent output nodes in
+    another order from run to run, and a kind compares its outputs by position."""
+    def key(output: SavedOutput) -> tuple[int, str]:
+        node = output.file.node_id
+        return (int(node), "") if node.isdigit() else (1 << 62, node)
+
+    return sorted(outputs, key=key)
+
+
 class Compared(Protocol):
     """One output compared with its entry, as ``together`` reads it."""
 

@@ -29,6 +29,7 @@ from .kind import (
     SavedOutput,
     SideFiles,
     Stored,
+    in_node_order,
     plain,
     worst,
 )
@@ -218,7 +219,7 @@ class Meshes(OutputKind):
         return f"{len(geometry.vertices)} vertices, {len(geometry.faces)} faces"
 
     def compare(self, stored: list[Stored] | None, outputs: list[SavedOutput], context: CompareContext) -> KindVerdict:
-        seen = [observe(o, context) for o in sorted(outputs, key=_node_order)]
+        seen = [observe(o, context) for o in in_node_order(outputs)]
         entries = cast("list[MeshEntry]", stored or [])
         results = [compare_one(entries[i] if i < len(entries) else None, s, g, i, context)
                    for i, (s, g) in enumerate(seen)]
@@ -290,12 +291,6 @@ class Meshes(OutputKind):
                          f'({e(str(mesh.get("status") or "new"))})</div><table class="mesh-stats">{head}{rows}'
                          "</table></div>")
         return "\n".join(parts)
-
-
-def _node_order(output: SavedOutput) -> tuple[int, str]:
-    """By node id: ComfyUI may run independent output nodes in another order from run to run."""
-    node = output.file.node_id
-    return (int(node), "") if node.isdigit() else (1 << 62, node)
 
 
 def _stats(entry: MeshEntry) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 from ..html import img_tag
-from ..kind import CompareContext, KindVerdict, OutputKind, Recordable, SavedOutput, SideFiles, Stored
+from ..kind import CompareContext, KindVerdict, OutputKind, Recordable, SavedOutput, SideFiles, Stored, in_node_order
 
 if TYPE_CHECKING:
     from ...client import OutputFile
@@ -32,15 +32,6 @@ def _path(output: SavedOutput) -> str:
 
 def _suffix(output: SavedOutput) -> str:
     return PurePosixPath(output.file.filename).suffix.lower() or ".bin"
-
-
-def in_node_order(outputs: list[SavedOutput]) -> list[SavedOutput]:
-    """By node id: ComfyUI may run independent output nodes in another order from run to run."""
-    def key(output: SavedOutput) -> tuple[int, str]:
-        node = output.file.node_id
-        return (int(node), "") if node.isdigit() else (1 << 62, node)
-
-    return sorted(outputs, key=key)
 
 
 class Audios(OutputKind):

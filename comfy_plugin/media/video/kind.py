@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
-from ..kind import CompareContext, KindVerdict, OutputKind, Recordable, SavedOutput, SideFiles, Stored
+from ..kind import CompareContext, KindVerdict, OutputKind, Recordable, SavedOutput, SideFiles, Stored, in_node_order
 
 if TYPE_CHECKING:
     from ...client import OutputFile
@@ -27,16 +27,6 @@ OUTPUT_KEYS = ("images", "gifs", "video", "videos", "animated")
 
 def _path(output: SavedOutput) -> str:
     return str(output.path or output.file.filename)
-
-
-def in_node_order(outputs: list[SavedOutput]) -> list[SavedOutput]:
-    """By node id (each node's files as listed): the order in which ComfyUI runs independent
-    output nodes may change from run to run, and outputs are compared by position."""
-    def key(output: SavedOutput) -> tuple[int, str]:
-        node = output.file.node_id
-        return (int(node), "") if node.isdigit() else (1 << 62, node)
-
-    return sorted(outputs, key=key)
 
 
 def _suffix(output: SavedOutput) -> str:
