@@ -31,6 +31,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "comfy: a prompt of a ComfyUI batch file")
     config.addinivalue_line("markers", f"{REGRESSION_MARKER}: a fixed-seed prompt compared with its baseline")
     config.pluginmanager.register(ComfyPlugin(config), STATE_NAME)
+    if options.ci_form(config):
+        from . import ci
+
+        ci.register(config)
 
 
 @pytest.hookimpl(tryfirst=True)

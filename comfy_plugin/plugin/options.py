@@ -97,6 +97,10 @@ OPTIONS: tuple[Option, ...] = (
            "e.g. cpu or cuda", None, "LABEL"),
     Option("comfy_missing_baseline", "a compared prompt without a baseline: pass (default: the prompt passes "
            "and the summary says how to record it), fail (for CI), skip or write", "pass", "pass|fail|skip|write"),
+    Option("comfy_ci", "the CI form: a run that compares nothing cannot pass. Implies --comfy-missing=fail and "
+           "--comfy-missing-baseline=fail (a missing model, node type or baseline fails its prompt), and fails "
+           "the session when no prompt was compared with a baseline; the summary lists what was missing",
+           False, switch=True, convert=_boolean),
     Option("comfy_hash", "perceptual hash for baselines: phash (default), ahash, dhash, whash, colorhash, "
            "optionally with a size: phash-16", "phash-8", "ALGO[-SIZE]"),
     Option("comfy_threshold", "largest hash distance that still matches (default: 6 for phash-8, scaled "
@@ -140,8 +144,8 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         prune=bool(value("comfy_prune_baselines")),
         root=root,
         env=value("comfy_baseline_env"),
-        missing=_choice("comfy_missing_baseline", str(value("comfy_missing_baseline")),
-                        ("pass", "fail", "skip", "write")),
+        missing="fail" if ci_form(config) else _choice("comfy_missing_baseline", str(value("comfy_missing_baseline")),
+                                                       ("pass", "fail", "skip", "write")),
         hash=str(value("comfy_hash")),
         threshold=value("comfy_threshold"),
         fresh=bool(value("comfy_fresh")),
@@ -151,6 +155,11 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         mem_tolerance=float(value("comfy_mem_tolerance")),
         reference_side=str(value("comfy_reference_side")),
     )
+
+
+def ci_form(config: pytest.Config) -> bool:
+    """``--comfy-ci`` (``COMFY_CI``, ini ``comfy_ci``): it overrides both missing policies with fail."""
+    return bool(_value(config, "comfy_ci"))
 
 
 def any_given(config: pytest.Config) -> bool:
@@ -295,7 +304,7 @@ def resolve(config: pytest.Config) -> Settings:
         timeout_s=float(value("comfy_timeout")),
         queue_timeout_s=max(0.0, float(value("comfy_queue_timeout"))),
         prefetch=max(0, int(value("comfy_prefetch"))),
-        missing=_choice("comfy_missing", str(value("comfy_missing")), ("skip", "fail")),
+        missing="fail" if ci_form(config) else _choice("comfy_missing", str(value("comfy_missing")), ("skip", "fail")),
         batch_dirs=tuple(config.getini("comfy_batch_dirs")),
         restart_on_crash=bool(value("comfy_restart_on_crash")),
         check=bool(value("comfy_check")),
