@@ -76,45 +76,34 @@ def read_bytes(path: Path, source: Source, max_bytes: int) -> bytes:
 
 
 #: How much of a JSON file outside the batch folders is read to tell whether it may be a batch file.
-HEAD_BYTES = 8192
-#: A ``"parameters":`` or ``"prompts":`` key anywhere (the cheap first look, in C).
-_BATCH_KEY = re.compile(rb'"(?:parameters|prompts)"\s*:')
-#: A JSON string: dropped before brackets are counted (a bracket inside one does not nest).
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # (unrolled: no step per character)
-#: What is left of a head once its strings are gone: the brackets, and a mark at each key.
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"{}[]\x00")
+HEAD_BYTES = 4096
+#: A JSON string (unrolled: no step per character).
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+#: The head of a batch file: an object whose first key holding an object or a list is
+#: ``parameters`` or ``prompts`` (keys before it hold plain values: ``"$schema": "..."``).
+_BATCH_HEAD = re.compile(rb'\s*\{\s*(?:' + _STRING + rb'\s*:\s*(?:' + _STRING + rb'|[-+.\w]+)\s*,\s*)*'
+                         rb'"(?:parameters|prompts)"\s*:')
 
 
 def looks_like_batch(path: Path, head_bytes: int = HEAD_BYTES) -> bool:
     """Whether the file's first ``head_bytes`` may start a batch file: a JSON object (after any
-    BOM and white space) naming ``"parameters"`` or ``"prompts"`` as a key. One bounded read,
-    no parse, so that a tree of big JSON data files costs almost nothing to walk; a file that
-    cannot be read (a device, a pipe, a missing file) does not."""
-    if path_problem(str(path)):
-        return False
+    BOM and white space) whose first key holding an object or a list is ``parameters`` or
+    ``prompts``. One bounded read and one anchored match, no parse: a JSON data file fails at
+    its first nested value, so a tree of big ones costs almost nothing to walk; a file that
+    cannot be read (a device, a pipe, a missing file, a name no file system takes) does not."""
     try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
-        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return False
-            head = handle.read(head_bytes)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):  # ValueError: a NUL or a lone surrogate in the name
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, head_bytes)
     except OSError:
         return False
-    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    return start.startswith(b"{") and _BATCH_KEY.search(start) is not None and _top_level_key(start)
-
-
-def _top_level_key(head: bytes) -> bool:
-    """Whether ``"parameters"`` or ``"prompts"`` is a key of the top-level object (not of one
-    nested in it). C does the work (each key marked, strings dropped, all but brackets and
-    marks dropped), so that a head full of nested keys costs no Python loop over its tokens:
-    only over the few marks."""
-    skeleton = _STRING.sub(b"", _BATCH_KEY.sub(b"\x00", head)).translate(None, _NOT_STRUCTURE)
-    depth = 0
-    for before in skeleton.split(b"\x00")[:-1]:  # the brackets between one mark and the next
-        depth += before.count(b"{") + before.count(b"[") - before.count(b"}") - before.count(b"]")
-        if depth == 1:
-            return True
-    return False
+    finally:
+        os.close(fd)
+    return _BATCH_HEAD.match(head.removeprefix(b"\xef\xbb\xbf")) is not None
 
 
 def _too_big(source: Source, size: int, max_bytes: int) -> NoReturn:

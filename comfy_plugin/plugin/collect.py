@@ -5,7 +5,9 @@ A broken batch file becomes one failing item (``x.json::batch``), so the other f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +104,44 @@ def register_tags(config: pytest.Config, batch: Batch) -> None:
         config.addinivalue_line("markers", f"{tag}: tag from a batch file")
 
 
+@dataclass
+class _Places:
+    """Where the session's JSON files lie, as strings (no ``Path`` built per file): the paths
+    named on the command line, and whether each folder met so far is under a batch folder."""
+
+    named: frozenset[str]
+    folders: dict[str, bool]
+
+
+_PLACES = pytest.StashKey[_Places]()
+
+
+def batch_file_at(file_path: Path, parent: pytest.Collector) -> BatchFile | None:
+    """The JSON file as a batch file, or None. Cheap for the many JSON files that are not:
+    a folder's place is resolved once a folder (not once a file), and a file outside the
+    batch folders, not named on the command line, costs one small read (``looks_like_batch``)."""
+    plugin: ComfyPlugin = comfy_state(parent.config)
+    places = parent.config.stash.get(_PLACES, None)
+    if places is None:
+        places = parent.config.stash[_PLACES] = _Places(frozenset(map(str, plugin.named_paths)), {})
+    text = str(file_path)
+    folder = os.path.dirname(text)
+    under = places.folders.get(folder)
+    if under is None:
+        under = places.folders[folder] = under_batch_dir(Path(folder).resolve(), plugin)
+    if is_batch_candidate(file_path, text in places.named, under, plugin.settings.limits.file_bytes):
+        return BatchFile.from_parent(parent, path=file_path)
+    return None
+
+
+def under_batch_dir(folder: Path, plugin: ComfyPlugin) -> bool:
+    """Whether the (resolved) folder is or lies under one of ``comfy_batch_dirs`` (a one-part
+    name also matches a folder of that name anywhere, as it always has)."""
+    inside = (folder, *folder.parents)
+    return any(batch in inside or (len(Path(entry).parts) == 1 and any(p.name == entry for p in inside))
+               for batch, entry in plugin.batch_folders)
+
+
 def is_batch_candidate(path: Path, named: bool, under_batch_dir: bool, max_bytes: int) -> bool:
     """Named on the command line or under a batch folder: always a batch file (so a broken
     one is reported), unless it is recognisably a workflow. Elsewhere only JSON holding
@@ -109,11 +149,12 @@ def is_batch_candidate(path: Path, named: bool, under_batch_dir: bool, max_bytes
     them is parsed to see (``looks_like_batch``): JSON data files cost one small read each.
     A file over ``max_bytes`` is not read."""
     from ..batchfile.reading import Source, looks_like_batch, read_json
+
+    if not (named or under_batch_dir) and not looks_like_batch(path):
+        return False
     from ..batchfile.workflow import is_workflow
 
     try:
-        if not (named or under_batch_dir) and not looks_like_batch(path):
-            return False
         data = read_json(path, Source(path.name), max_bytes).data
     except BatchFileError:  # unreadable, too big, not UTF-8, not JSON: reported if it is meant as a batch
         return named or under_batch_dir

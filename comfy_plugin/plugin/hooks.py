@@ -58,22 +58,9 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> BatchFile | None:
     if file_path.suffix.lower() != ".json":
         return None
-    from .collect import BatchFile, is_batch_candidate
+    from .collect import batch_file_at
 
-    plugin = comfy_state(parent.config)
-    resolved = file_path.resolve()
-    named = resolved in plugin.named_paths
-    if is_batch_candidate(file_path, named, _under_batch_dir(resolved, plugin), plugin.settings.limits.file_bytes):
-        return BatchFile.from_parent(parent, path=file_path)
-    return None
-
-
-def _under_batch_dir(path: Path, plugin: ComfyPlugin) -> bool:
-    """Whether the (resolved) path lies under one of ``comfy_batch_dirs`` (a one-part name also
-    matches a folder of that name anywhere, as it always has)."""
-    parents = path.parents
-    return any(folder in parents or (len(Path(entry).parts) == 1 and any(p.name == entry for p in parents))
-               for folder, entry in plugin.batch_folders)
+    return batch_file_at(file_path, parent)
 
 
 @pytest.fixture

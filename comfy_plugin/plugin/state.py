@@ -10,6 +10,7 @@ when a pytest-xdist worker's payload arrives.
 from __future__ import annotations
 
 import functools
+import os
 import time
 import uuid
 from collections.abc import Generator, Sequence
@@ -79,9 +80,11 @@ class ComfyPlugin:
 
     @functools.cached_property
     def named_paths(self) -> frozenset[Path]:
-        """The paths named on the command line, resolved once a session (not once a JSON file)."""
+        """The paths named on the command line, once a session (not once a JSON file): each as
+        pytest spells it (absolute, links kept) and resolved."""
         base = self.config.invocation_params.dir
-        return frozenset((base / arg.split("::")[0]).resolve() for arg in self.config.args)
+        given = [base / arg.split("::")[0] for arg in self.config.args]
+        return frozenset([*(Path(os.path.abspath(path)) for path in given), *(path.resolve() for path in given)])
 
     @functools.cached_property
     def batch_folders(self) -> tuple[tuple[Path, str], ...]:

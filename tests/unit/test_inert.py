@@ -1,6 +1,6 @@
 """The installed plugin stays inert where it is not used: JSON data files outside the batch
-folders cost one small read each (never a parse), and exported ``COMFY_*`` variables alone build
-nothing. Plugin runs (pytester) whose server URL points at a closed port."""
+folders cost one small read and one anchored match each (never a parse), and exported
+``COMFY_*`` variables alone build nothing. Plugin runs (pytester) whose server URL points at a closed port."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ PLAIN_TEST = "def test_adds():\n    assert 1 + 1 == 2\n\n\ndef test_joins():\n  
     ('{"parameters": {}, "prompts": []}', True),
     ('\ufeff\n  {\n "prompts" : [], "parameters": {}}', True),
     ('{"description": "x", "parameters": {"workflow_file": "w.json"}}', True),  # parsed in full next
+    ('{"$schema": "../s.json", "version": 1.5, "ok": true, "parameters": {}}', True),  # plain values first
+    ('{"meta": {"a": 1}, "parameters": {}, "prompts": []}', False),  # an object first: not a batch file here
+    ('{"tags": ["a"], "prompts": []}', False),  # a list first
     ('[{"parameters": 1}]', False),  # not an object
     ('{"rows": [{"parameters": 1, "prompts": 2}]}', False),  # keys of a nested object
     ('{"a": "{[\\"", "parameters": {}}', True),  # brackets and quotes inside a string
