@@ -50,6 +50,9 @@ class Settings:
     ca_bundle: Path | None = None  # --comfy-ca-bundle: CAs that verify an https server (None: the system's)
     limits: BatchLimits = BatchLimits()  # what one batch file may make collection read and build
     #: (URL as shown, URL with its user:password): filled from ``urls``, which keep no credentials.
+    models: Path | None = None  # --comfy-models: the manifest of the model files the suite needs
+    model_cache: Path | None = None  # --comfy-model-cache (None: ~/.cache/comfy-plugin/models)
+    fetch_models: bool = False  # --comfy-fetch-models: download the manifest's missing models before a launch
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:

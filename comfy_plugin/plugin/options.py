@@ -68,6 +68,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("comfy_launch_args", "extra arguments for the launched ComfyUI, e.g. '--cpu'", "", "ARGS"),
     Option("comfy_model_paths", "extra_model_paths.yaml for the launched ComfyUI "
            "(--extra-model-paths-config): where it finds checkpoints", None, "PATH"),
+    Option("comfy_models", "JSON manifest of the model files the suite needs (folder, file, url, sha256; "
+           "docs/own-comfyui.md): a launched ComfyUI sees the cached ones, --comfy-check names the missing ones",
+           None, "PATH"),
+    Option("comfy_model_cache", "folder of the models downloaded from the manifest (default: "
+           "~/.cache/comfy-plugin/models)", None, "DIR"),
+    Option("comfy_fetch_models", "with a launched ComfyUI: download the manifest's models missing from the cache "
+           "(hash-checked) before the launch", False, switch=True, convert=_boolean),
     Option("comfy_seed", "use this value wherever a batch file says \"random\" (reruns a failure exactly)",
            None, "N", env=False, ini=False, convert=int),
     Option("comfy_missing", "what to do with a prompt whose model or node type the server lacks: "
@@ -312,6 +319,9 @@ def resolve(config: pytest.Config) -> Settings:
         headers=_headers(next((layer for layer in _layers(config, by_name["comfy_headers"]) if layer), None)),
         ca_bundle=_path_setting(config, "comfy_ca_bundle"),
         limits=_limits(config),
+        models=_path_setting(config, "comfy_models"),
+        model_cache=_path_setting(config, "comfy_model_cache"),
+        fetch_models=bool(value("comfy_fetch_models")),
     )
 
 
