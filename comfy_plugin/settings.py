@@ -91,3 +91,5 @@ class BaselineSettings:
     time_tolerance: float = 1.5  # slower than this factor (and at least 1 s) is a regression
     mem_tolerance: float = 1.25  # more peak memory than this factor is a regression
     reference_side: str = "256"  # long side of the reference image beside each baseline entry, or "full"
+    confirm_failures: int = 0  # uncached reruns of a prompt that differs from its baseline (run/confirm.py)
+    nondeterministic: str = "fail"  # a prompt whose reruns differ from each other: fail | skip | pass

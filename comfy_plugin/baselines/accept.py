@@ -58,6 +58,15 @@ def accept(ids: list[str], store: PendingStore, record: Callable[[Pending], None
     out = Accepted()
     pending = store.all()
     unknown = [i for i in ids if i not in pending]
+    if unknown and not pending:  # the folder, not the runs, is what is wrong
+        out.code = 2
+        state = "is empty" if store.root.is_dir() else "does not exist"
+        out.lines += [f"no pending results at all: {store.root} {state}, so none of the {len(ids)} listed "
+                      "prompt(s) can be accepted",
+                      "  a run leaves them there (--comfy-pending, relative to the project's pytest configuration "
+                      "file); run from inside the project, or point --comfy-pending at the folder of the run "
+                      "whose report you reviewed (e.g. a CI run's images/comfy-pending artifact)"]
+        return out
     if unknown:
         out.code = 2
         out.lines += [f"no pending result for {i} in {store.root} (did its last run differ from its baseline?)"
@@ -98,10 +107,11 @@ def run(settings: BaselineSettings, rootdir: Path, batch_dir: str, ids_file: Pat
 
     def record(pending: Pending) -> None:
         observations = [regression.kinds.of_json(o).read_observed(o) for o in pending.observations]
-        regression.results.record(pending.batch_key, pending.prompt_id, observations)
+        # with its provenance: --comfy-baseline-env=auto writes it to the set of the device it ran on
+        regression.results.record(pending.batch_key, pending.prompt_id, observations, pending.provenance)
         if pending.perf:
-            perf.updates.setdefault(pending.batch_key, {}).setdefault(pending.perf["device"], {})[
-                pending.prompt_id] = dict(pending.perf["figures"])
+            perf.record(pending.batch_key, pending.perf["device"], "cold" if pending.perf.get("cold") else "warm",
+                        pending.prompt_id, dict(pending.perf["figures"]), provenance=pending.provenance)
 
     def finish() -> list[str]:
         regression.finish()

@@ -30,7 +30,8 @@ class Pending:
     status: str  # the verdict it had: diff, changed-test, missing
     message: str
     observations: list[dict[str, Any]]  # each output's Recordable.to_json() (media/kind.py)
-    perf: dict[str, Any] = field(default_factory=dict)  # {"device": ..., "figures": {...}} when timed
+    perf: dict[str, Any] = field(default_factory=dict)  # {"device": ..., "figures": {...}, "cold": why} when timed
+    provenance: dict[str, Any] = field(default_factory=dict)  # where it ran (server/identity.py Provenance)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": PENDING_VERSION, **vars(self)}
@@ -41,7 +42,7 @@ class Pending:
             if data.get("version") != PENDING_VERSION:
                 raise BaselineError(f"{where}: a pending result of another version ({data.get('version')!r})")
             return cls(data["nodeid"], data["batch_key"], data["prompt_id"], data["status"], data["message"],
-                       list(data["observations"]), dict(data.get("perf") or {}))
+                       list(data["observations"]), dict(data.get("perf") or {}), dict(data.get("provenance") or {}))
         except (AttributeError, KeyError, TypeError) as exc:
             raise BaselineError(f"{where}: not a pending result ({exc})") from None
 

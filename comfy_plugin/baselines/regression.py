@@ -30,6 +30,7 @@ from .verdict import REVIEWABLE, Verdict, listed
 if TYPE_CHECKING:
     from ..batchfile.batch import Batch, PromptSpec
     from ..run.prepare import PreparedPrompt
+    from ..server.identity import Provenance
     from .results import SessionResults
     from .store import BaselineStore
 
@@ -96,6 +97,7 @@ class Regression:
     error: str = ""  # why writing failed, if it did
     reference_side: int | None = DEFAULT_REFERENCE_SIDE  # --comfy-reference-side (None: full)
     _stored: dict[str, dict[str, list[Stored]]] = field(default_factory=dict)
+    _origins: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # key -> id -> provenance
 
     @classmethod
     def create(cls, settings: BaselineSettings, rootdir: Path, batch_dir: str, kinds: Kinds | None = None,
@@ -134,12 +136,23 @@ class Regression:
     def _entries_of(self, batch: Batch) -> dict[str, list[Stored]]:
         key = self.store.key(batch.path)
         if key not in self._stored:
-            self._stored[key] = self.store.load(batch.path)
+            self._stored[key], self._origins[key] = self.store.load_all(batch.path)
         return self._stored[key]
 
+    def _use_device(self, provenance: Provenance | None) -> None:
+        """--comfy-baseline-env=auto: the device's own set is read first once the device is
+        known (entries read before, at collection, came from the shared set alone)."""
+        if provenance is not None and self.store.auto and self.store.device != provenance.device:
+            self.store.use_device(provenance.device)
+            self._stored.clear()
+            self._origins.clear()
+
     def check(self, nodeid: str, batch: Batch, spec: PromptSpec, prepared: PreparedPrompt,
-              outputs: list[SavedOutput]) -> Verdict:
-        verdict = self._check(nodeid, batch, spec, prepared, outputs)
+              outputs: list[SavedOutput], *, provenance: Provenance | None = None) -> Verdict:
+        """``provenance``: where this run computed the outputs (kept with what is recorded, and
+        compared with the baseline's when the comparison fails)."""
+        self._use_device(provenance)
+        verdict = self._check(nodeid, batch, spec, prepared, outputs, provenance=provenance)
         self.verdicts[nodeid] = verdict
         return verdict
 
@@ -155,7 +168,7 @@ class Regression:
         return Verdict("not-compared", message, uncompared=uncompared)
 
     def _check(self, nodeid: str, batch: Batch, spec: PromptSpec, prepared: PreparedPrompt,
-               outputs: list[SavedOutput]) -> Verdict:
+               outputs: list[SavedOutput], *, provenance: Provenance | None) -> Verdict:
         if not is_compared(spec):
             keys = " and ".join(spec.random_keys())
             return self._not_compared(nodeid, outputs, f'not compared with a baseline: {keys} is "random"')
@@ -185,31 +198,37 @@ class Regression:
             return self._not_compared(nodeid, outputs, f"not compared: {why}", uncompared)
         if self.report:
             self.cards[nodeid] = [{"kind": v.kind, **v.card} for v in verdicts if v.card]
+        from .provenance import judged
+
         result = combine(verdicts, self.kinds, entries is not None)
-        verdict = replace(self._decide(nodeid, key, spec.id, result), uncompared=uncompared)
+        origin = provenance.to_json() if provenance is not None else None
+        verdict = replace(self._decide(nodeid, key, spec.id, result, origin), uncompared=uncompared)
+        verdict = judged(verdict, self._origins.get(key, {}).get(spec.id), provenance)
         if verdict.status in REVIEWABLE and not self.settings.update:
             # what a reviewer may accept later (--comfy-accept): recorded as an update would be
             self.reviewable[nodeid] = (key, spec.id, result.observed)
         return verdict
 
-    def _decide(self, nodeid: str, key: str, prompt_id: str, result: Combined) -> Verdict:
-        """The verdict for a comparison, recording what the settings ask to record."""
+    def _decide(self, nodeid: str, key: str, prompt_id: str, result: Combined,
+                origin: dict[str, Any] | None) -> Verdict:
+        """The verdict for a comparison, recording what the settings ask to record (with
+        ``origin``, this run's provenance)."""
         count = counted(result.observed, self.kinds)
         if self.settings.update:
-            return self._update(key, prompt_id, result)
+            return self._update(key, prompt_id, result, origin)
         if result.status != "missing":
             return Verdict(result.status, result.message, readings=result.readings)
         if self.settings.missing == "write":
-            self.results.record(key, prompt_id, list(result.observed))
+            self.results.record(key, prompt_id, list(result.observed), origin)
             return Verdict("recorded", f"no baseline yet: recorded ({count})")
         if self.settings.missing == "pass":
             return Verdict("missing", f"no baseline yet for this prompt ({count}); record one with: "
                            f"pytest {nodeid} --comfy-update-baselines", accepted=True)
         return Verdict("missing", result.message, skip=self.settings.missing == "skip")
 
-    def _update(self, key: str, prompt_id: str, result: Combined) -> Verdict:
+    def _update(self, key: str, prompt_id: str, result: Combined, origin: dict[str, Any] | None) -> Verdict:
         """--comfy-update-baselines: what is recorded, and a verdict that says only that."""
-        self.results.record(key, prompt_id, result.update)
+        self.results.record(key, prompt_id, result.update, origin)
         if result.update is None:
             return Verdict("unchanged", "baseline unchanged: " + result.message, readings=result.readings)
         if not result.update:  # the entries go: the prompt produced nothing a kind compares
@@ -241,13 +260,15 @@ class Regression:
                 self.stale[key] = found
         prune = self.settings.update and self.settings.prune
         for key in sorted(set(self.results.updates) | (set(self.stale) if prune else set())):
-            target = self.store.baseline_path(rootdir / key)
-            existed = target.is_file()
-            path = self.store.write(rootdir / key, self.results.updates.get(key, {}),
-                                    remove=self.stale.get(key, []) if prune else ())
-            if path is not None:
-                self.written.append(str(path))
-            elif existed:
-                self.removed.append(str(target))
+            origins = self.results.origins.get(key, {})
+            for label, updates in self.store.sets_of(self.results.updates.get(key, {}), origins).items():
+                target = self.store.baseline_path(rootdir / key, label)
+                existed = target.is_file()
+                path = self.store.write(rootdir / key, updates, remove=self.stale.get(key, []) if prune else (),
+                                        provenance=origins, label=label)
+                if path is not None:
+                    self.written.append(str(path))
+                elif existed:
+                    self.removed.append(str(target))
         if prune:
             self.stale = {}

@@ -7,6 +7,11 @@ reference image that SSIM and CIEDE2000 compare (a lossless downscale, or the or
 named by the sha256 of its bytes: an unchanged baseline never changes a file, and a file once
 written is never rewritten. A write removes the thumbnails and references no entry names.
 Every file is written to a temporary name and renamed into place, so a file is never half written.
+
+Each prompt's entries keep the provenance of the run that recorded them (``"provenance": {prompt
+id: {...}}``, server/identity.py), written only together with its entries. ``env`` "auto" keeps
+a set per device (``baselines/<device identity as a folder name>/``) that holds only what was
+recorded on that device: a prompt it has no entry for is read from the shared set.
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from ..errors import BaselineError
 from ..files import safe_piece, write_atomically
 from ..media.kind import DEFAULT_KIND, Recordable, Stored
 from ..media.kinds import Kinds
+from ..server.identity import folder_label
 from .results import FORMAT_VERSION
+
+AUTO_ENV = "auto"  # --comfy-baseline-env=auto: a set per device, the shared set where it has none
+Entries = dict[str, list[Stored]]
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -80,10 +89,34 @@ class BaselineStore:
         self.env = env
         self.batch_dir = batch_dir
         self.kinds = kinds or Kinds.of()
+        self.device: str | None = None  # env "auto": the device identity of the session's server
+
+    @property
+    def auto(self) -> bool:
+        return self.env == AUTO_ENV
+
+    def use_device(self, identity: str) -> None:
+        """env "auto": the device whose set is read first and written (known on connecting)."""
+        self.device = identity or None
+
+    def set_of(self, identity: str | None) -> str | None:
+        """The label of the set a device's results are written to: its own with env "auto"
+        (the shared set while no device is known), else the one ``env`` names."""
+        if not self.auto:
+            return self.env
+        return folder_label(identity) if identity else None
+
+    def _sets(self) -> list[str | None]:
+        """The sets read, the shared one first: a later one's entries win, prompt by prompt."""
+        own = self.set_of(self.device)
+        return [None, own] if self.auto and own else [own]
 
     @property
     def base(self) -> Path:
-        return self.root / self.env if self.env else self.root
+        return self._base(self.set_of(self.device))
+
+    def _base(self, label: str | None) -> Path:
+        return self.root / label if label else self.root
 
     def key(self, batch_file: Path) -> str:
         """The batch file's path relative to the rootdir, in POSIX form: the same on every worker."""
@@ -94,33 +127,57 @@ class BaselineStore:
             raise BaselineError(f"{batch_file}: baselines mirror batch files under the rootdir {self.rootdir}, "
                                 f"and this one lies outside it") from None
 
-    def baseline_path(self, batch_file: Path) -> Path:
+    def baseline_path(self, batch_file: Path, label: str | None = AUTO_ENV) -> Path:
+        """The baseline file in the set ``label`` (default: the one this session writes)."""
+        base = self.base if label == AUTO_ENV else self._base(label)
         rel = PurePosixPath(self.key(batch_file))
         prefix = PurePosixPath(self.batch_dir)
         if rel.parts[: len(prefix.parts)] == prefix.parts and len(rel.parts) > len(prefix.parts):
-            return self.base.joinpath(*rel.parts[len(prefix.parts):])
-        return self.base.joinpath("_rootdir", *rel.parts)
+            return base.joinpath(*rel.parts[len(prefix.parts):])
+        return base.joinpath("_rootdir", *rel.parts)
 
-    def thumbs_dir(self, batch_file: Path) -> Path:
-        path = self.baseline_path(batch_file)
+    def shared_path(self, batch_file: Path) -> Path:
+        """The baseline file in the set every device shares (env "auto"), or the one env names."""
+        return self.baseline_path(batch_file, None if self.auto else self.env)
+
+    def thumbs_dir(self, batch_file: Path, label: str | None = AUTO_ENV) -> Path:
+        path = self.baseline_path(batch_file, label)
         return path.with_name(path.stem + ".thumbs")
 
-    def refs_dir(self, batch_file: Path) -> Path:
-        path = self.baseline_path(batch_file)
+    def refs_dir(self, batch_file: Path, label: str | None = AUTO_ENV) -> Path:
+        path = self.baseline_path(batch_file, label)
         return path.with_name(path.stem + ".refs")
 
     def side_file(self, batch_file: Path, name: str) -> Path:
-        """A file an entry names beside the baseline file (a thumbnail, a reference)."""
-        return self.baseline_path(batch_file).parent / name
+        """A file an entry names beside the baseline file (a thumbnail, a reference): in the
+        set the entry was read from (the device's own first, with env "auto")."""
+        paths = [self.baseline_path(batch_file, label).parent / name for label in reversed(self._sets())]
+        return next((path for path in paths if path.exists()), paths[0])
 
-    def load(self, batch_file: Path) -> dict[str, list[Stored]]:
+    def load(self, batch_file: Path) -> Entries:
         """``{prompt id: [entry of output 0, output 1, ...]}``; ``{}`` when nothing was recorded.
         Each entry is read by its kind (its "kind" key; none: a still image)."""
-        path = self.baseline_path(batch_file)
+        return self.load_all(batch_file)[0]
+
+    def load_all(self, batch_file: Path) -> tuple[Entries, dict[str, dict[str, object]]]:
+        """The entries and, per prompt, the provenance stored with them (from the set they
+        come from: env "auto" reads the device's own set over the shared one)."""
+        entries: Entries = {}
+        provenance: dict[str, dict[str, object]] = {}
+        for label in self._sets():
+            found, origins = self._read(self.baseline_path(batch_file, label))
+            for prompt_id, stored in found.items():
+                entries[prompt_id] = stored
+                provenance.pop(prompt_id, None)
+                if prompt_id in origins:
+                    provenance[prompt_id] = origins[prompt_id]
+        return entries, provenance
+
+    def _read(self, path: Path) -> tuple[Entries, dict[str, dict[str, object]]]:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {}
+            return {}, {}
         except (OSError, UnicodeDecodeError) as exc:
             raise BaselineError(f"cannot read {path}: {exc}") from None
         try:
@@ -137,34 +194,56 @@ class BaselineStore:
                 raise BaselineError(f"{path}: baselines.{prompt_id}: expected a list of entries, one per image")
             stored[prompt_id] = [self.kinds.of_json(e).read_entry(e, f"{path}: baselines.{prompt_id}[{i}]")
                                  for i, e in enumerate(entries)]
-        return stored
+        origins = data.get("provenance")
+        origins = {str(k): v for k, v in origins.items() if isinstance(v, dict)} if isinstance(origins, dict) else {}
+        return stored, origins
+
+    def sets_of(self, updates: Mapping[str, list[Recordable]],
+                provenance: Mapping[str, Mapping[str, object]]) -> dict[str | None, dict[str, list[Recordable]]]:
+        """The updates by the set each is written to: with env "auto" the set of the device
+        that produced it (its provenance's device), else the one set ``env`` names."""
+        sets: dict[str | None, dict[str, list[Recordable]]] = {}
+        for prompt_id, observations in updates.items():
+            device = provenance.get(prompt_id, {}).get("device") if self.auto else None
+            label = self.set_of(str(device)) if device else self.set_of(self.device)
+            sets.setdefault(label, {})[prompt_id] = observations
+        return sets or {self.set_of(self.device): {}}
 
     def write(self, batch_file: Path, updates: Mapping[str, list[Recordable]],
-              remove: Iterable[str] = ()) -> Path | None:
-        """Merge ``updates`` (whole prompts) into the stored file and drop ``remove``; returns its
-        path, or None when no file holds entries afterwards (none left: none written, an old one
-        removed), so that nobody reports a file that does not exist.
+              remove: Iterable[str] = (), provenance: Mapping[str, Mapping[str, object]] | None = None,
+              label: str | None = AUTO_ENV) -> Path | None:
+        """Merge ``updates`` (whole prompts, each with its ``provenance`` if known) into the file
+        of the set ``label`` (default: the one this session writes) and drop ``remove``; returns
+        its path, or None when no file holds entries afterwards (none left: none written, an old
+        one removed), so that nobody reports a file that does not exist.
 
         Thumbnails and references are written first and the JSON last, so the file never names a
         missing one; those nothing refers to any more are deleted afterwards."""
-        path = self.baseline_path(batch_file)
-        stored = self.load(batch_file)
+        path = self.baseline_path(batch_file, label)
+        thumbs, refs = self.thumbs_dir(batch_file, label), self.refs_dir(batch_file, label)
+        stored, origins = self._read(path)
         for prompt_id in remove:
             stored.pop(prompt_id, None)
         for prompt_id, observations in updates.items():
+            origins.pop(prompt_id, None)  # a new entry's provenance is its own, or none
             if not observations:  # nothing to compare against later: no entry at all
                 stored.pop(prompt_id, None)
                 continue
-            files = _SideFiles(self.thumbs_dir(batch_file), self.refs_dir(batch_file))
+            files = _SideFiles(thumbs, refs)
             stored[prompt_id] = [self.kinds.named(seen.kind).keep(seen, files, prompt_id, index)
                                  for index, seen in enumerate(observations)]
+            if provenance and provenance.get(prompt_id):
+                origins[prompt_id] = dict(provenance[prompt_id])
         if stored:
             document = {
                 "format": FORMAT_VERSION,
                 "batch_file": self.key(batch_file),
-                "environment": self.env,
+                "environment": self.env if label == AUTO_ENV else label,
                 "baselines": {pid: [_entry_json(e) for e in entries] for pid, entries in stored.items()},
             }
+            kept = {pid: origin for pid, origin in origins.items() if pid in stored}
+            if kept:
+                document["provenance"] = kept
             text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
             atomic_write(path, text.encode("utf-8"))
         elif path.exists():
@@ -173,7 +252,7 @@ class BaselineStore:
             except OSError as exc:
                 raise BaselineError(f"cannot remove {path}: {exc.strerror or exc}") from None
         named = [PurePosixPath(name) for es in stored.values() for e in es for name in e.side_files()]
-        for folder in (self.thumbs_dir(batch_file), self.refs_dir(batch_file)):
+        for folder in (thumbs, refs):
             _drop_unused(folder, {p.name for p in named if p.parent.name == folder.name})
         return path if stored else None
 

@@ -12,7 +12,7 @@ from ..media.kind import Readings
 
 #: Verdicts whose new outputs a reviewer may accept as the baseline (--comfy-accept).
 REVIEWABLE = ("diff", "changed-test", "missing")
-_FAILING = ("diff", "changed-test", "missing")
+_FAILING = ("diff", "changed-test", "missing", "nondeterministic")
 
 
 @dataclass(frozen=True)
@@ -21,12 +21,15 @@ class Verdict:
     (a kind's prefix and the metric: ``hash``, ``ssim``, ``length_bytes``); ``accepted``: the
     policy lets this status pass (a missing baseline, by default)."""
 
-    status: str  # match | diff | changed-test | missing | recorded | unchanged | removed | not-compared
+    # match | diff | changed-test | missing | recorded | unchanged | removed | not-compared | nondeterministic
+    status: str
     message: str
     skip: bool = False
     accepted: bool = False
     readings: Readings = field(default_factory=dict)
     uncompared: tuple[str, ...] = ()  # outputs no kind compares, each by its suffix (".glb") or key
+    provenance: str = ""  # a failing comparison's baseline recorded elsewhere: "recorded on …; this run on …"
+    reruns: int = 0  # uncached reruns of a failure (--comfy-confirm-failures): "nondeterministic", or a confirmed diff
 
     @property
     def failed(self) -> bool:
@@ -60,7 +63,8 @@ class Verdict:
             readings = {str(name): (tuple(values), limit) for name, (values, limit) in data.get("readings", {}).items()}
             return cls(str(data["status"]), str(data["message"]), bool(data.get("skip", False)),
                        bool(data.get("accepted", False)), readings,
-                       tuple(str(o) for o in data.get("uncompared", ())))
+                       tuple(str(o) for o in data.get("uncompared", ())), str(data.get("provenance") or ""),
+                       reruns=int(data.get("reruns", 0)))
         except (KeyError, TypeError, ValueError) as exc:
             raise BaselineError(f"not a baseline verdict: {exc}") from None
 

@@ -100,6 +100,9 @@ class PromptItem(pytest.Item):
         for reading, (values, limit) in (report.verdict.readings if report.verdict is not None else {}).items():
             self.user_properties.append((f"{reading}_distance", " ".join(_figure(v) for v in values)))
             self.user_properties.append((f"{reading}_threshold", _figure(limit)))
+        if report.confirmation is not None:  # --comfy-confirm-failures: what the uncached reruns said
+            self.user_properties.append(("confirm", report.confirmation.outcome))
+            self.user_properties.append(("confirm_prompt_ids", " ".join(report.confirmation.prompt_ids)))
         self.add_report_section("call", "comfy", "\n".join(section_lines(report)))
 
     def repr_failure(  # type: ignore[override]  # pytest shows any longrepr that has toterminal
@@ -146,6 +149,10 @@ def section_lines(report: PromptReport) -> list[str]:
     if report.perf is not None and report.perf.status != "off":
         detail = f": {report.perf.message}" if report.perf.message else ""
         lines.append(f"time baseline: {report.perf.status}{detail}")
+    if report.confirmation is not None:
+        lines.append(f"reruns (uncached): {report.confirmation.outcome}: " + ", ".join(
+            f"{r.prompt_id} " + (f"differs ({r.differences})" if r.differences else "the same")
+            for r in report.confirmation.reruns))
     if report.verdict is not None:
         shown = "see the failure above" if report.status == "failed" else report.verdict.message
         lines.append(f"baseline: {report.verdict.status}: {shown}")

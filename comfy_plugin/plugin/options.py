@@ -128,6 +128,11 @@ OPTIONS: tuple[Option, ...] = (
            1.25, "FACTOR", convert=float),
     Option("comfy_fresh", "clear the server's cache at session start (POST /free), so reruns really run",
            False, switch=True, convert=_boolean),
+    Option("comfy_confirm_failures", "run a prompt that differs from its baseline again, uncached, up to N times: "
+           "a rerun that differs from the first run makes it nondeterministic, else the regression is confirmed",
+           0, "N", convert=int),
+    Option("comfy_nondeterministic", "a prompt whose uncached reruns differ from each other: fail (default), "
+           "skip or pass", "fail", "fail|skip|pass"),
     Option("comfy_check", "check every selected prompt (schema, workflow and, when a server is named or "
            "launched, its /object_info) and queue nothing", False, switch=True, convert=_boolean, env=False,
            ini=False),
@@ -161,6 +166,9 @@ def baseline_settings(config: pytest.Config) -> BaselineSettings:
         time_tolerance=float(value("comfy_time_tolerance")),
         mem_tolerance=float(value("comfy_mem_tolerance")),
         reference_side=str(value("comfy_reference_side")),
+        confirm_failures=_at_least_zero("comfy_confirm_failures", int(value("comfy_confirm_failures"))),
+        nondeterministic=_choice("comfy_nondeterministic", str(value("comfy_nondeterministic")),
+                                 ("fail", "skip", "pass")),
     )
 
 
@@ -266,6 +274,12 @@ def _headers(value: str | list[str] | None) -> tuple[tuple[str, str], ...]:
                                     "(its text is not shown: it may hold a secret)")
         headers.append((name.strip(), content.strip()))
     return tuple(headers)
+
+
+def _at_least_zero(name: str, value: int) -> int:
+    if value < 0:
+        raise pytest.UsageError(f"--{name.replace('_', '-')}: {value} is less than 0")
+    return value
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

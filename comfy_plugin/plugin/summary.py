@@ -11,8 +11,11 @@ import pytest
 from .records import PromptRecord, ServerInfo, WorkerPayload, saved_paths
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..baselines.perf import PerfBaselines
     from ..baselines.regression import Regression
+    from ..baselines.verdict import Verdict
     from .state import ComfyPlugin
 
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed")
@@ -133,6 +136,7 @@ def _baselines(tr: pytest.TerminalReporter, regression: Regression) -> None:
         counts[verdict.status] = counts.get(verdict.status, 0) + 1
     if counts:
         tr.write_line("prompts: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    _reruns(tr, verdicts)
     # the prompts whose readings came nearest to (or went past) their thresholds, any output kind
     nearest = sorted(((value / limit if limit else float("inf"), name, value, limit, nodeid)
                       for nodeid, v in verdicts.items()
@@ -162,6 +166,17 @@ def _baselines(tr: pytest.TerminalReporter, regression: Regression) -> None:
         tr.write_line("  remove them with: pytest --comfy-update-baselines --comfy-prune-baselines")
     if regression.error:
         tr.write_line(f"baselines not written: {regression.error}", red=True)
+
+
+def _reruns(tr: pytest.TerminalReporter, verdicts: Mapping[str, Verdict]) -> None:
+    """--comfy-confirm-failures: the prompts whose uncached reruns differ from each other, and
+    the regressions the reruns confirmed."""
+    for nodeid, verdict in verdicts.items():
+        if verdict.status == "nondeterministic":
+            tr.write_line(f"nondeterministic (its outputs change from run to run): {nodeid}", yellow=True)
+    confirmed = [nodeid for nodeid, v in verdicts.items() if v.status == "diff" and v.reruns]
+    if confirmed:
+        tr.write_line(f"{len(confirmed)} regression(s) confirmed by uncached reruns: {', '.join(confirmed)}")
 
 
 def _perf(tr: pytest.TerminalReporter, perf: PerfBaselines) -> None:

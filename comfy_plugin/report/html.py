@@ -3,14 +3,19 @@
 ``Recorder`` keeps, per prompt test (node id): its outcome and, when images are wanted
 (``--comfy-report`` or pytest-html's ``--html``), what the prompt's ``PromptReport`` says:
 the ComfyUI prompt id, seed, parameters, and each output kind's part of the card (for still
-images: thumbnails of the outputs and, for compared prompts, the baseline's, the new image
-and an amplified difference), made by the kind from what the comparison already decoded
-(``media/``); the report renders each part through its kind, so it hosts kinds it does not
-know. All of it is plain JSON, so a pytest-xdist worker hands it to the controller in its payload; the
-one process that writes renders one self-contained HTML file: the run's date and server(s),
-then a card per prompt (failures first) with its positive prompt, durations, peak memory,
-a bar chart of its nodes' times (``timing.py``) and thumbnails that link to the saved
-images at full size. Its CSS and script are in ``assets/``.
+images: the saved outputs' paths and, for a failing comparison, the baseline's reference, an
+amplified difference and the worst tile), made by the kind from what the comparison already
+decoded (``media/``); the report renders each part through its kind, so it hosts kinds it
+does not know. All of it is plain JSON, so a pytest-xdist worker hands it to the controller in
+its payload; the one process that writes renders the page: the run's date and server(s), the
+summary, then a card per prompt (failures first) with its positive prompt, durations, peak
+memory, a bar chart of its nodes' times (``timing.py``) and its kinds' parts.
+
+Made for ten thousand prompts: the cards travel as JSON strings that the page's script shows a
+page at a time (the first page is in the HTML, so the summary and the first failures show
+before the rest is read); saved outputs and baseline references are linked by relative paths,
+the few pictures a kind embeds are moved to a folder beside the report (``pictures.py``), and
+every picture loads lazily. Its CSS and script are in ``assets/``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BaselineError
 from ..files import write_atomically
-from .review import accept_box, download_bar
+from .pictures import Pictures, lazy
+from .review import accept_box, download_bar, keys_help
 from .timing import chart, figures, timing_entry
 
 if TYPE_CHECKING:
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 
 MAX_SAFE_INT = 2**53 - 1  # the largest integer JavaScript holds exactly
 OUTCOME_ORDER = {"failed": 0, "xpassed": 1, "passed": 2, "xfailed": 3, "skipped": 4, "not run": 5}
+PAGE = 50  # cards the page shows at a time
 
 
 class Recorder:
@@ -60,6 +67,7 @@ class Recorder:
         entry.update(batch=report.job.batch.shown_as, prompt=report.job.spec.id, prompt_id=report.prompt_id,
                      seed=report.values.get("seed", report.values.get("noise_seed")),
                      params=dict(report.values), baseline=f"{verdict.status}: {verdict.message}" if verdict else "",
+                     provenance=verdict.provenance if verdict else "",
                      parts=parts if self.images else [],
                      positive_prompt=report.values.get("positive_prompt"), execution_s=report.execution_s,
                      timing=timing_entry(report.timing, report.job.batch.node_classes))
@@ -105,8 +113,11 @@ class Recorder:
         if self.path is None:
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        page = render(list(self.entries.values()), started, servers, self.path.parent, self.kinds)
+        pictures = Pictures.beside(self.path)
+        page = render(list(self.entries.values()), started, servers, self.path.parent, self.kinds,
+                      pictures=pictures)
         write_atomically(self.path, page.encode("utf-8"))  # a browser never shows half a report
+        pictures.prune()
         self.written = self.path
         return self.path
 
@@ -206,15 +217,17 @@ def _part(part: dict[str, Any], kinds: Kinds | None, folder: Path | None) -> str
 
 
 def _card(entry: dict[str, Any], folder: Path | None = None, kinds: Kinds | None = None) -> str:
+    """One prompt's card: on a failure its provenance first, the failure's text once, the accept
+    box; then the facts of the run and each kind's part."""
     e = html.escape
     outcome = entry.get("outcome", "not run")
     params = dict(entry.get("params") or {})
     seed = entry.get("seed")
-    search = " ".join(str(x) for x in (entry["nodeid"], outcome, entry.get("message", ""), _json(params)))
     parts = [f'<section class="card {e(outcome)}" data-outcome="{e(outcome)}" '
-             f'data-nodeid="{e(entry["nodeid"], quote=True)}" data-search="{e(search.lower(), quote=True)}">',
-             _header(entry),
-             f'<div class="nodeid">{e(entry["nodeid"])}</div>']
+             f'data-nodeid="{e(entry["nodeid"], quote=True)}">']
+    if outcome == "failed" and entry.get("provenance"):
+        parts.append(f'<div class="provenance">{e(str(entry["provenance"]))}</div>')
+    parts += [_header(entry), f'<div class="nodeid">{e(entry["nodeid"])}</div>']
     if entry.get("message"):
         parts.append(f'<pre class="message">{e(entry["message"])}</pre>')
     parts.extend(box for box in [accept_box(entry)] if box)
@@ -223,8 +236,10 @@ def _card(entry: dict[str, Any], folder: Path | None = None, kinds: Kinds | None
         meta.append(f'ComfyUI prompt_id <code>{e(entry["prompt_id"])}</code>')
     if seed is not None:
         meta.append(f'seed <code class="seed">{e(str(seed))}</code>')
-    if entry.get("baseline"):
-        meta.append(f'baseline {e(entry["baseline"].splitlines()[0])}')
+    if entry.get("baseline"):  # its status; the text is the failure's, shown above
+        status, _, text = str(entry["baseline"]).partition(":")
+        shown = status if entry.get("message") else f"{status}:{text.splitlines()[0] if text else ''}"
+        meta.append(f'baseline <span class="status">{e(shown)}</span>')
     if meta:
         parts.append('<div class="meta">' + " &middot; ".join(meta) + "</div>")
     if params:
@@ -233,6 +248,33 @@ def _card(entry: dict[str, Any], folder: Path | None = None, kinds: Kinds | None
     parts.extend(_part(part, kinds, folder) for part in entry.get("parts") or [])
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _search(entry: dict[str, Any]) -> str:
+    """What the filter box matches: the test id, outcome, failure text and parameters."""
+    params = _json(entry.get("params") or {})
+    return " ".join(str(x) for x in (entry["nodeid"], entry.get("outcome", ""), entry.get("message", ""),
+                                      entry.get("positive_prompt") or "", params)).lower()
+
+
+def _cards_script(cards: list[dict[str, Any]], pictures: Pictures | None) -> str:
+    """Every card as JSON for the page's script: in a file beside the report, loaded once the
+    page is shown, or (no folder) in the page."""
+    if pictures is None:
+        return f'<script type="application/json" id="comfy-cards">{_script_json(cards)}</script>'
+    src = pictures.file("cards.js", f"comfyCards({_script_json(cards)});\n".encode())
+    return f'<script defer src="{html.escape(src, quote=True)}"></script>'
+
+
+def _timed(card: str) -> str:
+    """The first card's heading marked for the browser's Element Timing (bench/report_scale.py)."""
+    return card.replace("<h2>", '<h2 elementtiming="first-card">', 1)
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element: no "</" and no "<!--" outside a string's escapes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/").replace(
+        "<!--", "<\\u0021--")
 
 
 @functools.cache
@@ -281,23 +323,39 @@ def _summary(entries: list[dict[str, Any]]) -> str:
     table = "<table><tr><th>batch</th>" + "".join(f"<th>{e(o)}</th>" for o in outcomes) + "</tr>" + "".join(
         f"<tr><td>{e(b)}</td>" + "".join(f"<td>{per.get(o, 0)}</td>" for o in outcomes) + "</tr>"
         for b, per in sorted(batches.items())) + "</table>"
-    return '<div class="summary">' + ", ".join(f"{counts[o]} {e(o)}" for o in outcomes) + f"</div>{table}"
+    return '<div class="summary" elementtiming="summary">' + ", ".join(f"{counts[o]} {e(o)}" for o in outcomes) + f"</div>{table}"
 
 
 def render(entries: list[dict[str, Any]], started: float | None = None, servers: list[str] | None = None,
-           folder: Path | None = None, kinds: Kinds | None = None) -> str:
+           folder: Path | None = None, kinds: Kinds | None = None, *, pictures: Pictures | None = None) -> str:
     """The whole page: failures first, then file order. ``folder`` is where the page will be
-    written, so that links to the saved images are relative to it."""
+    written, so that links to saved files are relative to it; ``pictures``: where embedded
+    pictures go (None: they stay in the page)."""
     ordered = sorted(entries, key=lambda x: (OUTCOME_ORDER.get(x.get("outcome", ""), 9), x.get("order", 0)))
+    cards = []
+    for entry in ordered:
+        card = lazy(_card(entry, folder, kinds))
+        cards.append({"o": entry.get("outcome", "not run"), "n": entry["nodeid"], "s": _search(entry),
+                      "h": pictures.moved(card) if pictures is not None else card})
     data = [{k: v for k, v in entry.items() if k != "parts"} for entry in ordered]
     payload = _json(data).replace("</", "<\\/")
+    if pictures is not None:  # the entries as plain JSON, for tools, beside the report
+        pictures.file("data.json", _json(data).encode("utf-8"))
+    failed = sum(1 for c in cards if c["o"] == "failed")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        "<title>comfy report</title>", f"<style>{asset('report.css')}</style></head><body>",
+        "<title>comfy report</title>", f"<style>{asset('report.css')}</style></head>",
+        f'<body data-cards="{len(cards)}" data-failed="{failed}" data-page-size="{PAGE}">',
         "<h1>ComfyUI batch report</h1>", _run_line(entries, started, servers), _summary(entries),
         download_bar(entries),
-        '<p><input id="filter" type="search" placeholder="filter: prompt, batch, outcome, parameter ..."></p>',
-        *(_card(entry, folder, kinds) for entry in ordered),
-        f'<script type="application/json" id="comfy-data">{payload}</script>',
+        '<div class="controls"><input id="filter" type="search" '
+        'placeholder="filter: prompt, batch, outcome, parameter ..."> <span class="pager">'
+        '<button type="button" id="page-prev">&lsaquo; previous</button> <span id="page-label">'
+        f'cards 1-{min(PAGE, len(cards))} of {len(cards)}</span> '
+        '<button type="button" id="page-next">next &rsaquo;</button></span></div>', keys_help(),
+        "<noscript><p>The cards are shown by the page's script: allow JavaScript for this file.</p></noscript>",
+        '<main id="cards">', *(_timed(c["h"]) if i == 0 else c["h"] for i, c in enumerate(cards[:PAGE])), "</main>",
+        _cards_script(cards, pictures),
+        f'<script type="application/json" id="comfy-data">{payload}</script>' if pictures is None else "",
         f"<script>{asset('report.js')}</script>", "</body></html>",
     ])

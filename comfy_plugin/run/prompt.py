@@ -18,11 +18,13 @@ from typing import Any
 from ..baselines.pending import Pending, PendingStore
 from ..baselines.perf import PerfBaselines, PerfVerdict
 from ..baselines.regression import Regression, Verdict
+from ..baselines.verdict import REVIEWABLE
 from ..errors import BaselineMismatch, BaselineSkipped, ComfyError, ModelMissing, PerfRegression, ServerUnavailable
 from ..media.kind import DEFAULT_KIND, SavedOutput
-from ..server.measure import PromptTiming
+from ..server.measure import PromptTiming, cold_reason
 from ..server.session import ComfySession
 from . import steps
+from .confirm import Confirmation, confirm
 from .pipeline import Pipeline, PromptJob
 
 SEED_VALUES = ("seed", "noise_seed")
@@ -45,6 +47,9 @@ class PromptReport:
     timing: PromptTiming = field(default_factory=PromptTiming)  # queued time, node times, peak memory
     verdict: Verdict | None = None
     perf: PerfVerdict | None = None  # against the time baseline
+    cold: str = ""  # why its time is a cold one (it loaded a model), compared with cold figures only
+    provenance: dict[str, Any] = field(default_factory=dict)  # where it ran (server/identity.py), as JSON
+    confirmation: Confirmation | None = None  # the uncached reruns of a failure (--comfy-confirm-failures)
 
     @property
     def prompt_id(self) -> str | None:
@@ -139,7 +144,13 @@ class PromptJobs:
         report.wholly_cached = bool(report.cached_nodes) and set(report.cached_nodes) >= set(run.prepared.workflow)
         report.execution_s = outcome.result.execution_s
         report.timing = self.session.timings.result(outcome.prompt_id)
-        report.verdict = self.regression.check(job.key, job.batch, job.spec, run.prepared, outcome.outputs)
+        report.cold = cold_reason(run.prepared.workflow, report.cached_nodes)
+        provenance = self.session.provenance(run.prepared.workflow)
+        report.provenance = provenance.to_json()
+        report.verdict = self.regression.check(job.key, job.batch, job.spec, run.prepared, outcome.outputs,
+                                               provenance=provenance)
+        if report.verdict.status == "diff" and self.regression.settings.confirm_failures > 0:
+            self._confirm(job, run, outcome, report)
         if report.verdict.skip:
             report.skipped_with(BaselineSkipped(report.verdict.message))
         elif report.verdict.failed:
@@ -147,27 +158,43 @@ class PromptJobs:
         self._check_perf(job, report)
         self._keep_for_review(job, report)
 
+    def _confirm(self, job: PromptJob, run: steps.PromptRun, outcome: steps.PromptOutcome,
+                 report: PromptReport) -> None:
+        """A prompt that differs from its baseline, run again uncached (run/confirm.py): a rerun
+        that differs from the first run makes it nondeterministic, else the diff is confirmed."""
+        settings = self.regression.settings
+        report.confirmation = confirm(self.session, run, outcome.outputs, self.regression,
+                                      times=settings.confirm_failures, on_queued=self._rerunning)
+        assert report.verdict is not None  # (compared just before)
+        report.verdict = report.confirmation.verdict(report.verdict, settings.nondeterministic)
+        self.regression.verdicts[job.key] = report.verdict
+
+    def _rerunning(self, prompt_id: str) -> None:
+        self.pipeline.current = prompt_id  # the session's end cancels it if a Ctrl-C comes
+
     def _keep_for_review(self, job: PromptJob, report: PromptReport) -> None:
         """A comparison a reviewer may accept leaves a pending result; one that matches now
         removes the pending result of an earlier run (there is nothing left to accept)."""
         reviewable = self.regression.reviewable.pop(job.key, None)
         if self.pending is None or report.verdict is None or report.verdict.status == "not-compared":
             return
-        if reviewable is None:
+        if reviewable is None or report.verdict.status not in REVIEWABLE:  # nondeterministic: nothing to accept
             key = self.regression.batch_key(job.batch)  # None outside the rootdir: no baselines there
             if key is not None:
                 self.pending.drop(key, job.spec.id)
             return
         key, prompt_id, observations = reviewable
-        perf = {"device": self.session.device, "figures": report.perf_figures} if report.perf_figures else {}
+        perf = {"device": self.session.device, "figures": report.perf_figures, "cold": report.cold} \
+            if report.perf_figures else {}
         self.pending.put(Pending(job.key, key, prompt_id, report.verdict.status, report.verdict.message,
-                                 [o.to_json() for o in observations], perf))
+                                 [o.to_json() for o in observations], perf, report.provenance))
 
     def _check_perf(self, job: PromptJob, report: PromptReport) -> None:
         """Compare time and memory with the prompt's time baseline (fixed seeds, really run)."""
         if report.wholly_cached or report.verdict is None or report.verdict.status == "not-compared":
             return
-        report.perf = self.perf.check(job.key, job.batch.path, job.spec.id, self.session.device, report.perf_figures)
+        report.perf = self.perf.check(job.key, job.batch.path, job.spec.id, self.session.device, report.perf_figures,
+                                      cold=report.cold, provenance=report.provenance)
         if report.perf.failed and report.status == "passed":
             report.failed_with(PerfRegression(f"time baseline: {report.perf.message}"))
 

@@ -153,13 +153,6 @@ def peak_mb(pid: int) -> float | None:
     return None
 
 
-def device_name(stats: dict[str, Any]) -> str:
-    """The first device of ``/system_stats``: ``cpu``, ``cuda:0 NVIDIA H200 : cudaMallocAsync``."""
-    devices = stats.get("devices") if isinstance(stats, dict) else None
-    name = devices[0].get("name") if devices and isinstance(devices[0], dict) else None
-    return str(name) if name else "unknown device"
-
-
 def device_memory_mb(stats: dict[str, Any]) -> float | None:
     """Memory in use on the first device of ``/system_stats`` (total minus free), in MB."""
     devices = stats.get("devices") if isinstance(stats, dict) else None
@@ -169,3 +162,13 @@ def device_memory_mb(stats: dict[str, Any]) -> float | None:
     if not isinstance(total, (int, float)) or not isinstance(free, (int, float)):
         return None
     return (total - free) / 2**20
+
+
+def cold_reason(workflow: dict[str, Any], cached_nodes: list[str]) -> str:
+    """Why a prompt's time is a cold one ("" when warm): a loader node ran rather than came from
+    the cache, so the prompt read a model file (the first prompt of a session, or one that
+    switched models), which a warm prompt does not."""
+    from .identity import model_loads
+
+    loads = model_loads(workflow, cached_nodes)
+    return f"it loaded a model (node {', '.join(loads)})" if loads else ""

@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..batchfile.known_info import keep as keep_object_info
 from ..batchfile.known_info import server_of, writes
 from ..batchfile.schema import Cache
 from ..batchfile.ui_addressing import Conversions
 from ..client import ComfyClient, OutputFile
-from ..errors import ComfyError, ServerUnavailable
+from ..errors import ComfyError, LaunchFailed, ModelFetchFailed, ModelManifestError, ServerUnavailable
 from ..settings import Settings
+from .identity import ModelFiles, Provenance, model_folders, server_provenance
 from .launcher import LaunchedServer, default_python, launch
-from .measure import Timings, device_memory_mb, device_name
+from .measure import Timings, device_memory_mb
+from .models import manifest_folders
 
 #: How often --comfy-restart-on-crash launches a server again in one session.
 MAX_RESTARTS = 3
@@ -47,7 +50,9 @@ class ComfySession:
     restarts: int = 0  # relaunches after a crash (--comfy-restart-on-crash)
     output_root: Path = field(default_factory=Path.cwd)  # relative output folders: the invocation directory
     run_mark: str | None = None  # marks this run's prompts (every xdist worker's) in the server's queue
-    device: str = ""  # the server's first device, as /system_stats names it (set on connecting)
+    device: str = ""  # the server's device identity (server/identity.py; set on connecting)
+    machine: Provenance = field(default_factory=Provenance)  # what /system_stats tells (set on connecting)
+    _models: ModelFiles | None = None  # a launched server's model files, each fingerprinted once
     comfyui_version: str | None = None  # as /system_stats says (set on connecting); named in UI-format errors
     #: Where the last /object_info is kept between runs (pytest's cache, given by the pytest
     #: layer when a UI-format workflow is collected): the next run's collection checks that
@@ -89,21 +94,40 @@ class ComfySession:
     def _start(self) -> ComfyClient:
         if self.settings.launch is not None:
             python = self.settings.python or default_python(self.rootdir)
+            try:
+                folders = manifest_folders(self.settings, self.say)  # --comfy-fetch-models downloads first
+            except (ModelManifestError, ModelFetchFailed) as exc:
+                raise LaunchFailed(str(self.settings.launch), f"not launched: {exc}") from None
             self.say(f"launching ComfyUI from {self.settings.launch} ...")
             self.server = launch(self.settings.launch, python, self.settings.launch_args,
-                                 model_paths=self.settings.model_paths)
+                                 model_paths=self.settings.model_paths, model_folders=folders)
             self.say(f"ComfyUI launched at {self.server.url} (log: {self.server.log_path})")
         client = ComfyClient(self.settings.connect_url(self.url), headers=dict(self.settings.headers),
                              run_mark=self.run_mark, ca_bundle=self.settings.ca_bundle)
         client.listeners.extend(self.listeners)
         stats = client.system_stats()
-        self.device = device_name(stats)
+        self.machine = server_provenance(stats, here=self.server is not None, plugin=__version__)
+        self.device = self.machine.device
         system = stats.get("system") if isinstance(stats, dict) else None
         version = system.get("comfyui_version") if isinstance(system, dict) else None
         self.comfyui_version = str(version) if version else None
         if self.fresh:
             client.free()  # --comfy-fresh: an identical prompt must really run again
         return client
+
+    def provenance(self, workflow: dict[str, Any]) -> Provenance:
+        """Where this prompt is computed: the server's provenance and, for a server launched
+        here, the fingerprints of the model files the workflow names (its folders asked once,
+        from ``/experiment/models``); a server given by URL: model files unknown."""
+        client = self.client()
+        if self.server is None:
+            return self.machine
+        if self._models is None:
+            try:
+                self._models = ModelFiles(model_folders(client.get_json("/experiment/models")))
+            except ComfyError:
+                self._models = ModelFiles()  # an older server: no model file found, none fingerprinted
+        return self.machine.with_models(self._models.fingerprints(workflow))
 
     def local_output(self, file: OutputFile) -> Path | None:
         """The output file in the folder of the server this session launched (on this machine),

@@ -137,8 +137,10 @@ class StillImages(OutputKind):
     def compare(self, stored: list[Stored] | None, outputs: list[SavedOutput], context: CompareContext) -> KindVerdict:
         from .comparison import compare_all, updated_entries
         from .entries import observe
+        from .regions import Ignoring, card_boxes, ignore_regions
 
         hash_spec, thresholds = self.settings(context)
+        regions = ignore_regions(context.layers)  # "baseline": {"ignore": [...]}: left out of the comparison
         entries = cast("list[BaselineEntry] | None", stored)
         same = [unchanged_output(entries[i] if entries and i < len(entries) else None, o.data, hash_spec, context)
                 for i, o in enumerate(outputs)]
@@ -147,12 +149,15 @@ class StillImages(OutputKind):
                                     reference_side=context.reference_side)
                     for seen, o in zip(same, outputs, strict=True)]
         references = [context.stored_file(e.reference) if e.reference else None for e in entries or []]
-        result = identical(compare_all(
+        compared = Ignoring(regions, hash_spec, [s is not None for s in same]) if regions else compare_all
+        result = identical(compared(
             entries, observed, thresholds,
             baseline_images=[str(context.stored_file(e.thumbnail)) if e.thumbnail else "" for e in entries or []],
             new_images=[str(o.path or o.file.filename) for o in outputs], baseline_references=references),
             [seen is not None for seen in same])
         card = self._card(outputs, observed, entries or [], context, readings_of(result)) if context.report else {}
+        if card and regions:
+            card["ignore"] = card_boxes(regions, observed)  # full-image pixels, hatched by the report
         return KindVerdict(self.name, result.status, result.message, readings_of(result), tuple(result.observed),
                            updated_entries(result) is None, card)
 
