@@ -68,12 +68,19 @@ def in_pixels(rect: Rect, width: int, height: int) -> Box:
             min(width, math.ceil(x1 * sx)), min(height, math.ceil(y1 * sy)))
 
 
+#: Reference pixels added around a box on a downscaled reference: Lanczos spreads a change
+#: inside the box over its neighbours' pixels.
+BLEED = 2
+
+
 def scaled_box(box: Box, full: tuple[int, int], shape: tuple[int, ...]) -> Box:
-    """A box in full-image pixels as it falls on a reference of ``shape`` (rounded outwards)."""
+    """A box in full-image pixels as it falls on a reference of ``shape`` (rounded outwards,
+    ``BLEED`` pixels wider where the reference is a downscale)."""
     fx, fy = shape[1] / full[0], shape[0] / full[1]
+    pad = BLEED if (shape[1], shape[0]) != full else 0
     x0, y0, x1, y1 = box
-    return (math.floor(x0 * fx), math.floor(y0 * fy), min(shape[1], math.ceil(x1 * fx)),
-            min(shape[0], math.ceil(y1 * fy)))
+    return (max(0, math.floor(x0 * fx) - pad), max(0, math.floor(y0 * fy) - pad),
+            min(shape[1], math.ceil(x1 * fx) + pad), min(shape[0], math.ceil(y1 * fy) + pad))
 
 
 def masked(old: np.ndarray, new: np.ndarray, boxes: Sequence[Box], full: tuple[int, int]) -> np.ndarray:
