@@ -101,7 +101,7 @@ OPTIONS: tuple[Option, ...] = (
            "exists", False, switch=True, convert=_boolean, env=False, ini=False),
     Option("comfy_baselines", "folder of the baseline files (mirrors batches/)", "baselines", "DIR"),
     Option("comfy_baseline_env", "label of a separate baseline set for machines that render differently, "
-           "e.g. cpu or cuda", None, "LABEL"),
+           "e.g. cpu or cuda; auto: a set per device (its name), the shared set where it has none", None, "LABEL"),
     Option("comfy_missing_baseline", "a compared prompt without a baseline: pass (default: the prompt passes "
            "and the summary says how to record it), fail (for CI), skip or write", "pass", "pass|fail|skip|write"),
     Option("comfy_ci", "the CI form: a run that compares nothing cannot pass. Implies --comfy-missing=fail and "
