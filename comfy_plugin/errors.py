@@ -163,6 +163,16 @@ class LaunchFailed(ServerUnavailable):
     server that exited while starting): recorded once, like an unreachable server."""
 
 
+class ModelManifestError(ComfyError):
+    """The model manifest (``comfy_models``) cannot be used: unreadable, or an entry that is not
+    a folder, a file name inside it, an http(s) URL and a sha256."""
+
+
+class ModelFetchFailed(ComfyError):
+    """A model of the manifest could not be downloaded, or its digest is not the manifest's:
+    nothing of it is kept. One line, naming the file."""
+
+
 class PromptTimeout(ComfyError):
     """No result arrived within the allowed time."""
 

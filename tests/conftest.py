@@ -41,7 +41,8 @@ def start_with_custom_node(workdir: Path, node: str) -> LaunchedServer:
         if entry.name not in ("main.py", "extra_model_paths.yaml"):
             (comfy_dir / entry.name).symlink_to(entry)
     shutil.copy2(COMFY_DIR / "main.py", comfy_dir / "main.py")
-    return launch(comfy_dir, default_python(ROOT), [*CPU_ARGS, "--whitelist-custom-nodes", node],
+    base = ["--base-directory", str(workdir / "base")]  # its custom_nodes/: the node's copy, nothing else
+    return launch(comfy_dir, default_python(ROOT), [*CPU_ARGS, *base, "--whitelist-custom-nodes", node],
                   model_paths=MODEL_PATHS, workdir=workdir)
 
 

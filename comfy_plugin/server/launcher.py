@@ -1,9 +1,12 @@
 """Start a ComfyUI for a test session and stop it afterwards.
 
-Each launch gets a free port and its own temporary folder (ComfyUI's base directory:
-inputs, outputs, user data; and the server's log), so sessions never share state. Stopping
-removes the folder; only the log of a server that failed (did not start, crashed, was
-killed) is kept, for a day, so that it can be read.
+The folder given to ``--comfy-launch`` runs as it is: its models, its custom nodes and its
+``extra_model_paths.yaml``. What the server writes goes to a temporary folder of the launch:
+outputs, inputs, temporary files, the user folder and the database (ComfyUI's
+``--output-directory``, ``--input-directory``, ``--temp-directory``, ``--user-directory`` and
+``--database-url``), beside the server's log; so the folder is never written to and sessions
+never share state. Each launch gets a free port. Stopping removes the launch's folder; only the
+log of a server that failed (did not start, crashed, was killed) is kept, for a day.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,10 +39,10 @@ KEEP_FAILED_LOG_S = 24 * 3600.0
 class LaunchedServer:
     url: str
     process: subprocess.Popen
-    workdir: Path  # holds base/ (ComfyUI's base directory) and comfyui.log
+    workdir: Path  # holds base/ (the server's output/, input/, temp/, user/ with its database) and comfyui.log
     log_path: Path
     #: Where it writes its files on this machine, by /history's ``type``: "output" (its
-    #: --output-directory, else base/output) and "temp" (previews: base/temp, or under --temp-directory)
+    #: --output-directory) and "temp" (previews: ``temp`` under its --temp-directory)
     folders: dict[str, Path] = field(default_factory=dict)
 
     def local_file(self, kind: str, subfolder: str, filename: str) -> Path | None:
@@ -109,14 +112,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def launch(comfy_dir: Path, python: str, extra_args: Sequence[str] | str = (), *, host: str = "127.0.0.1",
-           timeout_s: float = START_TIMEOUT_S, model_paths: Path | None = None, port: int | None = None,
+           timeout_s: float = START_TIMEOUT_S, model_paths: Path | Sequence[Path] | None = None,
+           model_folders: Mapping[str, Path] | None = None, port: int | None = None,
            workdir: Path | None = None) -> LaunchedServer:
     """Start ``python comfy_dir/main.py`` and wait until ``/system_stats`` answers.
 
-    ``model_paths`` is an ``extra_model_paths.yaml`` (``--extra-model-paths-config``): models
-    live in a persistent folder, not in the session's temporary base directory. ``port`` and
-    ``workdir`` (default: a free port, a new temporary folder) let a caller start a server
-    again where it was, e.g. after killing it."""
+    ``model_paths``: ``extra_model_paths.yaml`` files (``--extra-model-paths-config``), read
+    besides the folder's own. ``model_folders``: more model folders by ComfyUI's name
+    (``{"checkpoints": cache/checkpoints}``, the fetched models), given through a yaml written in
+    the launch's folder. ``port`` and ``workdir`` (default: a free port, a new temporary folder)
+    let a caller start a server again where it was, e.g. after killing it. A flag in
+    ``extra_args`` wins over the same flag of the launch's own folders."""
     main = comfy_dir / "main.py"
     if not main.is_file():
         raise LaunchFailed(str(comfy_dir), "no main.py in the folder given to --comfy-launch",
@@ -125,23 +131,24 @@ def launch(comfy_dir: Path, python: str, extra_args: Sequence[str] | str = (), *
     if not (shutil.which(python) or Path(python).is_file()):
         raise LaunchFailed(str(comfy_dir), f"the interpreter '{python}' does not exist",
                                 "name ComfyUI's Python with --comfy-python")
-    if model_paths is not None and not Path(model_paths).is_file():
-        raise LaunchFailed(str(comfy_dir), f"the model paths file '{model_paths}' does not exist",
-                                "in this repository run scripts/setup.sh (it writes it with "
-                                "scripts/make_checkpoint.py), or name another with --comfy-model-paths")
+    yamls = [Path(model_paths)] if isinstance(model_paths, (str, Path)) else list(model_paths or ())
+    for yaml in yamls:
+        if not yaml.is_file():
+            raise LaunchFailed(str(comfy_dir), f"the model paths file '{yaml}' does not exist",
+                               "in this repository run scripts/setup.sh (it writes it with "
+                               "scripts/make_checkpoint.py), or name another with --comfy-model-paths")
     port = port or free_port(host)
     url = f"http://{host}:{port}"
     if workdir is None:
         sweep_old_logs()
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
-    # ComfyUI lists base/custom_nodes at start-up unless custom nodes are disabled.
-    (workdir / "base" / "custom_nodes").mkdir(parents=True, exist_ok=True)
     log_path = workdir / "comfyui.log"
     args = shlex.split(extra_args) if isinstance(extra_args, str) else list(extra_args)
-    cmd = [python, str(main), "--listen", host, "--port", str(port),
-           "--base-directory", str(workdir / "base"), *args]
-    if model_paths is not None:
-        cmd += ["--extra-model-paths-config", str(Path(model_paths).resolve())]
+    if model_folders:
+        yamls.append(_folders_yaml(workdir, model_folders))
+    cmd = [python, str(main), "--listen", host, "--port", str(port), *_run_folders(workdir), *args]
+    for yaml in yamls:
+        cmd += ["--extra-model-paths-config", str(yaml.resolve())]
     try:
         with open(log_path, "ab") as log:
             process = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT,
@@ -151,7 +158,7 @@ def launch(comfy_dir: Path, python: str, extra_args: Sequence[str] | str = (), *
         remove_workdir(workdir, keep_log=False)
         raise LaunchFailed(str(comfy_dir), f"cannot run '{python}': {exc.strerror or exc}",
                            "name ComfyUI's Python with --comfy-python") from None
-    server = LaunchedServer(url, process, workdir, log_path, _folders(args, workdir / "base", comfy_dir))
+    server = LaunchedServer(url, process, workdir, log_path, _folders(args, workdir, comfy_dir))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -166,9 +173,32 @@ def launch(comfy_dir: Path, python: str, extra_args: Sequence[str] | str = (), *
     raise LaunchFailed(url, f"ComfyUI did not answer within {timeout_s:g} s (log: {log_path})\n{server.log_tail()}")
 
 
-def _folders(args: Sequence[str], base: Path, cwd: Path) -> dict[str, Path]:
-    """ComfyUI's output and temp folders for these arguments (its folder_paths: relative paths
-    from its working directory, the temp folder's ``temp`` under --temp-directory)."""
+def _run_folders(workdir: Path) -> list[str]:
+    """ComfyUI's flags that send everything it writes into the launch's ``base/`` (its user
+    folder must exist; its database would otherwise be ``user/comfyui.db`` in ComfyUI's own
+    folder)."""
+    base = workdir / "base"
+    for name in ("output", "input", "user"):
+        (base / name).mkdir(parents=True, exist_ok=True)
+    return ["--output-directory", str(base / "output"), "--input-directory", str(base / "input"),
+            "--temp-directory", str(base), "--user-directory", str(base / "user"),
+            "--database-url", f"sqlite:///{base / 'user' / 'comfyui.db'}"]
+
+
+def _folders_yaml(workdir: Path, folders: Mapping[str, Path]) -> Path:
+    """An extra_model_paths.yaml naming ``folders`` (ComfyUI's folder name -> a directory)."""
+    lines = ["# Written by comfy_plugin for this launch: the models fetched into the cache.", "comfy_plugin_models:"]
+    for name, folder in sorted(folders.items()):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        lines.append(f"    {name}: {json.dumps(str(Path(folder).resolve()))}")
+    path = workdir / "fetched_model_paths.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _folders(args: Sequence[str], workdir: Path, cwd: Path) -> dict[str, Path]:
+    """ComfyUI's output and temp folders: the launch's (base/), or those the extra arguments name (its
+    folder_paths: relative paths from its working directory, ``temp`` under --temp-directory)."""
     def given(flag: str) -> str | None:
         found = None
         for index, arg in enumerate(args):
@@ -179,8 +209,8 @@ def _folders(args: Sequence[str], base: Path, cwd: Path) -> dict[str, Path]:
         return found
 
     output, temp = given("--output-directory"), given("--temp-directory")
-    return {"output": cwd / output if output else base / "output",
-            "temp": cwd / temp / "temp" if temp else base / "temp"}
+    return {"output": cwd / output if output else workdir / "base" / "output",
+            "temp": cwd / temp / "temp" if temp else workdir / "base" / "temp"}
 
 
 def _answers(url: str) -> bool:
