@@ -11,7 +11,8 @@ from .hooks import (
     pytest_cmdline_main,
     pytest_collect_file,
     pytest_configure,
+    pytest_load_initial_conftests,
 )
 
 __all__ = ["comfy", "pytest_addhooks", "pytest_addoption", "pytest_cmdline_main", "pytest_collect_file",
-           "pytest_configure"]
+           "pytest_configure", "pytest_load_initial_conftests"]

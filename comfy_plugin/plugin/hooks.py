@@ -12,7 +12,7 @@ import pytest
 from ..settings import REGRESSION_MARKER
 from . import hookspecs, options
 from .registry import STATE_NAME, comfy_state
-from .state import ComfyPlugin, output_kinds
+from .state import ComfyPlugin
 
 if TYPE_CHECKING:
     from ..run.steps import WorkflowRunner
@@ -25,6 +25,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
+
+
+def pytest_load_initial_conftests(args: list[str]) -> None:
+    """Between pytest's two parses of the command line: ``--comfy-launch-args "--cpu"`` works."""
+    options.join_dashed_values(args)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,18 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """``--comfy-accept FILE``: write the listed prompts' pending results as their baselines,
     print each change, and stop (nothing is collected or run, as with ``--fixtures``)."""
-    listed = config.getoption("comfy_accept")
-    if not listed:
+    if not config.getoption("comfy_accept"):
         return None
-    from ..baselines import accept
+    from .accept import command
 
-    settings = options.resolve(config)
-    batch_dir = settings.batch_dirs[0] if settings.batch_dirs else "batches"
-    done = accept.run(options.baseline_settings(config), config.rootpath, batch_dir,
-                      config.invocation_params.dir / listed, output_kinds(config))
-    for line in done.lines:
-        print(line)
-    return done.code
+    return command(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> BatchFile | None:

@@ -197,6 +197,8 @@ def add_options(parser: pytest.Parser) -> None:
     for opt in OPTIONS:
         if opt.switch:
             group.addoption(opt.flag, dest=opt.name, default=None, action="store_true", help=opt.help)
+        elif opt.flag in DASHED_VALUES:  # nargs "?": its dashed value waits for join_dashed_values
+            group.addoption(opt.flag, dest=opt.name, default=None, metavar=opt.metavar, help=opt.help, nargs="?")
         else:
             group.addoption(opt.flag, dest=opt.name, default=None, metavar=opt.metavar, help=opt.help,
                             action="append" if opt.repeat else "store")
@@ -204,6 +206,27 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(opt.name, opt.help, default=None)
     parser.addini("comfy_batch_dirs", "folders whose .json files are batch files", type="args",
                   default=["batches"])
+
+
+#: Options whose value is itself a command line that may start with a dash: ``--comfy-launch-args "--cpu"``.
+DASHED_VALUES = ("--comfy-launch-args",)
+
+
+def join_dashed_values(args: list[str]) -> None:
+    """``--comfy-launch-args --cpu`` becomes ``--comfy-launch-args=--cpu``, in place.
+
+    argparse takes a lone value that starts with ``-`` (and has no space) for an option of its own,
+    so ``--comfy-launch-args "--cpu"`` would fail with "expected one argument". pytest parses its
+    arguments in two passes: such an option is registered with ``nargs="?"`` so that the early
+    pass lets it through, and this joins the value to it before the final pass
+    (``pytest_load_initial_conftests`` comes between them)."""
+    index = 0
+    while index < len(args) - 1:
+        if args[index] == "--":
+            return  # what follows is positional
+        if args[index] in DASHED_VALUES and args[index + 1].startswith("-"):
+            args[index:index + 2] = [f"{args[index]}={args[index + 1]}"]
+        index += 1
 
 
 def _layers(config: pytest.Config, opt: Option) -> tuple[Any, Any, Any]:

