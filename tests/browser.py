@@ -38,7 +38,8 @@ def wait_for(what: str, check: Any, timeout_s: float) -> Any:
 class Browser:
     """One headless Chromium showing the page at ``url``."""
 
-    def __init__(self, url: str, profile: Path, timeout_s: float = 120.0) -> None:
+    def __init__(self, url: str, profile: Path, timeout_s: float = 120.0,
+                 window: tuple[int, int] | None = None) -> None:
         binary = chromium_binary()
         if binary is None:
             raise BrowserError("no chromium: run make test (scripts/system-packages.sh installs it), "
@@ -50,7 +51,8 @@ class Browser:
             [binary, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
              "--remote-debugging-port=0", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--disable-quic", url],
+             "--disable-sync", "--disable-quic", *([f"--window-size={window[0]},{window[1]}"] if window else []),
+             url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             port_file = profile / "DevToolsActivePort"
@@ -117,6 +119,18 @@ class Browser:
             text = (details.get("exception") or {}).get("description") or details.get("text")
             raise BrowserError(f"the page threw: {str(text)[:500]}")
         return result["result"].get("value")
+
+    def key(self, key: str) -> None:
+        """A key pressed and released on the page, as a person types it."""
+        for kind in ("keyDown", "keyUp"):
+            self.command("Input.dispatchKeyEvent", type=kind, key=key, text=key if kind == "keyDown" else "")
+
+    def screenshot(self, path: Path) -> Path:
+        """The page's window as a PNG."""
+        import base64
+
+        path.write_bytes(base64.b64decode(self.command("Page.captureScreenshot", format="png")["data"]))
+        return path
 
     def close(self) -> None:
         ws = getattr(self, "ws", None)

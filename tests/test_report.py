@@ -39,13 +39,18 @@ def render_dom(page: Path, profile: Path, screenshot: Path | None = None) -> str
     """The DOM after the page's scripts ran, from headless Chromium (no network, no profile)."""
     args = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", "--virtual-time-budget=5000"]
+            f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--window-size=1200,8000"]
     if screenshot is not None:
-        subprocess.run([*args, f"--screenshot={screenshot}", "--window-size=1200,1600", page.as_uri()],
+        subprocess.run([*args, f"--screenshot={screenshot}", page.as_uri()],
                        check=True, capture_output=True, timeout=120)
     done = subprocess.run([*args, "--dump-dom", page.as_uri()], check=True, capture_output=True, text=True,
                           timeout=120)
     return done.stdout
+
+
+def report_data(page: Path) -> list[dict]:
+    """The report's entries (without the kinds' parts), as it keeps them beside the page."""
+    return json.loads((page.parent / f"{page.stem}_files" / "data.json").read_text())
 
 
 def test_html_report_is_self_contained_loads_its_images_and_shows_failures_first(project: Project) -> None:
@@ -76,20 +81,27 @@ def test_html_report_is_self_contained_loads_its_images_and_shows_failures_first
     report = project.path / "out" / "report.html"
     text = report.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I), "no network assets"
-    assert 200_000 > len(text), f"thumbnails keep the file small ({len(text)} bytes)"
-    data = json.loads(re.search(r'<script type="application/json" id="comfy-data">(.*?)</script>', text, re.S)
-                      .group(1).replace("<\\/", "</"))
+    beside = sorted(p.name for p in (project.path / "out" / "report_files").iterdir())
+    assert len(beside) == 3 and {"cards.js", "data.json"} < set(beside), f"the one failure's difference: {beside}"
+    assert "data:image" not in text and 60_000 > len(text), f"pictures are linked, not embedded ({len(text)} bytes)"
+    data = report_data(report)
     by_id = {e["prompt"]: e for e in data}
     assert by_id["big"]["seed"] == str(BIG_SEED) and by_id["big"]["params"]["seed"] == str(BIG_SEED)
     assert by_id["fixed"]["seed"] == 11 and by_id["fixed"]["outcome"] == "failed"
     assert [e["prompt"] for e in data] == ["fixed", "drawn", "pair", "big"], "failures first, then file order"
-    assert text.count("difference (x4)") == 4, "fixed, pair (2 images), big: baseline, new, difference"
+    assert text.count('class="compare still view"') == 1, "the failing image in the comparison view, no other"
+    assert text.count('<figure class="diff">') == 1, "passing prompts carry no difference image"
 
     dom = render_dom(report, project.path / "chromium-profile", project.path / "report.png")
     title = re.search(r"<title>(.*?)</title>", dom).group(1)
-    # 5 outputs + 4 comparisons of 3 images each = 17 images, all decoded.
-    assert title == "comfy report: 17/17 images loaded; first: failed batches/reg.json::fixed", title
-    assert dom.count('data-loaded="yes"') == 17 and 'data-loaded="no"' not in dom
+    # the failure: its baseline's reference, the new output, the difference; 4 passing outputs, compact.
+    assert title == "comfy report: 7/7 images loaded; first: failed batches/reg.json::fixed", title
+    assert dom.count('data-loaded="yes"') == 7 and 'data-loaded="no"' not in dom
+    view = _card_blocks(dom)["fixed"]
+    sources = dict(re.findall(r'<img[^>]*class="(baseline|new)" src="([^"]+)"', view))
+    assert unquote(sources["baseline"]).startswith("../baselines/reg.refs/"), sources
+    assert (report.parent / unquote(sources["new"])).resolve() in {p.resolve() for p in project.images()}, sources
+    assert view.count("differs from its baseline") == 1, "the failure's text once"
     cards = re.findall(r'<section class="card ([a-z ]+)"[^>]*data-nodeid="batches/reg\.json::([^"]+)"', dom)
     assert cards == [("failed", "fixed"), ("passed", "drawn"), ("passed", "pair"), ("passed", "big")], cards
     assert (project.path / "report.png").stat().st_size > 10_000
@@ -127,7 +139,7 @@ def test_xdist_is_quiet_and_the_controller_summarises_and_reports(project: Proje
                                  "4 file(s) saved in *", "server execution time: * over 4 prompt(s); wall time *"])
     assert " step " not in result.stdout.str()
     text = (project.path / "r.html").read_text()
-    assert text.count('<section class="card passed"') == 4 and text.count("data:image/png;base64,") >= 4
+    assert text.count('<section class="card passed"') == 4 and text.count('<a class="full"') == 4
 
 
 def test_pytest_html_gets_the_images_as_extras(project: Project) -> None:
@@ -163,8 +175,7 @@ def test_html_report_shows_date_server_prompt_durations_and_links_full_size_imag
     assert len(saved) == 3
     text = page.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I), "no network assets"
-    data = {e["prompt"]: e for e in json.loads(re.search(
-        r'<script type="application/json" id="comfy-data">(.*?)</script>', text, re.S).group(1).replace("<\\/", "</"))}
+    data = {e["prompt"]: e for e in report_data(page)}
 
     dom = render_dom(page, project.path / "chromium-profile", project.path / "look.png")
     assert re.search(r"<title>comfy report: 3/3 images loaded; first: passed batches/look\.json::windmill</title>", dom)
@@ -188,7 +199,7 @@ def test_html_report_shows_date_server_prompt_durations_and_links_full_size_imag
         shutil.copy(project.path / "look.png", os.environ["COMFY_REPORT_SCREENSHOT"])
 
     # Downloaded together (report and images, the same layout), the links still find the images;
-    # the report left behind without them still shows every thumbnail.
+    # the report left behind without them shows its cards and says the pictures did not load.
     download = project.path / "download"
     shutil.copytree(project.path / "out", download / "out")
     shutil.copytree(project.path / "images", download / "images")
@@ -198,7 +209,7 @@ def test_html_report_shows_date_server_prompt_durations_and_links_full_size_imag
     targets = [t for card in _card_blocks(dom).values() for t in _full_size_targets(moved, card)]
     assert len(targets) == 3 and all(t.is_file() and download in t.parents for t in targets), targets
     dom = render_dom(page, project.path / "chromium-profile")
-    assert "<title>comfy report: 3/3 images loaded;" in dom
+    assert "<title>comfy report: 0/3 images loaded;" in dom and len(_card_blocks(dom)) == 2
 
 
 def test_html_report_without_the_saved_file_shows_the_thumbnail_and_links_odd_names(tmp_path: Path) -> None:
@@ -236,8 +247,7 @@ def test_html_report_charts_each_prompts_node_times_slowest_first_with_queue_and
     project.run("batches/", "--comfy-report", "out/report.html").assert_outcomes(passed=2)
     page = project.path / "out" / "report.html"
     text = page.read_text()
-    data = {e["prompt"]: e for e in json.loads(re.search(
-        r'<script type="application/json" id="comfy-data">(.*?)</script>', text, re.S).group(1).replace("<\\/", "</"))}
+    data = {e["prompt"]: e for e in report_data(page)}
     workflow = json.loads((Path(__file__).parent.parent / "workflows-files" / "tiny-sd15-txt2img-api.json").read_text())
 
     dom = render_dom(page, project.path / "chromium-profile", project.path / "timing.png")
@@ -290,9 +300,9 @@ def test_node_chart_names_unknown_nodes_sums_repeats_and_keeps_to_the_slowest() 
 
 
 def test_with_the_report_each_output_image_is_decoded_once(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The comparison's one decode gives the metrics, the reference and the report's thumbnails
-    and difference; an uncompared image is decoded once for its thumbnail. Counted at Pillow:
-    every full decode of an image of the outputs' size (references and thumbnails are smaller)."""
+    """The comparison's one decode gives the metrics and the reference; the report links the
+    saved files, so it decodes nothing more, and an uncompared image is not decoded at all.
+    Counted at Pillow: every full decode of an image of the outputs' size (references are smaller)."""
     from PIL import ImageFile
 
     project.batch("dec.json", noise_batch([{"id": f"p{i}", "seed": 20 + i} for i in range(3)]
@@ -315,5 +325,6 @@ def test_with_the_report_each_output_image_is_decoded_once(project: Project, mon
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
     project.run("batches/", FAIL, "--comfy-report", "report.html").assert_outcomes(passed=4)
-    assert (project.path / "report.html").read_text().count("difference (x4)") == 3
-    assert len(decoded) == 4, f"{len(decoded)} decodes of 4 output images"
+    text = (project.path / "report.html").read_text()
+    assert text.count("image 0: match;") == 3 and text.count('<a class="full"') == 4, "three compared, one drawn"
+    assert len(decoded) == 3, f"{len(decoded)} decodes of 3 compared output images"

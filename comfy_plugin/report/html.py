@@ -46,10 +46,12 @@ PAGE = 50  # cards the page shows at a time
 
 
 class Recorder:
-    def __init__(self, path: Path | None = None, kinds: Kinds | None = None, images: bool = False) -> None:
+    def __init__(self, path: Path | None = None, kinds: Kinds | None = None, images: bool = False, *,
+                 html: bool = False) -> None:
         self.path = path
         self.kinds = kinds
         self.images = images or path is not None
+        self.html = html  # pytest-html's --html is given: it shows each prompt's thumbnails
         self.entries: dict[str, dict[str, Any]] = {}  # node id -> entry
         self.written: Path | None = None
         self.error = ""  # why the report could not be written
@@ -85,8 +87,9 @@ class Recorder:
         entry.setdefault("prompt", nodeid.rsplit("::", maxsplit=1)[-1])
 
     def thumbnails(self, nodeid: str) -> list[str]:
-        """Base64 PNG thumbnails of a prompt's outputs (for pytest-html's extras)."""
-        if self.kinds is None:
+        """Base64 PNG thumbnails of a prompt's outputs (for pytest-html's extras; none without
+        ``--html``: a kind may decode an output to make them)."""
+        if self.kinds is None or not self.html:
             return []
         return [thumb for part in self.entries.get(nodeid, {}).get("parts", [])
                 for thumb in self.kinds.named(part["kind"]).thumbnails(part)]
@@ -323,7 +326,8 @@ def _summary(entries: list[dict[str, Any]]) -> str:
     table = "<table><tr><th>batch</th>" + "".join(f"<th>{e(o)}</th>" for o in outcomes) + "</tr>" + "".join(
         f"<tr><td>{e(b)}</td>" + "".join(f"<td>{per.get(o, 0)}</td>" for o in outcomes) + "</tr>"
         for b, per in sorted(batches.items())) + "</table>"
-    return '<div class="summary" elementtiming="summary">' + ", ".join(f"{counts[o]} {e(o)}" for o in outcomes) + f"</div>{table}"
+    counted = ", ".join(f"{counts[o]} {e(o)}" for o in outcomes)
+    return f'<div class="summary" elementtiming="summary">{counted}</div>{table}'
 
 
 def render(entries: list[dict[str, Any]], started: float | None = None, servers: list[str] | None = None,

@@ -1,5 +1,6 @@
-"""The review controls of the HTML report: flip between baseline and new image, tick the
-prompts whose new images are right, and download ``accepted.json`` for ``--comfy-accept``."""
+"""The review controls of the HTML report: tick the prompts whose new images are right (with
+the mouse or the ``a`` key), download ``accepted.json`` for ``--comfy-accept``, and the keys
+that walk the failures and switch a comparison's view (``assets/report.js``)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,14 @@ def download_bar(entries: list[dict[str, Any]]) -> str:
             'download accepted.json (<span id="accept-count">0</span>)</button> '
             "then run <code>pytest --comfy-accept accepted.json</code>: the ticked prompts' new images become "
             "their baselines, without a rerun</div>")
+
+
+#: The page's keys: (key, what it does), as the help line shows them and report.js reads them.
+KEYS = (("j", "next failure"), ("k", "previous failure"), ("a", "tick / untick accept"),
+        ("v", "side by side, slider, overlay"), ("[ ]", "move the slider"), ("n p", "next / previous page"))
+
+
+def keys_help() -> str:
+    """The keyboard's line under the filter box."""
+    return '<p class="keys">keys: ' + " &middot; ".join(
+        f"<kbd>{html.escape(key)}</kbd> {html.escape(what)}" for key, what in KEYS) + "</p>"

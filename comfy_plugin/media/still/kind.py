@@ -6,14 +6,12 @@ those pixels (``entries.py``, ``comparison.py``, ``metrics/``)."""
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import BaselineError
-from ..html import flip_button, img_tag
 from ..kind import CompareContext, KindVerdict, OutputKind, Readings, Recordable, SavedOutput, SideFiles, Stored
 
 if TYPE_CHECKING:
@@ -155,7 +153,7 @@ class StillImages(OutputKind):
             baseline_images=[str(context.stored_file(e.thumbnail)) if e.thumbnail else "" for e in entries or []],
             new_images=[str(o.path or o.file.filename) for o in outputs], baseline_references=references),
             [seen is not None for seen in same])
-        card = self._card(outputs, observed, entries or [], context, readings_of(result)) if context.report else {}
+        card = self._card(outputs, observed, entries or [], context, result) if context.report else {}
         if card and regions:
             card["ignore"] = card_boxes(regions, observed)  # full-image pixels, hatched by the report
         return KindVerdict(self.name, result.status, result.message, readings_of(result), tuple(result.observed),
@@ -187,51 +185,65 @@ class StillImages(OutputKind):
     # -- the report ------------------------------------------------------------------------
 
     def preview(self, outputs: list[SavedOutput]) -> dict[str, Any]:
-        from .image import decode, thumbnail_png
-
-        images = []
-        for o in outputs:
-            try:
-                thumb = _b64(thumbnail_png(decode(o.data).reference(REPORT_SIDE), REPORT_SIDE))
-            except BaselineError:
-                thumb = ""
-            images.append({"path": str(o.path or o.file.filename), "thumb": thumb})
-        return {"images": images, "comparisons": []}
+        """The saved outputs, linked by the report: nothing decoded (the size from the header)."""
+        return {"images": [_image(o, image_size(o.data) or (0, 0)) for o in outputs], "comparisons": []}
 
     def _card(self, outputs: list[SavedOutput], observed: Sequence[Observation], entries: list[BaselineEntry],
-              context: CompareContext, readings: Readings) -> dict[str, Any]:
-        """Thumbnails of the new images, and for each compared one the baseline's, the new one
-        and their amplified difference, all from pixels already decoded."""
+              context: CompareContext, result: PromptComparison) -> dict[str, Any]:
+        """The new images (the saved files) and each compared one's readings and baseline
+        (its reference file); a failing one also its amplified difference and worst tile, from
+        the pixels the comparison decoded. A passing one costs no decode and no encode."""
+        from .card import worst_tile
         from .image import thumbnail_png
 
+        readings = readings_of(result)
         images, comparisons = [], []
+        by_index = {c.index: c for c in result.images}
         for index, (output, seen) in enumerate(zip(outputs, observed, strict=True)):
-            new_pixels = seen.reference_pixels()
-            thumb = _b64(thumbnail_png(new_pixels, REPORT_SIDE)) if new_pixels is not None else ""
-            images.append({"path": str(output.path or output.file.filename), "thumb": thumb})
-            if index >= len(entries) or new_pixels is None:
+            image = _image(output, (seen.entry.width, seen.entry.height))
+            images.append(image)
+            compared = by_index.get(index)
+            if index >= len(entries) or compared is None:
                 continue
             entry = entries[index]
-            base_pixels = _baseline_pixels(entry, context.stored_file)
-            comparisons.append({
-                "index": index,
-                "readings": {name: [values[index], limit] for name, (values, limit) in readings.items()},
-                "baseline_path": str(context.stored_file(entry.thumbnail)) if entry.thumbnail else "",
-                "baseline": _b64(thumbnail_png(base_pixels, REPORT_SIDE)) if base_pixels is not None else None,
-                "new": thumb,
-                "diff": _difference(base_pixels, new_pixels) if base_pixels is not None else None,
-            })
+            shown = {"index": index, "status": compared.status,
+                     "readings": {name: [values[index], limit] for name, (values, limit) in readings.items()},
+                     "baseline_path": str(context.stored_file(entry.reference or entry.thumbnail))
+                     if entry.reference or entry.thumbnail else ""}
+            new_pixels = seen.reference_pixels() if compared.failed else None
+            base_pixels = _baseline_pixels(entry, context.stored_file) if new_pixels is not None else None
+            if base_pixels is not None and new_pixels is not None:
+                shown.update(diff=_difference(base_pixels, new_pixels), tile=worst_tile(compared.message),
+                             baseline_size=[base_pixels.shape[1], base_pixels.shape[0]])
+                if output.path is None:  # nothing saved to link: the new image embedded, at the reference's size
+                    image["thumb"] = _b64(thumbnail_png(new_pixels, max(new_pixels.shape[:2])))
+            comparisons.append(shown)
         return {"images": images, "comparisons": comparisons}
 
     def thumbnails(self, card: Mapping[str, Any]) -> list[str]:
-        return [i["thumb"] for i in card.get("images", []) if i.get("thumb")]
+        """Small PNGs of the saved outputs for pytest-html's extras, decoded only for it."""
+        from .image import decode, thumbnail_png
+
+        thumbs = []
+        for image in card.get("images", []):
+            if image.get("thumb"):
+                thumbs.append(image["thumb"])
+                continue
+            try:
+                data = Path(image["path"]).read_bytes()
+                thumbs.append(_b64(thumbnail_png(decode(data).reference(REPORT_SIDE), REPORT_SIDE)))
+            except (OSError, BaselineError):
+                continue
+        return thumbs
 
     def card_html(self, card: Mapping[str, Any], link: Callable[[str, str], str]) -> str:
-        images = card.get("images") or []
-        parts = [_comparison(c, images, link) for c in card.get("comparisons") or []]
-        if images:
-            parts.append(_outputs(images, link))
-        return "\n".join(parts)
+        from .card import card_html
+
+        return card_html(card, link)
+
+
+def _image(output: SavedOutput, size: tuple[int, int]) -> dict[str, Any]:
+    return {"path": str(output.path or output.file.filename), "width": size[0], "height": size[1]}
 
 
 def _baseline_pixels(entry: BaselineEntry, stored_file: Callable[[str], Path]) -> np.ndarray | None:
@@ -248,7 +260,7 @@ def _baseline_pixels(entry: BaselineEntry, stored_file: Callable[[str], Path]) -
 
 
 def _difference(base: np.ndarray, new: np.ndarray) -> str | None:
-    """|baseline - new| at the baseline's size, amplified 4x so that small changes show."""
+    """|baseline - new| at the baseline reference's size, amplified 4x so that small changes show."""
     import numpy as np
     from PIL import Image
 
@@ -257,39 +269,4 @@ def _difference(base: np.ndarray, new: np.ndarray) -> str | None:
     if base.shape != new.shape:
         new = np.asarray(Image.fromarray(new).resize((base.shape[1], base.shape[0]), Image.Resampling.LANCZOS))
     diff = np.minimum(np.abs(base.astype(np.int16) - new.astype(np.int16)) * 4, 255).astype(np.uint8)
-    return _b64(thumbnail_png(diff, REPORT_SIDE))
-
-
-def _reading(readings: Mapping[str, Any]) -> str:
-    shown = [f"{name} {value:g}" if isinstance(value, (int, float)) else f"{name} -"
-             for name, (value, _limit) in readings.items()]
-    return ", ".join(shown)
-
-
-def _comparison(comparison: Mapping[str, Any], images: list[Mapping[str, Any]],
-                link: Callable[[str, str], str]) -> str:
-    e = html.escape
-    index = comparison["index"]
-    hash_value, hash_limit = (comparison.get("readings") or {}).get("hash", [None, None])
-    label = f"image {index}: distance {hash_value} (threshold {hash_limit})"
-    new_path = images[index]["path"] if isinstance(index, int) and 0 <= index < len(images) else ""
-    return (f'<div class="compare"><div class="label">{e(label)} {flip_button()}</div>'
-            f'<div class="readings">{e(_reading(comparison.get("readings") or {}))}</div><div class="row">'
-            f'<figure>{img_tag(comparison.get("baseline"), "baseline", comparison.get("baseline_path", ""))}'
-            f'<figcaption>baseline</figcaption></figure>'
-            f'<figure>{link(img_tag(comparison.get("new"), "new", new_path), new_path)}'
-            f'<figcaption>new</figcaption></figure>'
-            f'<figure>{img_tag(comparison.get("diff"), "difference")}<figcaption>difference (x4)</figcaption>'
-            f'</figure></div></div>')
-
-
-def _outputs(images: list[Mapping[str, Any]], link: Callable[[str, str], str]) -> str:
-    figures = []
-    for image in images:
-        path, e = image["path"], html.escape
-        caption = e(Path(path).name)
-        if Path(path).is_absolute() and not Path(path).is_file():
-            caption += ' <span class="missing">(file not found)</span>'
-        figures.append(f'<figure>{link(img_tag(image.get("thumb"), "output", path), path)}'
-                       f'<figcaption>{caption}</figcaption></figure>')
-    return '<div class="row outputs">' + "".join(figures) + "</div>"
+    return _b64(thumbnail_png(diff, max(diff.shape[:2])))
