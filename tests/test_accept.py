@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from browser import Browser, wait_for
 from PIL import Image
 
@@ -82,7 +83,43 @@ def test_accept_of_an_id_without_a_pending_result_writes_nothing_and_exits_2(pro
     assert (project.path / "baselines" / "rev.json").read_text() == before
 
 
-def test_the_reports_review_controls_flip_and_download_accepted_json(project: Project, tmp_path: Path) -> None:
+def test_accept_of_a_file_in_another_folder_from_the_root_and_from_a_subfolder(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest takes its rootdir from the test paths on the command line before it knows that
+    --comfy-accept takes a value: the file, two words after it, must not move the project."""
+    (project.path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    recorded_project(project)
+    break_baselines(project, "p1", "p3")
+    project.run("batches/", FAIL).assert_outcomes(passed=2, failed=2)
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    (downloads / "accepted.json").write_text(json.dumps(["batches/rev.json::p1"]))
+    (downloads / "more.json").write_text(json.dumps(["batches/rev.json::p3"]))
+    closed = f"http://127.0.0.1:{free_port()}"
+
+    for listed, folder in (("accepted.json", project.path), ("more.json", project.path / "batches")):
+        monkeypatch.chdir(folder)
+        result = project.pytester.runpytest_subprocess("--comfy-accept", str(downloads / listed),
+                                                       "--comfy-url", closed, "-p", "no:cacheprovider")
+        assert result.ret == 0, result.stdout.str()
+        result.stdout.fnmatch_lines(["accepted batches/rev.json::p*: 1 image(s) as its baseline (was diff: *",
+                                     f"wrote {project.path / 'baselines' / 'rev.json'}"])
+    monkeypatch.chdir(project.path)
+    assert not [p for p in (project.path / "images" / "comfy-pending").rglob("*.json") if p.is_file()]
+    project.run("batches/", FAIL).assert_outcomes(passed=4)
+
+
+def test_accept_with_no_pending_results_at_all_names_the_folder_not_the_runs(offline_project: Project) -> None:
+    (offline_project.path / "accepted.json").write_text(json.dumps(["batches/rev.json::p1"]))
+    result = accept(offline_project, "accepted.json")
+    assert result.ret == 2
+    result.stdout.fnmatch_lines([
+        f"no pending results at all: {offline_project.path / 'images' / 'comfy-pending'} does not exist, so none "
+        "of the 1 listed prompt(s) can be accepted",
+        "  a run leaves them there (--comfy-pending, *); run from inside the project, or point --comfy-pending *"])
+
+
+def test_the_reports_review_controls_switch_the_view_and_download_accepted_json(project: Project, tmp_path: Path) -> None:
     recorded_project(project)
     break_baselines(project, "p2")
     project.run("batches/", FAIL, "--comfy-report", "out/report.html").assert_outcomes(passed=3, failed=1)
@@ -94,13 +131,12 @@ def test_the_reports_review_controls_flip_and_download_accepted_json(project: Pr
         browser.wait_loaded()
         boxes = browser.evaluate("Array.from(document.querySelectorAll('.accept-box')).map(b => b.dataset.nodeid)")
         assert boxes == ["batches/rev.json::p2"], "only the changed prompt can be accepted"
-        flipped = browser.evaluate("""(() => {
-            const imgs = document.querySelectorAll('.compare .row figure img');
-            const before = [imgs[0].src, imgs[1].src];
-            document.querySelector('.compare button.flip').click();
-            return before[0] === imgs[1].src && before[1] === imgs[0].src && before[0] !== before[1];
+        switched = browser.evaluate("""(() => {
+            document.querySelector('.compare.view button[data-view=overlay]').click();
+            const view = document.querySelector('.compare.view');
+            return [view.dataset.view, getComputedStyle(view.querySelector('.side.new')).opacity];
         })()""")
-        assert flipped, "flip swaps the baseline and the new image in place"
+        assert switched == ["overlay", "0.5"], "the new image over the baseline, half opaque"
         assert browser.evaluate("document.getElementById('accept-download').disabled") is True
         browser.evaluate("document.querySelector('.accept-box').click()")
         assert browser.evaluate("document.getElementById('accept-count').textContent") == "1"

@@ -114,7 +114,7 @@ class ComfyPlugin:
         from ..run.pipeline import Pipeline
         from ..run.prompt import PromptJobs
         from ..server.session import ComfySession
-        from . import progress
+        from . import paths, progress
 
         config = self.config
         batch_dir = self.settings.batch_dirs[0] if self.settings.batch_dirs else "batches"
@@ -125,7 +125,7 @@ class ComfyPlugin:
         except ComfyError as exc:
             raise pytest.UsageError(str(exc)) from None
         session = ComfySession(self.settings, config.rootpath, say=self.say, worker=_worker_number(self.worker),
-                               fresh=self.baseline.fresh, output_root=config.invocation_params.dir,
+                               fresh=self.baseline.fresh, output_root=paths.output_root(config),
                                run_mark=self.run_mark)
         pipeline = Pipeline(session, self.settings.prefetch)
         recorder = Recorder(None if self.is_worker else self.report_path, regression.kinds, images=images,

@@ -28,6 +28,19 @@ def write(tr: pytest.TerminalReporter, plugin: ComfyPlugin) -> None:
     _prompts(tr, plugin, findings)
     _baselines(tr, parts.regression)
     _perf(tr, parts.perf)
+    _no_config(tr, plugin.config)
+
+
+def _no_config(tr: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Once a session, without a pytest configuration file: where the files went, what to add."""
+    from .paths import no_config_lines
+
+    lines = no_config_lines(config)
+    if lines:
+        tr.write_sep("-", "where the files are")
+        tr.write_line(lines[0], yellow=True)
+        for line in lines[1:]:
+            tr.write_line(line)
 
 
 def _invalid(tr: pytest.TerminalReporter, invalid: list[tuple[str, str]]) -> None:
