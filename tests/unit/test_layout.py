@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "comfy_plugin"
 LOOSE_LIMIT = 6
 #: The folders and loose modules from the bottom up: each imports only what stands before it.
 LAYERS = ("errors", "urls", "settings", "files", "client", "uiformat", "batchfile", "media", "server",
-          "baselines", "run", "report", "plugin", "convert", "__main__")
+          "baselines", "run", "report", "project", "plugin", "convert", "__main__")
 
 
 def _module_name(path: Path) -> str:
