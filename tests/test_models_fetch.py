@@ -104,3 +104,44 @@ def test_a_failed_fetch_fails_every_prompt_once_and_launches_nothing(offline_pro
                      f"from {served.url}/gone.safetensors: HTTP 404 Not Found") == 1, out
     assert "launching ComfyUI" not in out and "Traceback" not in out
     assert everything_in(tmp_path / "cache") == ["checkpoints"]
+
+
+LOADER_WORKFLOW = {
+    "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny-sd15.safetensors"}},
+    "2": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+    "3": {"class_type": "VAEDecode", "inputs": {"samples": ["2", 0], "vae": ["1", 2]}},
+    "4": {"class_type": "OwnMarker", "inputs": {"image": ["3", 0], "ckpt_name": "tiny-sd15.safetensors",
+                                                "corner": 0}},
+    "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "lacks"}},
+}
+
+
+def test_check_lists_in_one_block_what_the_server_lacks(project: Project) -> None:
+    """--comfy-check against the suite's server (custom nodes disabled): two prompts name two
+    checkpoints it lacks, one listed in the manifest, and a node type it lacks; one block names
+    each once, with the prompts that need it."""
+    p = project
+    (p.path / "workflows-files" / "lacks.json").write_text(json.dumps(LOADER_WORKFLOW))
+    p.batch("lacks.json", {"parameters": {"workflow_file": "../workflows-files/lacks.json",
+                                          "workflow_items": {"checkpoint": "1,inputs,ckpt_name"}},
+                           "prompts": [{"id": "listed", "checkpoint": "SD1.5/in-manifest.safetensors"},
+                                       {"id": "unlisted", "checkpoint": "nowhere.safetensors"},
+                                       {"id": "again", "checkpoint": "nowhere.safetensors"}]})
+    (p.path / "models.json").write_text(json.dumps({"models": [
+        {"folder": "checkpoints", "file": "SD1.5/in-manifest.safetensors", "url": "https://example.org/m.safetensors",
+         "sha256": "2" * 64}]}))
+    p.pytester.makeini("[pytest]\ncomfy_models = models.json\n")
+    result = p.run("batches/", "--comfy-check")
+    result.assert_outcomes(skipped=3)
+    out = result.stdout.str()
+    block = out[out.index("what the server lacks (--comfy-check)"):].split("\n==")[0].splitlines()[1:]
+    f = "batches/lacks.json::"
+    assert block == [
+        f"node type 'OwnMarker': needed by 3 prompt(s): {f}listed, {f}unlisted, {f}again",
+        "  a custom node not installed on the server?",
+        f"model 'SD1.5/in-manifest.safetensors': needed by 1 prompt(s): {f}listed",
+        "  in the manifest (checkpoints/SD1.5/in-manifest.safetensors from https://example.org/m.safetensors): "
+        "--comfy-fetch-models downloads it for a launched server",
+        f"model 'nowhere.safetensors': needed by 2 prompt(s): {f}unlisted, {f}again",
+        f"  not in the manifest {p.path / 'models.json'}",
+    ], out

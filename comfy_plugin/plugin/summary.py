@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from . import lacks
 from .records import PromptRecord, ServerInfo, WorkerPayload, saved_paths
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def write(tr: pytest.TerminalReporter, plugin: ComfyPlugin) -> None:
     findings = plugin.findings()
     _invalid(tr, plugin.invalid)
     _prompts(tr, plugin, findings)
+    lacks.write(tr, plugin)  # --comfy-check: what the server lacks, in one block
     _baselines(tr, parts.regression)
     _perf(tr, parts.perf)
     _no_config(tr, plugin.config)
