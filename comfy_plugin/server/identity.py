@@ -132,10 +132,15 @@ class ModelFiles:
     _known: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     def find(self, name: str) -> Path | None:
+        """The file a loader's input names, in the first folder that holds it (a link in the
+        folder is followed, as ComfyUI does; a name that climbs out of it is not looked up)."""
+        parts = Path(name.replace("\\", "/")).parts
+        if not parts or Path(name).is_absolute() or ".." in parts:
+            return None
         for folder in self.folders:
-            path = folder / name
+            path = folder.joinpath(*parts)
             try:
-                if path.is_file() and folder.resolve() in path.resolve().parents:
+                if path.is_file():
                     return path
             except OSError:
                 continue

@@ -97,7 +97,8 @@ def test_model_files_are_found_in_the_folders_and_fingerprinted_once(tmp_path: P
     (tmp_path / "ckpt" / "sd").mkdir(parents=True)
     (tmp_path / "ckpt" / "sd" / "tiny.safetensors").write_bytes(b"weights")
     (tmp_path / "vae").mkdir()
-    (tmp_path / "vae" / "vae.pt").write_bytes(b"vae")
+    (tmp_path / "kept-elsewhere.pt").write_bytes(b"vae")
+    (tmp_path / "vae" / "vae.pt").symlink_to(tmp_path / "kept-elsewhere.pt")  # a link is followed, as ComfyUI does
     (tmp_path / "secret.pt").write_bytes(b"outside")
     calls: list[Path] = []
     real = identity.fingerprint
