@@ -149,8 +149,20 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _joined(argv: Sequence[str]) -> list[str]:
+    """``--launch-args "--cpu"`` as written: argparse takes a lone dashed value for an option, so
+    it is joined to its flag (``--launch-args=--cpu``)."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--launch-args" and arg.startswith("-"):
+            out[-1] = f"--launch-args={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_joined(sys.argv[1:] if argv is None else argv))
     if (args.python or args.launch_args) and not args.launch:
         print("error: --python and --launch-args go with --launch", file=sys.stderr)
         return EXIT_BAD_INPUT
