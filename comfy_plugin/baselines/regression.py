@@ -199,11 +199,16 @@ class Regression:
         if self.report:
             self.cards[nodeid] = [{"kind": v.kind, **v.card} for v in verdicts if v.card]
         from .provenance import judged
+        from .workflow_changes import KEY, described, node_inputs
 
         result = combine(verdicts, self.kinds, entries is not None)
+        recorded = self._origins.get(key, {}).get(spec.id)
+        result = replace(result, message=described(result.message, recorded, prepared.workflow))
         origin = provenance.to_json() if provenance is not None else None
+        if origin is not None:  # kept with what is recorded: a later change names its nodes and inputs
+            origin[KEY] = node_inputs(prepared.workflow)
         verdict = replace(self._decide(nodeid, key, spec.id, result, origin), uncompared=uncompared)
-        verdict = judged(verdict, self._origins.get(key, {}).get(spec.id), provenance)
+        verdict = judged(verdict, recorded, provenance)
         if verdict.status in REVIEWABLE and not self.settings.update:
             # what a reviewer may accept later (--comfy-accept): recorded as an update would be
             self.reviewable[nodeid] = (key, spec.id, result.observed)
