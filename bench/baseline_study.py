@@ -71,8 +71,10 @@ from baseline_study_tables import (  # noqa: E402
 )
 
 from comfy_plugin.client import ComfyClient  # noqa: E402
+from comfy_plugin.media.still.comparison import compare  # noqa: E402
+from comfy_plugin.media.still.entries import observe  # noqa: E402
 from comfy_plugin.media.still.metrics.pixels import matched  # noqa: E402
-from comfy_plugin.media.still.spec import reference_side_text  # noqa: E402
+from comfy_plugin.media.still.spec import DEFAULT_REFERENCE_SIDE, reference_side_text  # noqa: E402
 from comfy_plugin.server.launcher import launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"

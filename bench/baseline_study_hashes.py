@@ -54,6 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 from comfy_plugin.client import ComfyClient  # noqa: E402
 from comfy_plugin.files import safe_piece  # noqa: E402
+from comfy_plugin.media.still.comparison import compare  # noqa: E402
+from comfy_plugin.media.still.entries import observe  # noqa: E402
 from comfy_plugin.media.still.metrics.colour import DEFAULT_COLOUR_THRESHOLD  # noqa: E402
 from comfy_plugin.media.still.metrics.hash import (  # noqa: E402
     DEFAULT_THRESHOLD,
@@ -61,6 +63,7 @@ from comfy_plugin.media.still.metrics.hash import (  # noqa: E402
     hamming,
 )
 from comfy_plugin.media.still.metrics.sharpness import DEFAULT_SHARPNESS_THRESHOLD  # noqa: E402
+from comfy_plugin.media.still.spec import HashSpec  # noqa: E402
 from comfy_plugin.server.launcher import launch  # noqa: E402
 
 COMFY_DIR = ROOT / ".comfyui" / "ComfyUI"
