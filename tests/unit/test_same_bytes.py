@@ -117,10 +117,14 @@ def test_changed_parameters_with_the_same_bytes_record_the_stored_files(proj: Pa
     assert (path.parent / entry["thumbnail"]).is_file() and (path.parent / entry["reference"]).is_file()
 
 
-def test_the_report_card_keeps_its_thumbnails(proj: Path, decodes: list[int]) -> None:
+def test_the_report_card_links_the_saved_file_and_the_reference(proj: Path, decodes: list[int]) -> None:
+    """A passing image's part of the card embeds nothing: the report links both files."""
     recorded(proj)
     decodes.clear()
     reg = replace(regression(proj, missing="fail"), report=True)
     assert run(reg, proj, "fixed", seed=1).status == "match" and decodes == []
     (card,) = reg.cards["batches/b.json::fixed"]
-    assert card["images"][0]["thumb"] and card["comparisons"][0]["new"] and card["comparisons"][0]["baseline"]
+    image, comparison = card["images"][0], card["comparisons"][0]
+    assert image["path"] == "fixed.png" and Path(comparison["baseline_path"]).is_file()
+    assert "/b.refs/" in comparison["baseline_path"] and comparison["status"] == "match"
+    assert "thumb" not in image and "diff" not in comparison, "no picture made for a passing image"
