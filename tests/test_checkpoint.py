@@ -189,7 +189,7 @@ def test_ini_model_paths_reach_the_launched_server(offline_project: Project) -> 
 
 def test_missing_model_paths_file_is_one_clear_error(offline_project: Project) -> None:
     offline_project.batch("one.json", tiny_batch([{"id": "a", "seed": 1}, {"id": "b", "seed": 2}]))
-    result = offline_project.pytester.runpytest("batches/", "--comfy-launch", str(COMFY_DIR),
+    result = offline_project.pytester.runpytest("batches/", f"--comfy-launch={COMFY_DIR}",
                                                 "--comfy-model-paths", "nowhere.yaml", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=2)
     out = result.stdout.str()

@@ -29,7 +29,7 @@ def test_an_interpreter_that_cannot_run_fails_once_with_one_line(offline_project
     monkeypatch.setenv("TMPDIR", str(temp))
     p = offline_project
     p.batch("three.json", noise_batch([{"id": f"p{i}", "seed": i} for i in range(3)]))
-    result = p.pytester.runpytest_subprocess("batches/", "-p", "no:cacheprovider", "--comfy-launch", str(COMFY_DIR),
+    result = p.pytester.runpytest_subprocess("batches/", "-p", "no:cacheprovider", f"--comfy-launch={COMFY_DIR}",
                                              "--comfy-python", str(not_executable))
     result.assert_outcomes(failed=3)
     out = result.stdout.str()
@@ -48,8 +48,8 @@ def test_a_launched_session_leaves_its_temporary_folder_empty(offline_project: P
     p = offline_project
     p.batch("one.json", noise_batch([{"id": "only", "seed": 1}]))
     result = p.pytester.runpytest_subprocess(
-        "batches/", "-p", "no:cacheprovider", "--comfy-launch", str(COMFY_DIR), "--comfy-python", default_python(ROOT),
-        "--comfy-launch-args", " ".join(CPU_ARGS), "--comfy-model-paths", str(MODEL_PATHS))
+        "batches/", "-p", "no:cacheprovider", f"--comfy-launch={COMFY_DIR}", f"--comfy-python={default_python(ROOT)}",
+        "--comfy-launch-args", " ".join(CPU_ARGS), f"--comfy-model-paths={MODEL_PATHS}")
     result.assert_outcomes(passed=1)
     assert "log kept" not in result.stdout.str()
     assert leftovers(temp) == []

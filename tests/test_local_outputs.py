@@ -39,8 +39,8 @@ def test_a_launched_servers_outputs_are_linked_not_downloaded(offline_project: P
                                                               transfers: dict[str, list]) -> None:
     p = offline_project
     p.batch("two.json", noise_batch([{"positive_prompt": "one", "seed": 1}, {"positive_prompt": "two", "seed": 2}]))
-    result = p.pytester.runpytest("batches/", "-p", "no:cacheprovider", "--comfy-launch", str(COMFY_DIR),
-                                  "--comfy-python", default_python(ROOT), "--comfy-launch-args", " ".join(CPU_ARGS))
+    result = p.pytester.runpytest("batches/", "-p", "no:cacheprovider", f"--comfy-launch={COMFY_DIR}",
+                                  f"--comfy-python={default_python(ROOT)}", "--comfy-launch-args", " ".join(CPU_ARGS))
     result.assert_outcomes(passed=2)
     assert transfers["downloads"] == []
     assert len(transfers["links"]) == 2 and all(same for _, _, same in transfers["links"]), transfers["links"]

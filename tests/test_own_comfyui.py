@@ -14,11 +14,11 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+from model_server import serving
 from PIL import Image
 
 from comfy_plugin.server.launcher import default_python
 from conftest import COMFY_DIR, ROOT, Project
-from model_server import serving
 
 CHECKPOINT = ROOT / ".comfyui" / "models" / "checkpoints" / "tiny-sd15.safetensors"
 MAGENTA = [255, 0, 255]

@@ -333,6 +333,7 @@ def resolve(config: pytest.Config) -> Settings:
         launch = None
     else:
         launch = _path(ini_launch, ini_base)
+    _not_comfyuis_ini(config, launch)
 
     cli_py, env_py, _ = _layers(config, by_name["comfy_python"])
     python_path = _path_setting(config, "comfy_python")
@@ -360,6 +361,29 @@ def resolve(config: pytest.Config) -> Settings:
         model_cache=_path_setting(config, "comfy_model_cache"),
         fetch_models=bool(value("comfy_fetch_models")),
     )
+
+
+def _not_comfyuis_ini(config: pytest.Config, launch: Path | None) -> None:
+    """pytest looks for its configuration file from the paths on the command line, and before the
+    plugin is loaded it takes an option's separate value (``--comfy-launch DIR``, ``--comfy-python
+    PATH``) for one: in a project without a configuration file of its own it would take ComfyUI's
+    ``pytest.ini`` (or a file above the interpreter) and put baselines and images beside it. A
+    configuration file above neither the working directory nor a test path is refused."""
+    inipath = config.inipath
+    if inipath is None or config.option.inifilename:
+        return
+    here = config.invocation_params.dir
+    paths = [here, *(here / str(arg).split("::")[0] for arg in config.args)]
+    folder = inipath.resolve().parent
+    if any(folder == p or folder in p.parents for p in (q.resolve() for q in paths)):
+        return
+    inside = launch is not None and launch.resolve() in (folder, *folder.parents)
+    raise pytest.UsageError(
+        f"pytest took {inipath} for this project's configuration file"
+        + (" (it is in the ComfyUI folder given to --comfy-launch)" if inside else "")
+        + ": before the plugin is loaded, pytest reads a comfy option's separate value as a test path. "
+        "Add a pytest.ini (or a pyproject.toml with [tool.pytest.ini_options]) at the project's root, "
+        "or join such values with '=': --comfy-launch=DIR --comfy-python=PATH")
 
 
 def _at_least_one(name: str, number: int) -> int:

@@ -43,3 +43,26 @@ def test_the_development_launches_disable_the_installs_custom_nodes() -> None:
     assert "--disable-all-custom-nodes" in ini["comfy_launch_args"].split()
     conftest = (ROOT / "tests" / "conftest.py").read_text()
     assert 'CPU_ARGS = ["--cpu", "--disable-all-custom-nodes"]' in conftest
+
+
+def test_comfyuis_own_pytest_ini_is_not_taken_for_the_projects(pytester: pytest.Pytester,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """ComfyUI ships a pytest.ini; pytest, before the plugin is loaded, takes --comfy-launch's
+    separate value for a test path and would make that file the project's configuration (and
+    put the project's baselines and images in ComfyUI's folder): refused, with the ways out."""
+    comfy = pytester.mkdir("elsewhere") / "ComfyUI"
+    comfy.mkdir()
+    (comfy / "pytest.ini").write_text("[pytest]\n")
+    project = pytester.mkdir("project")
+    (project / "batches").mkdir()
+    monkeypatch.chdir(project)
+    refused = pytester.runpytest("batches", "--comfy-launch", str(comfy), "--co", "-p", "no:cacheprovider")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines([f"ERROR: pytest took {comfy / 'pytest.ini'} for this project's configuration "
+                                  "file (it is in the ComfyUI folder given to --comfy-launch): *"
+                                  "or join such values with '=': --comfy-launch=DIR --comfy-python=PATH"])
+    joined = pytester.runpytest("batches", f"--comfy-launch={comfy}", "--co", "-p", "no:cacheprovider")
+    assert joined.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    (project / "pytest.ini").write_text("[pytest]\n")
+    with_ini = pytester.runpytest("batches", "--comfy-launch", str(comfy), "--co", "-p", "no:cacheprovider")
+    assert with_ini.ret == pytest.ExitCode.NO_TESTS_COLLECTED
