@@ -15,8 +15,10 @@ ahead may run before its test starts) are written at the next message, or when t
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -114,6 +116,45 @@ class Progress:
             with capture.global_and_fixture_disabled():
                 action(reporter)
         reporter.flush()
+
+
+class OpenLine:
+    """Lines of the plugin's own (ComfyUI launched by the first prompt, a model downloaded)
+    written while pytest's progress line is open: each on a line of its own, and before the
+    next result pytest writes, the progress line starts again with its prefix (the file's path
+    before its dots, ``-v``'s test name before its word), so a file's dots and percentage stay
+    on its line. Registered as a plugin on the first such line."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.cut: tuple[object, str] | None = None  # the open line's prefix, as pytest keeps it and as shown
+
+    def write(self, reporter: pytest.TerminalReporter, line: str) -> None:
+        open_line = reporter.currentfspath  # (public: what the open line starts with; None: none)
+        cleared = False
+        if self.cut is None and isinstance(open_line, (Path, str)):
+            shown = os.path.relpath(open_line, reporter.startpath) + " " if isinstance(open_line, Path) else open_line
+            self.cut = (open_line, shown)
+            if reporter.isatty() and reporter._tw.width_of_current_line == len(shown):
+                _clear_line(reporter)  # a terminal: the prefix alone goes, to come back below
+                reporter.currentfspath = None
+                cleared = True
+        reporter.ensure_newline()
+        if reporter._tw.width_of_current_line and not cleared:  # -q: dots with no prefix that pytest would end
+            reporter.write("\n")
+        reporter.write_line(line)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Before the terminal reporter writes the result: the cut line's prefix again."""
+        if self.cut is None:
+            return
+        open_line, shown = self.cut
+        self.cut = None
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and reporter.currentfspath is None:  # nothing else opened a line since
+            reporter.write(shown)
+            reporter.currentfspath = open_line
 
 
 def _prompt_ids(item: PromptItem) -> list[str]:

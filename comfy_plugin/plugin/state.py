@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # imported only when activated
     from ..run.prompt import PromptJobs, PromptReport
     from ..server.session import ComfySession
     from .item import PromptItem
-    from .progress import Progress
+    from .progress import OpenLine, Progress
 
 RUN_MARK_KEY = "comfy_run_mark"  # in pytest-xdist's workerinput: one mark for every worker's prompts
 
@@ -75,6 +75,7 @@ class ComfyPlugin:
         self.started_at = time.monotonic()
         self.started_wall = time.time()  # the report's date
         self.invalid: list[tuple[str, str]] = []  # --collect-only: (node id, message) of prompts that cannot run
+        self.open_line: OpenLine | None = None  # the lines of say(), registered on the first
         if options.any_given(config):
             self.activate()
 
@@ -138,18 +139,22 @@ class ComfyPlugin:
         return Parts(session, pipeline, regression, perf, jobs, recorder, make_validator(), shown)
 
     def say(self, line: str) -> None:
-        """Write a line to the terminal now, on a line of its own, even while output is captured."""
+        """Write a line to the terminal now, on a line of its own, even while output is captured
+        (pytest's progress line goes on below it: ``progress.OpenLine``)."""
+        from .progress import OpenLine
+
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return
+        if self.open_line is None:
+            self.open_line = OpenLine(self.config)
+            self.config.pluginmanager.register(self.open_line, "comfy-open-line")
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         if capture is None:
-            reporter.ensure_newline()
-            reporter.write_line(line)
+            self.open_line.write(reporter, line)
             return
         with capture.global_and_fixture_disabled():
-            reporter.ensure_newline()
-            reporter.write_line(line)
+            self.open_line.write(reporter, line)
 
     # -- running one prompt ----------------------------------------------------------------
 
