@@ -79,7 +79,9 @@ def test_a_users_own_comfyui_runs_as_it_is_and_stays_untouched(offline_project: 
     out = result.stdout.str()
     result.assert_outcomes(passed=1)
     assert served.count("/tiny.safetensors") == 1
-    assert os.path.samefile(cache / "checkpoints" / "fetched" / "tiny.safetensors", CHECKPOINT) is False
+    fetched = cache / "checkpoints" / "fetched" / "tiny.safetensors"  # downloaded, seen where it is
+    assert fetched.stat().st_size == CHECKPOINT.stat().st_size and fetched.stat().st_nlink == 1
+    assert f"downloading model checkpoints/fetched/tiny.safetensors (465.1 MB) from {served.url[7:]}" in out
     [image] = [f for f in p.images() if f.suffix == ".png"]
     pixels = np.asarray(Image.open(image).convert("RGB"))
     assert pixels.shape == (64, 64, 3)
