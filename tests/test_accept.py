@@ -106,6 +106,8 @@ def test_accept_of_a_file_in_another_folder_from_the_root_and_from_a_subfolder(
                                      f"wrote {project.path / 'baselines' / 'rev.json'}"])
     monkeypatch.chdir(project.path)
     assert not [p for p in (project.path / "images" / "comfy-pending").rglob("*.json") if p.is_file()]
+    provenance = json.loads((project.path / "baselines" / "rev.json").read_text())["provenance"]
+    assert provenance["p3"]["workflow"]["1"]["class"] == "EmptyImage", "an accepted baseline keeps its workflow's map"
     project.run("batches/", FAIL).assert_outcomes(passed=4)
 
 
@@ -119,7 +121,8 @@ def test_accept_with_no_pending_results_at_all_names_the_folder_not_the_runs(off
         "  a run leaves them there (--comfy-pending, *); run from inside the project, or point --comfy-pending *"])
 
 
-def test_the_reports_review_controls_switch_the_view_and_download_accepted_json(project: Project, tmp_path: Path) -> None:
+def test_the_reports_review_controls_switch_the_view_and_download_accepted_json(project: Project,
+                                                                                tmp_path: Path) -> None:
     recorded_project(project)
     break_baselines(project, "p2")
     project.run("batches/", FAIL, "--comfy-report", "out/report.html").assert_outcomes(passed=3, failed=1)

@@ -91,6 +91,7 @@ class Regression:
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # node id -> verdict
     reviewable: dict[str, tuple[str, str, list[Recordable]]] = field(default_factory=dict)  # node id -> (key, id, seen)
     cards: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # node id -> each kind's part of its card
+    workflow_maps: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> its reviewable workflow's map
     written: list[str] = field(default_factory=list)  # baseline files written at the end
     removed: list[str] = field(default_factory=list)  # baseline files removed at the end (no entry left)
     stale: dict[str, list[str]] = field(default_factory=dict)  # batch key -> ids with no prompt left
@@ -156,6 +157,14 @@ class Regression:
         self.verdicts[nodeid] = verdict
         return verdict
 
+    def pending_provenance(self, nodeid: str, provenance: Mapping[str, Any]) -> dict[str, Any]:
+        """A reviewable prompt's provenance as its pending result keeps it: with the map of its
+        workflow, so that a baseline accepted later names what changed in the workflow."""
+        from .workflow_changes import KEY
+
+        found = self.workflow_maps.pop(nodeid, None)
+        return {**provenance, KEY: found} if provenance and found is not None else dict(provenance)
+
     def _may_record(self, entries: list[Stored] | None) -> bool:
         """Whether this prompt's observations may be written: only then are thumbnails made."""
         return self.settings.update or (entries is None and self.settings.missing == "write")
@@ -212,6 +221,7 @@ class Regression:
         if verdict.status in REVIEWABLE and not self.settings.update:
             # what a reviewer may accept later (--comfy-accept): recorded as an update would be
             self.reviewable[nodeid] = (key, spec.id, result.observed)
+            self.workflow_maps[nodeid] = node_inputs(prepared.workflow)
         return verdict
 
     def _decide(self, nodeid: str, key: str, prompt_id: str, result: Combined,

@@ -187,7 +187,8 @@ class PromptJobs:
         perf = {"device": self.session.device, "figures": report.perf_figures, "cold": report.cold} \
             if report.perf_figures else {}
         self.pending.put(Pending(job.key, key, prompt_id, report.verdict.status, report.verdict.message,
-                                 [o.to_json() for o in observations], perf, report.provenance))
+                                 [o.to_json() for o in observations], perf,
+                                 self.regression.pending_provenance(job.key, report.provenance)))
 
     def _check_perf(self, job: PromptJob, report: PromptReport) -> None:
         """Compare time and memory with the prompt's time baseline (fixed seeds, really run)."""
