@@ -34,12 +34,12 @@ from busy import ROOT, connected
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser import Browser, wait_for  # noqa: E402
-from report_entries import entries, pictures  # noqa: E402
+from browser import Browser, wait_for
+from report_entries import entries, pictures
 
-from comfy_plugin.media.kinds import Kinds  # noqa: E402
-from comfy_plugin.report.html import render  # noqa: E402
-from comfy_plugin.report.pictures import Pictures  # noqa: E402
+from comfy_plugin.media.kinds import Kinds
+from comfy_plugin.report.html import render
+from comfy_plugin.report.pictures import Pictures
 
 ITEMS = {"positive_prompt": "3,inputs,value", "seed": "2,inputs,seed", "width": "1,inputs,width",
          "height": "1,inputs,height"}

@@ -91,7 +91,8 @@ def _geometry(browser: Browser) -> dict[str, Any]:
         const pic = view.querySelector('.side.new .pic');
         return {view: view.dataset.view, split: view.dataset.split || null,
                 base: box(view.querySelector('img.baseline')), new: box(view.querySelector('img.new')),
-                clip: getComputedStyle(pic).clipPath, opacity: getComputedStyle(view.querySelector('.side.new')).opacity,
+                clip: getComputedStyle(pic).clipPath,
+                opacity: getComputedStyle(view.querySelector('.side.new')).opacity,
                 ignore: box(pic.querySelector('.ignore')), pic: box(pic),
                 window: inner(view.querySelector('.zoom .window')), tile: box(view.querySelector('.zoom .window img')),
                 zoomed: view.querySelectorAll('.zoom img').length, diff: !!view.querySelector('.diff img'),
