@@ -142,8 +142,9 @@ OPTIONS: tuple[Option, ...] = (
            "the batch file before any is built", BatchLimits.prompts, "N", convert=int),
     Option("comfy_max_nodes", "most nodes a UI-format workflow may have once its subgraph instances are expanded "
            "(each instance copies its subgraph): a bigger one fails its batch file", MAX_UI_NODES, "N", convert=int),
-    Option("comfy_report", "write one self-contained HTML report of the prompts (thumbnails, baseline "
-           "comparisons, seeds and parameters) to this file at the end of the session", None, "PATH"),
+    Option("comfy_report", "write an HTML report of the prompts (failures first, each failing image beside its "
+           "baseline, seeds and parameters) to this file, and its cards and pictures to a folder beside it "
+           "(PATH's stem + _files), at the end of the session", None, "PATH"),
 )
 
 
