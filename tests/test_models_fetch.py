@@ -96,8 +96,8 @@ def test_a_failed_fetch_fails_every_prompt_once_and_launches_nothing(offline_pro
             {"folder": "checkpoints", "file": "gone.safetensors", "url": served.url + "/gone.safetensors",
              "sha256": "1" * 64}]}))
         p.pytester.makeini(f"[pytest]\ncomfy_models = models.json\ncomfy_model_cache = {tmp_path / 'cache'}\n")
-        result = p.pytester.runpytest_subprocess("batches/", "-p", "no:cacheprovider", "--comfy-launch",
-                                                 str(tmp_path / "no-comfyui"), "--comfy-fetch-models")
+        result = p.pytester.runpytest("batches/", "-p", "no:cacheprovider", "--comfy-launch",
+                                      str(tmp_path / "no-comfyui"), "--comfy-fetch-models")
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
     assert out.count(f"ComfyUI at {tmp_path / 'no-comfyui'}: not launched: model checkpoints/gone.safetensors "
