@@ -335,6 +335,9 @@ def resolve(config: pytest.Config) -> Settings:
     else:
         launch = _path(ini_launch, ini_base)
     _not_comfyuis_ini(config, launch)
+    if value("comfy_fetch_models") and _path_setting(config, "comfy_models") is None:
+        raise pytest.UsageError("--comfy-fetch-models: no model manifest to fetch from: name one with "
+                                "--comfy-models PATH (ini comfy_models; docs/own-comfyui.md)")
 
     cli_py, env_py, _ = _layers(config, by_name["comfy_python"])
     python_path = _path_setting(config, "comfy_python")
