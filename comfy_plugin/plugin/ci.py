@@ -74,6 +74,7 @@ class CiCheck:
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    @pytest.hookimpl(trylast=True)  # after the plugin's own sections: nearest the final line
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         verdicts = self._verdicts()
         if verdicts is None:
