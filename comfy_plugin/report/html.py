@@ -21,6 +21,7 @@ every picture loads lazily. Its CSS and script are in ``assets/``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import os
@@ -265,7 +266,8 @@ def _cards_script(cards: list[dict[str, Any]], pictures: Pictures | None) -> str
     page is shown, or (no folder) in the page."""
     if pictures is None:
         return f'<script type="application/json" id="comfy-cards">{_script_json(cards)}</script>'
-    src = pictures.file("cards.js", f"comfyCards({_script_json(cards)});\n".encode())
+    data = f"comfyCards({_script_json(cards)});\n".encode()
+    src = pictures.file("cards.js", data) + "?" + hashlib.sha256(data).hexdigest()[:12]  # never a stale copy
     return f'<script defer src="{html.escape(src, quote=True)}"></script>'
 
 
