@@ -159,3 +159,30 @@ def test_comparison_view_side_by_side_slider_overlay_zoom_and_keys(tmp_path: Pat
     assert shot.stat().st_size > 20_000, "a screenshot of the comparison view, kept for a person to look at"
     if os.environ.get("COMFY_REPORT_SCREENSHOT"):
         shutil.copy(shot, os.environ["COMFY_REPORT_SCREENSHOT"])
+
+
+def test_the_zoomed_tile_is_the_one_the_metrics_name(tmp_path: Path) -> None:
+    """The view reads the worst tile from the comparison's own message: a square painted into
+    row 6, column 4 of the 8x8 grid is the tile it magnifies."""
+    import io
+    from dataclasses import replace
+
+    from PIL import Image, ImageDraw
+
+    from comfy_plugin.media.still.card import worst_tile
+    from comfy_plugin.media.still.comparison import compare
+    from comfy_plugin.media.still.entries import observe
+
+    files = pictures(tmp_path)
+    new = Image.open(files["new"]).convert("RGB")
+    base = new.copy()
+    ImageDraw.Draw(base).rectangle((192, 320, 255, 383), fill=(250, 250, 0))
+    seen = {}
+    for name, picture in (("base", base), ("new", new)):
+        buffer = io.BytesIO()
+        picture.save(buffer, "PNG")
+        seen[name] = observe(buffer.getvalue())
+    stored = replace(seen["base"].entry, reference="x.refs/base.png")
+    result = compare(stored, seen["new"], baseline_reference=seen["base"].reference_pixels())
+    assert result.status == "diff", result.message
+    assert worst_tile(result.message) == {**TILE, "metric": worst_tile(result.message)["metric"]}, result.message
