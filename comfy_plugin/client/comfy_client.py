@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ComfyError
 from .answers import RUN_MARK_KEY, OutputFile, PromptResult, QueueSnapshot, result_from_history
+from .background import InOrder, Later
 from .endpoints import Endpoints
 from .submit import post_prompt
 from .transport import Transport
@@ -44,6 +45,9 @@ class ComfyClient:
         self._watches = Watches()
         self.listeners: list[Listener] = self._watches.listeners
         self._reader: SocketReader | None = None  # made at the first submit (it imports websocket-client)
+        self._posting = InOrder("comfy-post")  # submit_later: the POSTs, in order
+        self._waiting = InOrder("comfy-wait")  # submit_later: the waits, in the same order
+        self._later: dict[str, Later] = {}  # submitted in the background, result not yet taken
 
     @property
     def url(self) -> str:
@@ -127,9 +131,38 @@ class ComfyClient:
             raise
         return prompt_id
 
+    def submit_later(self, workflow: Mapping[str, Any], prompt_id: str, timeout: float,
+                     queue_timeout: float = 0.0) -> Later:
+        """Queue the prompt and wait for it in the background (one thread each, in submission
+        order); ``result`` hands the outcome over. The caller's thread goes on at once: the
+        server's slow answers while it is busy are not waited for one by one."""
+        self._watches.add(prompt_id)  # known at once (``knows``), before its POST
+        posted = self._posting.call(lambda: self._post_later(workflow, prompt_id))
+        waited = self._waiting.call(lambda: (posted.result(), self.wait(prompt_id, timeout, queue_timeout))[1])
+        later = self._later[prompt_id] = Later(posted, waited)
+        return later
+
+    def _post_later(self, workflow: Mapping[str, Any], prompt_id: str) -> str:
+        try:
+            return self.submit(workflow, prompt_id)
+        except BaseException:
+            self._later.pop(prompt_id, None)  # refused: nothing on the server to wait for or cancel
+            raise
+
+    def result(self, prompt_id: str, timeout: float, queue_timeout: float = 0.0) -> PromptResult:
+        """The prompt's result: the background wait's (``submit_later``), else waited for now."""
+        later = self._later.get(prompt_id)
+        if later is None:
+            return self.wait(prompt_id, timeout, queue_timeout)
+        try:
+            result: PromptResult = later.waited.result()
+        finally:
+            self._later.pop(prompt_id, None)
+        return result
+
     def knows(self, prompt_id: str) -> bool:
-        """Whether this client submitted the prompt and nobody has waited for it yet."""
-        return prompt_id in self._watches
+        """Whether this client submitted the prompt and nobody has taken its result yet."""
+        return prompt_id in self._watches or prompt_id in self._later
 
     def wait(self, prompt_id: str, timeout: float, queue_timeout: float = 0.0) -> PromptResult:
         """Block until the prompt finished; raise its failure. ``timeout`` counts from the
@@ -157,6 +190,8 @@ class ComfyClient:
         return self.api.cancel(prompt_ids, wait_s)
 
     def close(self) -> None:
+        self._posting.close()
+        self._waiting.close()
         if self._reader is not None:
             self._reader.close()
 

@@ -1,19 +1,25 @@
 """Keep the server's queue full: prompts are queued ahead of the test that waits for them.
 
-While one test waits for (and then downloads and saves) its result, the next ``lookahead``
-prompts are already on the server. A prompt queued for a test that will not run (``-x``,
+While one test waits for (and then saves and compares) its result, the next ``lookahead``
+prompts are already on the server: sent and waited for on the client's background threads
+(``ComfyClient.submit_later``), so that the test's thread never waits on a busy server's slow
+answers one prompt at a time. A prompt queued for a test that will not run (``-x``,
 ``--maxfail``, Ctrl-C) is removed from the server's queue, or interrupted if it runs.
 No pytest here: the pytest layer says which prompts come next.
 """
 
 from __future__ import annotations
 
+from concurrent import futures
 from dataclasses import dataclass, field
 
 from ..batchfile.batch import Batch, PromptSpec
 from ..errors import ComfyError
 from ..server.session import ComfySession
 from . import steps
+
+#: How long the session's end waits for POSTs still on their way before it cancels.
+POST_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ class Pipeline:
                 self.started[nxt.key] = self._start_quietly(nxt)
         if isinstance(run, ComfyError):
             raise run
+        if run.later is not None:
+            run.later.posted.result()  # the server's refusal of a prompt sent ahead, for its own test
         self.current = run.prompt_id
         return run
 
@@ -67,13 +75,17 @@ class Pipeline:
 
     def _start_quietly(self, job: PromptJob) -> steps.PromptRun | ComfyError:
         try:
-            return self._start(job)
+            return steps.start(self.session, job.batch, job.spec, seed=job.seed, ahead=True)
         except ComfyError as exc:
             return exc
 
     def cancel(self) -> Cancelled:
         """Remove every prompt queued ahead for a test that did not run, and the one a test was
-        waiting for when the session was interrupted (Ctrl-C)."""
+        waiting for when the session was interrupted (Ctrl-C). A POST still on its way is
+        let arrive first, so that no prompt reaches the queue after its removal."""
+        sending = [run.later.posted for run in self.started.values()
+                   if isinstance(run, steps.PromptRun) and run.later is not None]
+        futures.wait(sending, timeout=POST_WAIT_S)
         ids = [run.prompt_id for run in self.started.values()
                if isinstance(run, steps.PromptRun) and self.session.holds(run.prompt_id)]
         ids += [self.current] if self.current else []

@@ -16,6 +16,7 @@ from typing import Any
 from ..batchfile.batch import Batch, PromptSpec
 from ..batchfile.prompt_specs import LocalFile
 from ..client import ComfyClient, OutputFile, PromptResult
+from ..client.background import Later
 from ..errors import OutputError
 from ..files import check_writable, extension_of, link_new, output_name, timestamp, write_new
 from ..media.kind import SavedOutput
@@ -33,6 +34,7 @@ class PromptRun:
     spec: PromptSpec
     prepared: PreparedPrompt
     prompt_id: str
+    later: Later | None = None  # queued ahead: sent and waited for in the background
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,24 @@ def upload_input(object_info: Mapping[str, Any], class_type: str, name: str) -> 
     return any(options.get(flag) is True for flag in UPLOAD_FLAGS) and options.get("image_folder", "input") == "input"
 
 
-def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None) -> PromptRun:
-    """Prepare, check and queue the prompt: nothing is queued that fails a check."""
+def start(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | None = None, *,
+          ahead: bool = False) -> PromptRun:
+    """Prepare, check and queue the prompt: nothing is queued that fails a check. ``ahead``
+    (a prompt queued for a later test): sent and waited for in the background, the server's
+    refusal kept in ``later.posted`` for its own test."""
     prepared = checked(session, batch, spec, seed)
     client = session.client()
     prompt_id = str(uuid.uuid4())  # known before the POST, so no message of the prompt goes unseen
     session.timings.submitted(prompt_id, time.monotonic())
+    if ahead:
+        later = client.submit_later(prepared.workflow, prompt_id, _timeout(session, spec),
+                                    session.settings.queue_timeout_s)
+        return PromptRun(batch, spec, prepared, prompt_id, later)
     return PromptRun(batch, spec, prepared, client.submit(prepared.workflow, prompt_id=prompt_id))
+
+
+def _timeout(session: ComfySession, spec: PromptSpec) -> float:
+    return spec.timeout_s if spec.timeout_s is not None else session.settings.timeout_s
 
 
 def finish(session: ComfySession, run: PromptRun, kinds: Kinds) -> PromptOutcome:
@@ -94,8 +107,7 @@ def finish(session: ComfySession, run: PromptRun, kinds: Kinds) -> PromptOutcome
     only while other people's prompts are ahead of it) and save its outputs, each recognised
     by its kind."""
     client = session.client()
-    timeout = run.spec.timeout_s if run.spec.timeout_s is not None else session.settings.timeout_s
-    result = client.wait(run.prompt_id, timeout, queue_timeout=session.settings.queue_timeout_s)
+    result = client.result(run.prompt_id, _timeout(session, run.spec), queue_timeout=session.settings.queue_timeout_s)
     outputs = save_outputs(client, result, run.batch, run.spec, output_root=session.output_root, kinds=kinds,
                            local=session.local_output)
     return PromptOutcome(run.prompt_id, run.prepared, result, outputs)
