@@ -1,15 +1,28 @@
-"""Scale figures of issue 22, each a ratio of medians of three runs, the compared runs interleaved.
+#!/usr/bin/env python3
+"""Scale figures of issue 22, each with its target; later issues rerun it and keep them.
 
-  collection   `pytest --co -q` of a project with 2,000 JSON data files (100 MB) under tests/,
-               with the plugin ÷ without it (-p no:comfy_plugin)            target <= 1.10
-  COMFY_URL    `pytest -q` of a plain two-test project with COMFY_URL exported minus
-               without it, in ms                                             target <= 30 ms
-  span         (--span) 30 prompts of the 1024x1024 noise graph through pytest ÷ the
-               queue-all floor: bench/client_cpu.py --rounds 3               target <= 1.08
-               (it gives the server by URL, so outputs are downloaded, not linked: not yet
-               the launched-server path of point 4)
+  collection  `pytest --co -q` of a project with 2,000 JSON data files (100 MB) under tests/,
+              with the plugin ÷ without it (-p no:comfy_plugin)                   target <= 1.10
+  COMFY_URL   `pytest -q` of a plain two-test project with COMFY_URL exported minus
+              without it, in ms                                                   target <= 30 ms
+  small       500 prompts at 64x64 through pytest, the plugin launching ComfyUI (its outputs
+              linked from the server's folder) ÷ the queue-all floor on a ComfyUI of its own:
+              span = last execution_success - first execution_start (/history)   target <= 1.15
+  RSS         peak RSS of the pytest process (not its server) over 10,000 prompts ÷ over 1,000
+              (identical 64x64 prompts: the server's cache answers, the client does all the
+              work; one run each, RSS hardly varies)                               target <= 1.50
+  span        30 prompts at 1024x1024, as `small` (point 4: no second transfer, no decode of
+              an output whose bytes match)                                        target <= 1.08
+  report      bench/report_scale.py's figures(), when that file is there
+  GPU         the same spans on a device machine: only when one is lent
 
-Not a test: run it by hand.   .venv/bin/python bench/scale.py [--runs 3] [--span]
+Ratios are medians of three (--runs) rounds, each round running the compared runs one after
+the other (interleaved); a span ratio is the median of the rounds' ratios. Every pytest run
+writes its missing baselines (``--comfy-missing-baseline=write``: each image hashed, its
+thumbnail and reference kept), as bench/client_cpu.py does. All parts take about 20 minutes
+on the 2-core development machine; --parts runs some. Not a test: run it by hand.
+
+    .venv/bin/python bench/scale.py [--runs 3] [--parts collection url small rss span report]
 """
 
 from __future__ import annotations
@@ -17,14 +30,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+PARTS = ("collection", "url", "small", "rss", "span", "report")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -32,17 +48,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall s, user + sys CPU s) of the command: on a loaded machine the CPU time is the steadier."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 5):
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def data_project(folder: Path, files: int = 2000, size: int = 50_000) -> None:
-    """2,000 JSON data files of about 50 KB (100 MB) under tests/data, and one test file."""
+    """2,000 JSON data files of about 50 KB (100 MB) under tests/data, each row naming a nested
+    "parameters" key (the worst case for telling them from batch files), and one test file."""
     (folder / "pytest.ini").write_text("[pytest]\n")
     data = folder / "tests" / "data"
     data.mkdir(parents=True)
@@ -61,41 +81,123 @@ def plain_project(folder: Path) -> None:
 
 
 def interleaved(runs: int, first: list[str], second: list[str], cwd: Path, *,
-                env_first: dict[str, str], env_second: dict[str, str]) -> tuple[float, float]:
+                env_first: dict[str, str], env_second: dict[str, str]) -> tuple[tuple[float, float], ...]:
+    """Medians of (wall, CPU) of each command, the runs interleaved."""
     timed(first, cwd, env_first), timed(second, cwd, env_second)  # warm-up: bytecode, page cache
     a, b = [], []
     for _ in range(runs):
         a.append(timed(first, cwd, env_first))
         b.append(timed(second, cwd, env_second))
-    return statistics.median(a), statistics.median(b)
+    return tuple(statistics.median(x[i] for x in a) for i in (0, 1)), tuple(statistics.median(x[i] for x in b)
+                                                                             for i in (0, 1))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--span", action="store_true", help="also the 1024x1024 span (minutes)")
-    args = parser.parse_args(argv)
+def verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "NOT met"
+
+
+def inert(runs: int, parts: set[str]) -> None:
+    """Points 5: collection of JSON data files, and COMFY_URL exported in a plain project."""
     pytest = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
     with tempfile.TemporaryDirectory(prefix="comfy-scale-") as tmp:
         data, plain = Path(tmp) / "data", Path(tmp) / "plain"
         data.mkdir(), plain.mkdir()
         data_project(data)
         plain_project(plain)
-        on, off = interleaved(args.runs, [*pytest, "--co", "-q"], [*pytest, "--co", "-q", "-p", "no:comfy_plugin"],
-                              data, env_first=clean_env(), env_second=clean_env())
-        ratio = on / off
-        print(f"collection, 2,000 JSON files (100 MB): {on:.2f} s with the plugin, {off:.2f} s without "
-              f"= {ratio:.2f} x (target <= 1.10: {'met' if ratio <= 1.10 else 'NOT met'})")
-        url, bare = interleaved(args.runs, [*pytest, "-q"], [*pytest, "-q"], plain,
-                                env_first=clean_env(COMFY_URL="http://127.0.0.1:9"), env_second=clean_env())
-        extra = (url - bare) * 1000
-        print(f"plain two-test project, COMFY_URL exported: {url * 1000:.0f} ms, not exported {bare * 1000:.0f} ms "
-              f"= {extra:+.0f} ms (target <= 30 ms: {'met' if extra <= 30 else 'NOT met'})")
-    if args.span:
-        print("span, 30 prompts at 1024x1024 against the queue-all floor (bench/client_cpu.py --rounds 3):")
-        subprocess.run([sys.executable, str(HERE / "client_cpu.py"), "--n", "30", "--rounds", "3"], check=False)
-    else:
-        print("span: not measured (give --span; bench/client_cpu.py --rounds 3, target <= 1.08)")
+        if "collection" in parts:
+            (on, on_cpu), (off, off_cpu) = interleaved(
+                runs, [*pytest, "--co", "-q"], [*pytest, "--co", "-q", "-p", "no:comfy_plugin"], data,
+                env_first=clean_env(), env_second=clean_env())
+            print(f"collection  2,000 JSON files (100 MB): {on:.2f} s with the plugin, {off:.2f} s without "
+                  f"= {on / off:.2f} x   target <= 1.10: {verdict(on / off, 1.10)}   (CPU time: {on_cpu:.2f} s ÷ "
+                  f"{off_cpu:.2f} s = {on_cpu / off_cpu:.2f} x)", flush=True)
+        if "url" in parts:
+            (url, url_cpu), (bare, bare_cpu) = interleaved(
+                runs, [*pytest, "-q"], [*pytest, "-q"], plain,
+                env_first=clean_env(COMFY_URL="http://127.0.0.1:9"), env_second=clean_env())
+            extra = (url - bare) * 1000
+            print(f"COMFY_URL   plain two-test project: {url * 1000:.0f} ms exported, {bare * 1000:.0f} ms not "
+                  f"= {extra:+.0f} ms   target <= 30 ms: {verdict(extra, 30)}   (CPU time: "
+                  f"{(url_cpu - bare_cpu) * 1000:+.0f} ms)", flush=True)
+
+
+def spans(runs: int, prompts: int, size: int) -> tuple[float, list[str]]:
+    """The median over ``runs`` rounds of (pytest span ÷ floor span), and one line per round."""
+    from busy import connected, queue_all
+    from cpu_busy_ratio import workflow
+    from launched_run import LAUNCH_ARGS, pytest_launched
+
+    ratios, lines = [], []
+    for round_ in range(runs):
+        seed = 1_000_000 * (round_ + 1)
+        with connected(None, LAUNCH_ARGS) as (_, client):  # a fresh server, as the plugin's is
+            floor = queue_all(client, [workflow(size, seed + i) for i in range(prompts)])
+        run = pytest_launched([workflow(size, seed + 500_000 + i) for i in range(prompts)])
+        ratios.append(run.figures.span_s / floor.span_s)
+        lines.append(f"    round {round_ + 1}: floor span {floor.span_s:.2f} s (Σ exec {floor.busy_s:.2f} s), pytest "
+                     f"span {run.figures.span_s:.2f} s (Σ exec {run.figures.busy_s:.2f} s, client CPU "
+                     f"{run.cpu_s:.1f} s) = {ratios[-1]:.3f}")
+    return statistics.median(ratios), lines
+
+
+def span_part(name: str, runs: int, prompts: int, size: int, target: float) -> None:
+    ratio, lines = spans(runs, prompts, size)
+    print(f"{name:<11} {prompts} prompts at {size}x{size}, launched server: pytest span ÷ queue-all floor span "
+          f"= {ratio:.3f} (median of {runs})   target <= {target}: {verdict(ratio, target)}")
+    print("\n".join(lines), flush=True)
+
+
+def rss_part(small: int, large: int) -> None:
+    from cpu_busy_ratio import workflow
+    from launched_run import pytest_launched
+
+    peaks = {}
+    for n in (small, large):
+        t0 = time.monotonic()
+        run = pytest_launched([workflow(64, 7) for _ in range(n)])
+        peaks[n] = run.peak_rss_mb
+        print(f"    {n} identical prompts: peak RSS {run.peak_rss_mb:.0f} MB, span {run.figures.span_s:.1f} s, "
+              f"client CPU {run.cpu_s:.1f} s ({time.monotonic() - t0:.0f} s in all)", flush=True)
+    ratio = peaks[large] / peaks[small]
+    print(f"RSS         peak RSS of pytest, {large} prompts ÷ {small}: {peaks[large]:.0f} MB ÷ {peaks[small]:.0f} MB "
+          f"= {ratio:.2f}   target <= 1.50: {verdict(ratio, 1.50)}", flush=True)
+
+
+def report_part() -> None:
+    if not (HERE / "report_scale.py").is_file():
+        print("report      not measured (bench/report_scale.py is not there)")
+        return
+    from report_scale import figures
+
+    found = figures()
+    print(f"report      size {found['report_mb']:.2f} MB (target <= 10 MB: {verdict(found['report_mb'], 10)}), "
+          f"wall ratio {found['report_wall_ratio']:.3f} (target <= 1.10: {verdict(found['report_wall_ratio'], 1.10)}), "
+          f"shown {found['report_shown_s']:.2f} s (goal <= 2 s), every card ready {found['report_ready_s']:.2f} s",
+          flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="rounds per ratio (default 3)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--rss-prompts", type=int, nargs=2, default=(1000, 10_000), metavar=("SMALL", "LARGE"))
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    parts = set(args.parts)
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("collection url", lambda: inert(args.runs, parts)),
+        ("small", lambda: span_part("small", args.runs, 500, 64, 1.15)),
+        ("rss", lambda: rss_part(*args.rss_prompts)),
+        ("span", lambda: span_part("span", args.runs, 30, 1024, 1.08)),
+        ("report", report_part),
+    ]
+    started = time.monotonic()
+    for names, step in steps:
+        if parts & set(names.split()):
+            step()
+    print("GPU         not measured: no device machine was lent (the spans above are on this machine's CPU; "
+          "on a device machine run --parts small span there)")
+    print(f"({time.monotonic() - started:.0f} s in all)")
     return 0
 
 

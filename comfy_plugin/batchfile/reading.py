@@ -95,11 +95,9 @@ def looks_like_batch(path: Path, head_bytes: int = HEAD_BYTES) -> bool:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError):  # ValueError: a NUL or a lone surrogate in the name
         return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
+    try:  # (no fstat: a pipe without a writer reads as empty, a device gives at most the head)
         head = os.read(fd, head_bytes)
-    except OSError:
+    except OSError:  # a folder
         return False
     finally:
         os.close(fd)
