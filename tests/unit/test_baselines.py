@@ -668,7 +668,7 @@ def test_an_image_is_decoded_once_for_every_metric_and_its_thumbnail(monkeypatch
     seen = observe(noise_image(1))
     assert len(opened) == 1
     assert seen.thumbnail_png and set(seen.entry.features) == {"algorithm", "hash_size", "hash", "contrast",
-                                                                "colour", "sharpness"}
+                                                                "structure", "colour", "sharpness"}
 
 
 def test_the_thumbnail_is_made_only_when_asked_for(tmp_project):

@@ -56,7 +56,7 @@ class BaselineEntry:
         """The metric's fields, or None when the entry was recorded without that metric."""
         if not all(name in self.features for name in metric.fields):
             return None
-        return {name: self.features[name] for name in metric.fields}
+        return {name: self.features[name] for name in (*metric.fields, *metric.optional) if name in self.features}
 
     def with_thumbnail(self, thumbnail: str) -> BaselineEntry:
         return replace(self, thumbnail=thumbnail)
@@ -86,7 +86,7 @@ class BaselineEntry:
             present = [name for name in metric.fields if name in data]
             if present:
                 missing += [name for name in metric.fields if name not in data]
-                features.update({name: data[name] for name in present})
+                features.update({name: data[name] for name in (*present, *metric.optional) if name in data})
         if missing or not features:
             absent = sorted(missing) or [name for m in METRICS for name in m.fields]
             raise BaselineError(f"{where}: not a baseline entry (missing {', '.join(absent)})")

@@ -35,6 +35,8 @@ class Metric(Protocol):
     name: str
     #: the keys it owns in a baseline entry; an entry recorded before the metric existed lacks them
     fields: tuple[str, ...]
+    #: keys it adds when present (a value introduced later: older entries lack it, and are read)
+    optional: tuple[str, ...]
     #: the key of a batch file's (or prompt's) ``baseline`` object that overrides the default threshold
     threshold_key: str
 

@@ -74,6 +74,7 @@ def colour_distance(a_hex: str, b_hex: str) -> float:
 class ColourMetric:
     name = "colour"
     fields: tuple[str, ...] = ("colour",)
+    optional: tuple[str, ...] = ()
     threshold_key = "colour_threshold"
 
     def observe(self, image: DecodedImage, hash_spec: HashSpec) -> dict[str, Any]:

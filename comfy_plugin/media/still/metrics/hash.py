@@ -3,8 +3,9 @@
 phash (the default) reads a 32x32 grey thumbnail, so it sees layout but not colour, and not
 detail finer than 1/32 of the image. On a flat image its bits are rounding noise (one grey
 level of noise flips 31 of 64), so when both images are flat (``contrast`` below
-``FLAT_CONTRAST``) the hash is not used. The entry records the hash setting with it: two
-hashes of different settings cannot be compared.
+``FLAT_CONTRAST``) the hash is not used; nor is phash when both are smooth (a gradient, a sky:
+``structure`` below ``STABLE_STRUCTURE``), where pixel noise flips a third of its bits. The
+entry records the hash setting with it: two hashes of different settings cannot be compared.
 
 phash is computed here from the shared 32x32 grey square with a DCT written in numpy: the
 same bits as ``imagehash.phash`` (tests compare them; on a flat image, whose coefficients are
@@ -14,6 +15,7 @@ pytest process about 0.2 s of CPU at its first image. The other algorithms call 
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +32,12 @@ from .base import Reading, Values, beyond, limit
 DEFAULT_THRESHOLD = 6
 #: Below this contrast (standard deviation of phash-8's 32x32 grey image) an image is flat.
 FLAT_CONTRAST = 1.0
+#: Below this ``structure`` phash's bits are noise: a gradient, a sky, a near-uniform fill has a
+#: few large DCT coefficients and many at the median, which Gaussian noise of 2 grey levels flips
+#: (20 to 32 of 64 bits; docs/baselines-split-study.md). 16 keeps three quarters of the bits eight
+#: widths of that noise from the median (the checkpoint's outputs have 37 to 132; at 6, a radial
+#: gradient of 5.5 to 12 still lost 6 bits to it).
+STABLE_STRUCTURE = 16.0
 CONTRAST_SIDE = 32
 PHASH_FACTOR = 4  # imagehash's highfreq_factor: phash-N reads an (N*4)x(N*4) grey square
 
@@ -52,6 +60,18 @@ def phash_bits(image: DecodedImage, size: int) -> np.ndarray:
     low = np.round(basis @ pixels @ basis.T, 6)  # exact zeros stay zero: a flat image gets one hash
     bits: np.ndarray = low > np.median(low)
     return bits
+
+
+def structure(image: DecodedImage) -> float:
+    """How far phash-8's coefficients stand from their median: the first quartile, in widths of
+    the spread that pixel noise of one grey level gives a coefficient of this image (1/sqrt of
+    its pixels, as the amplitude of the pattern it stands for). Below a few, noise flips bits."""
+    side = 8 * PHASH_FACTOR
+    pixels = np.asarray(image.grey_square(side), dtype=np.float64)
+    basis = _dct_rows(side, 8)
+    low = basis @ pixels @ basis.T
+    amplitude = float(np.percentile(np.abs(low - np.median(low)), 25)) / (2 * side * side)
+    return round(amplitude * max(math.sqrt(image.width * image.height), side), 2)
 
 
 def hash_hex(image: DecodedImage, spec: HashSpec) -> str:
@@ -91,11 +111,12 @@ def hamming(a_hex: str, b_hex: str, spec: HashSpec) -> int:
 class HashMetric:
     name = "hash"
     fields: tuple[str, ...] = ("algorithm", "hash_size", "hash", "contrast")
+    optional: tuple[str, ...] = ("structure",)  # entries recorded before it lack it
     threshold_key = "threshold"
 
     def observe(self, image: DecodedImage, hash_spec: HashSpec) -> dict[str, Any]:
         return {"algorithm": hash_spec.algorithm, "hash_size": hash_spec.size,
-                "hash": hash_hex(image, hash_spec), "contrast": contrast(image)}
+                "hash": hash_hex(image, hash_spec), "contrast": contrast(image), "structure": structure(image)}
 
     def check(self, values: Values) -> None:
         spec = spec_of(values)
@@ -103,6 +124,9 @@ class HashMetric:
             raise BaselineError(f"hash {values['hash']!r} is not a {spec} hash ({spec.hex_digits} hex digits)")
         if not isinstance(values["contrast"], (int, float)) or isinstance(values["contrast"], bool):
             raise BaselineError(f"contrast {values['contrast']!r}: expected a number")
+        shown = values.get("structure", 0.0)
+        if not isinstance(shown, (int, float)) or isinstance(shown, bool):
+            raise BaselineError(f"structure {shown!r}: expected a number")
 
     def setting(self, values: Values) -> str:
         return str(spec_of(values))
@@ -115,11 +139,20 @@ class HashMetric:
 
     def describe(self, old: Values, new: Values, distance: float, threshold: float | None) -> Reading:
         spec = spec_of(new)
-        flat = max(old["contrast"], new["contrast"]) < FLAT_CONTRAST  # the hash is rounding noise there
-        figure = (f"{spec} distance {distance} (threshold {limit(threshold)}"
-                  + ("; not used, both images are flat" if flat else "") + ")")
-        problem = f"{spec} distance {distance} > {threshold}" if beyond(distance, threshold) and not flat else ""
+        unused = not_used(old, new, spec)
+        figure = f"{spec} distance {distance} (threshold {limit(threshold)}" + (f"; {unused}" if unused else "") + ")"
+        problem = f"{spec} distance {distance} > {threshold}" if beyond(distance, threshold) and not unused else ""
         return Reading(figure, problem)
+
+
+def not_used(old: Values, new: Values, spec: HashSpec) -> str:
+    """Why the hash is not used for this pair ("" when it is): its bits are noise in both images."""
+    if max(old["contrast"], new["contrast"]) < FLAT_CONTRAST:
+        return "not used, both images are flat"  # the hash is rounding noise there
+    smooth = [float(values["structure"]) for values in (old, new) if "structure" in values]
+    if spec.algorithm == "phash" and len(smooth) == 2 and max(smooth) < STABLE_STRUCTURE:
+        return "not used, both images are smooth"
+    return ""
 
 
 HASH = HashMetric()

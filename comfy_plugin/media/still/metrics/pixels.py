@@ -17,6 +17,10 @@ from ..image import reference_size, scaled
 
 #: The grid of tiles a map is judged by: a tile is 1/64 of the image (1.6 % of its area).
 TILE_GRID = 8
+#: The sigma, in reference pixels, of the Gaussian a pair is smoothed by before CIEDE2000
+#: (docs/baselines-split-study.md): it divides independent pixel noise by about 5 (1.0: 3.5,
+#: which leaves Gaussian noise of 2 grey levels at 0.8 on a dark fill, too close to 1.0).
+SMOOTHING = 1.5
 
 MapFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -46,6 +50,21 @@ class ReferencePair:
         if name not in self._maps:
             self._maps[name] = compute(self.old, self.new)
         return self._maps[name]
+
+    def smoothed(self) -> ReferencePair:
+        """Both references smoothed by a Gaussian of ``SMOOTHING`` pixels: what a mean of
+        per-pixel differences reads, so that pixel noise (GPU nondeterminism), which such a mean
+        adds up, weighs about a fifth of its raw size while a shift of colour keeps its own."""
+        if "smoothed" not in self._maps:
+            from scipy.ndimage import gaussian_filter  # (only when comparing; scikit-image loads it anyway)
+
+            def smooth(pixels: np.ndarray) -> np.ndarray:
+                spread = (SMOOTHING, SMOOTHING, 0)[: pixels.ndim]
+                out: np.ndarray = gaussian_filter(pixels.astype(np.float32), spread, mode="nearest", truncate=3.0)
+                return out
+
+            self._maps["smoothed"] = np.stack([smooth(self.old), smooth(self.new)])
+        return ReferencePair(*self._maps["smoothed"])
 
     def value(self, name: str, compute: Callable[[], float]) -> float:
         """A figure derived from a map (its mean, its worst tile), computed once."""

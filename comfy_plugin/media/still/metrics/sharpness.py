@@ -38,6 +38,7 @@ def sharpness(image: DecodedImage) -> float:
 class SharpnessMetric:
     name = "sharpness"
     fields: tuple[str, ...] = ("sharpness",)
+    optional: tuple[str, ...] = ()
     threshold_key = "sharpness_threshold"
 
     def observe(self, image: DecodedImage, hash_spec: HashSpec) -> dict[str, Any]:

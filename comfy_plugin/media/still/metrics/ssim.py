@@ -13,10 +13,12 @@ import numpy as np
 from .base import Reading, beyond, limit
 from .pixels import ReferencePair, tile_means
 
-#: 1 - mean SSIM that still matches: see docs/baselines-study.md for the measured distances.
-DEFAULT_SSIM_THRESHOLD = 0.02
-#: 1 - the worst tile's mean SSIM that still matches.
-DEFAULT_SSIM_TILE_THRESHOLD = 0.1
+#: 1 - mean SSIM that still matches (docs/baselines-split-study.md): Gaussian pixel noise of 2
+#: grey levels on a flat or smooth picture reads 0.066 (the window's contrast term sees nothing
+#: else there); a shift, a crop, JPEG artefacts read 0.14 and more on the checkpoint's outputs.
+DEFAULT_SSIM_THRESHOLD = 0.12
+#: 1 - the worst tile's mean SSIM that still matches (that noise: 0.076 on a 64 px picture).
+DEFAULT_SSIM_TILE_THRESHOLD = 0.15
 WINDOW = 7  # scikit-image's default window; smaller references use the largest odd side they have
 
 
