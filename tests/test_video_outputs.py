@@ -71,7 +71,7 @@ def test_one_frame_changed_fails_naming_it_in_each_video_and_is_accepted(project
         assert f"video {video}: frame 1 " not in out and f"video {video}: frame 3 " not in out
     assert "frame rate" not in out
     changed.stdout.fnmatch_lines(["prompts: 1 changed-test",  # the terminal summary: the worst reading
-                                  f"  video_ssim distance * (threshold 0.02)  {NODE}"])
+                                  f"  video_ciede2000 distance * (threshold 1)  {NODE}"])
     properties = junit_properties(junit)
     assert all(float(v) > 6 for v in properties["video_hash_distance"].split()), properties
     assert properties["video_hash_threshold"] == "6"
