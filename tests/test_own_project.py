@@ -148,3 +148,4 @@ def test_your_own_project_from_install_to_ci(tmp_path: Path) -> None:
     assert done.returncode == 1 and "1 failed, 1 passed" in done.stdout
     assert f"lacks model '{CHECKPOINT.name}'" in done.stdout
     assert (proj / "reports" / "junit.xml").is_file()
+    shutil.rmtree(tmp_path / "cache")  # the fetched 465 MB: pytest keeps the last runs' folders
