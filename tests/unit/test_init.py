@@ -13,7 +13,7 @@ import pytest
 
 from comfy_plugin.__main__ import main
 from comfy_plugin.batchfile.schema import SCHEMA_PATH, make_validator
-from comfy_plugin.project.offer import Workflow, choose_model, txt2img_items
+from comfy_plugin.project.offer import Workflow, bundled, choose_model, txt2img_items
 
 FILES = ["pytest.ini", "batch.schema.json", "workflows/txt2img.json", "batches/txt2img.json",
          ".github/workflows/comfy.yml", ".gitignore"]
@@ -135,6 +135,18 @@ def test_the_keys_of_a_ui_format_default_graph() -> None:
     choose_model(kept, ["other.safetensors", "sd.safetensors"], notes)
     assert kept.values == {"ckpt_name": "sd.safetensors"}
     assert txt2img_items({"nodes": [{"id": 1, "type": "SaveImage"}], "links": []}) == {}
+
+
+def test_the_bundled_graph_fits_comfyui_0_3_75() -> None:
+    """Offline, init writes the bundled txt2img graph: each node a class of ComfyUI 0.3.75's
+    /object_info (workflows-files/object-info.json) given exactly its declared inputs."""
+    info = json.loads((Path(__file__).resolve().parents[2] / "workflows-files" / "object-info.json").read_text())
+    graph = bundled().graph
+    for node_id, node in graph.items():
+        declared = info[node["class_type"]]["input"]
+        assert set(node["inputs"]) == set(declared["required"]) | set(declared.get("optional", {})), node_id
+        for value in node["inputs"].values():
+            assert not isinstance(value, list) or value[0] in graph, node_id
 
 
 def test_schema_prints_the_batch_schema(capsys: pytest.CaptureFixture[str]) -> None:
