@@ -6,9 +6,11 @@ merging), so each worker sends ``SessionResults.to_json()`` as plain JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, overload
 
 from ..errors import BaselineError
 from ..media.kind import Recordable
@@ -17,19 +19,68 @@ from ..media.kinds import Kinds
 FORMAT_VERSION = 1
 
 
+class Spill:
+    """One temporary file (gone with the process) holding the observations a session keeps
+    until it writes its baselines: memory stays flat in the number of prompts, whatever their
+    thumbnails and references weigh."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+
+    def put(self, observations: list[Recordable]) -> Spilled:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="comfy-results-")  # noqa: SIM115 (lives with the session)
+        data = pickle.dumps(observations, protocol=pickle.HIGHEST_PROTOCOL)
+        offset = self._file.seek(0, 2)
+        self._file.write(data)
+        return Spilled(self, offset, len(data), len(observations))
+
+    def get(self, offset: int, size: int) -> list[Recordable]:
+        assert self._file is not None  # (a Spilled exists only once put wrote)
+        self._file.seek(offset)
+        observations: list[Recordable] = pickle.loads(self._file.read(size))  # (this process wrote it)
+        return observations
+
+
+@dataclass(frozen=True)
+class Spilled(Sequence[Recordable]):
+    """A prompt's observations in the spill file, read back each time they are looked at."""
+
+    spill: Spill
+    offset: int
+    size: int
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    @overload
+    def __getitem__(self, index: int) -> Recordable: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Recordable]: ...
+    def __getitem__(self, index: int | slice) -> Recordable | Sequence[Recordable]:
+        return self.spill.get(self.offset, self.size)[index]
+
+    def __iter__(self) -> Iterator[Recordable]:
+        return iter(self.spill.get(self.offset, self.size))
+
+
 @dataclass
 class SessionResults:
-    """What a session (or one xdist worker) will record, per batch file key (``store.key``)."""
+    """What a session (or one xdist worker) will record, per batch file key (``store.key``). The
+    observations wait in a spill file, not in memory."""
 
-    updates: dict[str, dict[str, list[Recordable]]] = field(default_factory=dict)
+    updates: dict[str, dict[str, Sequence[Recordable]]] = field(default_factory=dict)
     ids: dict[str, set[str]] = field(default_factory=dict)  # every prompt id of files collected in full
     origins: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # key -> id -> provenance
+    spill: Spill = field(default_factory=Spill, repr=False, compare=False)
 
-    def record(self, batch_key: str, prompt_id: str, observations: list[Recordable] | None,
+    def record(self, batch_key: str, prompt_id: str, observations: Sequence[Recordable] | None,
                provenance: Mapping[str, Any] | None = None) -> None:
         """``provenance``: where the observations were made (written with them)."""
         if observations is not None:  # kept as the files the store writes, not as decoded data
-            self.updates.setdefault(batch_key, {})[prompt_id] = [o.settled() for o in observations]
+            settled = [o.settled() for o in observations]
+            self.updates.setdefault(batch_key, {})[prompt_id] = self.spill.put(settled) if settled else []
             if provenance:
                 self.origins.setdefault(batch_key, {})[prompt_id] = dict(provenance)
 
@@ -52,8 +103,12 @@ class SessionResults:
             raise BaselineError(f"baseline results of format {data.get('format')!r}: expected {FORMAT_VERSION}")
         updates = {key: {pid: [kinds.of_json(o).read_observed(o) for o in obs] for pid, obs in prompts.items()}
                    for key, prompts in data.get("updates", {}).items()}
-        return cls(updates, {key: set(ids) for key, ids in data.get("ids", {}).items()},
-                   {key: dict(origins) for key, origins in data.get("origins", {}).items()})
+        results = cls(ids={key: set(ids) for key, ids in data.get("ids", {}).items()},
+                      origins={key: dict(origins) for key, origins in data.get("origins", {}).items()})
+        for key, prompts in updates.items():
+            for prompt_id, observations in prompts.items():
+                results.updates.setdefault(key, {})[prompt_id] = results.spill.put(observations) if observations else []
+        return results
 
     def merge(self, other: SessionResults) -> None:
         """Add another process's results; for a prompt both hold, ``other`` wins."""

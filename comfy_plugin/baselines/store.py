@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from ..errors import BaselineError
@@ -198,18 +198,18 @@ class BaselineStore:
         origins = {str(k): v for k, v in origins.items() if isinstance(v, dict)} if isinstance(origins, dict) else {}
         return stored, origins
 
-    def sets_of(self, updates: Mapping[str, list[Recordable]],
-                provenance: Mapping[str, Mapping[str, object]]) -> dict[str | None, dict[str, list[Recordable]]]:
+    def sets_of(self, updates: Mapping[str, Sequence[Recordable]],
+                provenance: Mapping[str, Mapping[str, object]]) -> dict[str | None, dict[str, Sequence[Recordable]]]:
         """The updates by the set each is written to: with env "auto" the set of the device
         that produced it (its provenance's device), else the one set ``env`` names."""
-        sets: dict[str | None, dict[str, list[Recordable]]] = {}
+        sets: dict[str | None, dict[str, Sequence[Recordable]]] = {}
         for prompt_id, observations in updates.items():
             device = provenance.get(prompt_id, {}).get("device") if self.auto else None
             label = self.set_of(str(device)) if device else self.set_of(self.device)
             sets.setdefault(label, {})[prompt_id] = observations
         return sets or {self.set_of(self.device): {}}
 
-    def write(self, batch_file: Path, updates: Mapping[str, list[Recordable]],
+    def write(self, batch_file: Path, updates: Mapping[str, Sequence[Recordable]],
               remove: Iterable[str] = (), provenance: Mapping[str, Mapping[str, object]] | None = None,
               label: str | None = AUTO_ENV) -> Path | None:
         """Merge ``updates`` (whole prompts, each with its ``provenance`` if known) into the file
