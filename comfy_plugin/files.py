@@ -114,6 +114,60 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
 
 
+class StagedWrites:
+    """Many files each replaced whole, made durable together: each is written under a temporary
+    name at once (memory stays flat), and ``commit`` syncs them all concurrently (a file system
+    commits concurrent syncs together, where one after another each waits for its own) before
+    renaming each into place. A baseline's side files, before the file that names them."""
+
+    #: Syncs at a time.
+    SYNCS = 8
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, Path]] = []
+
+    def add(self, path: Path, data: bytes) -> None:
+        """``data`` staged for ``path`` (its folder must exist); OSError as raised."""
+        fd, tmp = _new_temporary(path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError:
+            os.unlink(tmp)
+            raise
+        self._staged.append((tmp, path))
+
+    def discard(self) -> None:
+        """Remove what was staged and not committed (a failure on the way)."""
+        staged, self._staged = self._staged, []
+        for tmp, _ in staged:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def commit(self) -> None:
+        """Every staged file on disk, then in place; OSError as raised (the rest discarded)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        staged, self._staged = self._staged, []
+        try:
+            with ThreadPoolExecutor(self.SYNCS) as pool:
+                list(pool.map(_sync, [tmp for tmp, _ in staged]))
+            for tmp, path in staged:
+                os.replace(tmp, path)
+        finally:
+            for tmp, _ in staged:
+                with suppress(FileNotFoundError):  # renamed into place
+                    os.unlink(tmp)
+
+
+def _sync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_new(directory: Path, name: str, data: bytes) -> Path:
     """Write ``data`` under ``name`` in ``directory`` without ever replacing a file.
 

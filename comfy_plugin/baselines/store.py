@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from ..errors import BaselineError
-from ..files import safe_piece, write_atomically
+from ..files import StagedWrites, safe_piece, write_atomically
 from ..media.kind import DEFAULT_KIND, Recordable, Stored
 from ..media.kinds import Kinds
 from ..server.identity import folder_label
@@ -56,21 +56,29 @@ def thumbnail_name(prompt_id: str, index: int, suffix: str = ".png") -> str:
 
 
 class _SideFiles:
-    """The files beside one baseline file that a kind writes for its entries."""
+    """The files beside one baseline file that a kind writes for its entries: staged, and made
+    durable together (``files.StagedWrites``) before the baseline file that names them."""
 
-    def __init__(self, thumbs: Path, refs: Path) -> None:
-        self.thumbs, self.refs = thumbs, refs
+    def __init__(self, thumbs: Path, refs: Path, staged: StagedWrites) -> None:
+        self.thumbs, self.refs, self.staged = thumbs, refs, staged
 
     def named(self, prompt_id: str, index: int, suffix: str, data: bytes) -> str:
         name = thumbnail_name(prompt_id, index, suffix)
-        atomic_write(self.thumbs / name, data)
+        self._stage(self.thumbs / name, data)
         return f"{self.thumbs.name}/{name}"
 
     def by_digest(self, data: bytes, suffix: str) -> str:
         name = reference_name(data, suffix)
         if not (self.refs / name).is_file():  # the same name holds the same bytes: never rewritten
-            atomic_write(self.refs / name, data)
+            self._stage(self.refs / name, data)
         return f"{self.refs.name}/{name}"
+
+    def _stage(self, path: Path, data: bytes) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.staged.add(path, data)
+        except OSError as exc:
+            raise BaselineError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 class BaselineStore:
@@ -224,16 +232,23 @@ class BaselineStore:
         stored, origins = self._read(path)
         for prompt_id in remove:
             stored.pop(prompt_id, None)
-        for prompt_id, observations in updates.items():
-            origins.pop(prompt_id, None)  # a new entry's provenance is its own, or none
-            if not observations:  # nothing to compare against later: no entry at all
-                stored.pop(prompt_id, None)
-                continue
-            files = _SideFiles(thumbs, refs)
-            stored[prompt_id] = [self.kinds.named(seen.kind).keep(seen, files, prompt_id, index)
-                                 for index, seen in enumerate(observations)]
-            if provenance and provenance.get(prompt_id):
-                origins[prompt_id] = dict(provenance[prompt_id])
+        staged = StagedWrites()
+        try:
+            for prompt_id, observations in updates.items():
+                origins.pop(prompt_id, None)  # a new entry's provenance is its own, or none
+                if not observations:  # nothing to compare against later: no entry at all
+                    stored.pop(prompt_id, None)
+                    continue
+                files = _SideFiles(thumbs, refs, staged)
+                stored[prompt_id] = [self.kinds.named(seen.kind).keep(seen, files, prompt_id, index)
+                                     for index, seen in enumerate(observations)]
+                if provenance and provenance.get(prompt_id):
+                    origins[prompt_id] = dict(provenance[prompt_id])
+            staged.commit()
+        except OSError as exc:
+            raise BaselineError(f"cannot write the files beside {path}: {exc.strerror or exc}") from None
+        finally:
+            staged.discard()  # (nothing left once committed)
         if stored:
             document = {
                 "format": FORMAT_VERSION,
