@@ -127,16 +127,22 @@ def spans(runs: int, prompts: int, size: int) -> tuple[float, list[str]]:
     from cpu_busy_ratio import workflow
     from launched_run import LAUNCH_ARGS, pytest_launched
 
-    ratios, lines = [], []
+    ratios: list[float] = []
+    idle: list[float] = []
+    lines: list[str] = []
     for round_ in range(runs):
         seed = 1_000_000 * (round_ + 1)
         with connected(None, LAUNCH_ARGS) as (_, client):  # a fresh server, as the plugin's is
             floor = queue_all(client, [workflow(size, seed + i) for i in range(prompts)])
         run = pytest_launched([workflow(size, seed + 500_000 + i) for i in range(prompts)])
         ratios.append(run.figures.span_s / floor.span_s)
+        idle.append(run.figures.ratio / floor.ratio)
         lines.append(f"    round {round_ + 1}: floor span {floor.span_s:.2f} s (Σ exec {floor.busy_s:.2f} s), pytest "
                      f"span {run.figures.span_s:.2f} s (Σ exec {run.figures.busy_s:.2f} s, client CPU "
-                     f"{run.cpu_s:.1f} s) = {ratios[-1]:.3f}")
+                     f"{run.cpu_s:.1f} s) = {ratios[-1]:.3f}; busy ratios (span ÷ Σ exec) {run.figures.ratio:.3f} ÷ "
+                     f"{floor.ratio:.3f} = {idle[-1]:.3f}")
+    lines.append(f"    (busy ratio pytest ÷ floor, median {statistics.median(idle):.3f}: the server's idle time alone, "
+                 "steadier than the span where other load slows its execution)")
     return statistics.median(ratios), lines
 
 
