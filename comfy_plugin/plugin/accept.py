@@ -1,12 +1,7 @@
 """``pytest --comfy-accept FILE``: the pytest side of accepting pending results.
 
-pytest decides its rootdir and configuration file before it loads this plugin, so it does not
-know that ``--comfy-accept`` takes a value: in ``--comfy-accept ~/Downloads/accepted.json`` it
-takes the file for a test path and looks for the project around ``~/Downloads`` (wrong rootdir,
-no ini, the wrong ``images/comfy-pending``). The command is then run once more, in this
-process, with the file as part of the option (``--comfy-accept=/abs/accepted.json``), which
-pytest leaves out of its search: the project is found from the working directory, as for
-any run.
+The file may be anywhere (``~/Downloads/accepted.json``): given as two words, pytest first took
+it for a test path, and the command was run again with it joined (``joined.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +13,6 @@ import pytest
 
 from . import options
 
-FLAG = "--comfy-accept"
-
 
 def command(config: pytest.Config) -> int | None:
     """Accept the listed prompts' pending results, print each change, and return the exit code
@@ -27,9 +20,6 @@ def command(config: pytest.Config) -> int | None:
     listed = config.getoption("comfy_accept")
     if not listed:
         return None
-    again = joined_args(config.invocation_params.args, config.invocation_params.dir)
-    if again is not None:
-        return int(pytest.main(again))
     from ..baselines import accept
     from .state import output_kinds
 
@@ -45,13 +35,3 @@ def command(config: pytest.Config) -> int | None:
 def accepted_file(value: str, invocation_dir: Path) -> Path:
     """The accepted-results file: anywhere, ``~`` expanded, relative to the working directory."""
     return invocation_dir / os.path.expanduser(value)
-
-
-def joined_args(args: tuple[str, ...] | list[str], invocation_dir: Path) -> list[str] | None:
-    """The command line with ``--comfy-accept FILE`` (two words, which pytest's rootdir search
-    reads as a test path) as one word with an absolute path; None when it is one word already."""
-    words = list(args)
-    for i, word in enumerate(words[:-1]):
-        if word == FLAG:
-            return [*words[:i], f"{FLAG}={accepted_file(words[i + 1], invocation_dir)}", *words[i + 2:]]
-    return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..settings import REGRESSION_MARKER
-from . import hookspecs, options
+from . import hookspecs, joined, options
 from .registry import STATE_NAME, comfy_state
 from .state import ComfyPlugin
 
@@ -44,8 +44,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """``--comfy-accept FILE``: write the listed prompts' pending results as their baselines,
-    print each change, and stop (nothing is collected or run, as with ``--fixtures``)."""
+    """A path option given as two words that misled pytest's search for the project: the
+    command runs again with it as one word (``joined.py``). ``--comfy-accept FILE``: write the
+    listed prompts' pending results as their baselines, print each change, and stop (nothing is
+    collected or run, as with ``--fixtures``)."""
+    code = joined.rerun(config)
+    if code is not None:
+        return code
     if not config.getoption("comfy_accept"):
         return None
     from .accept import command

@@ -48,21 +48,22 @@ def test_the_development_launches_disable_the_installs_custom_nodes() -> None:
 def test_comfyuis_own_pytest_ini_is_not_taken_for_the_projects(pytester: pytest.Pytester,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """ComfyUI ships a pytest.ini; pytest, before the plugin is loaded, takes --comfy-launch's
-    separate value for a test path and would make that file the project's configuration (and
-    put the project's baselines and images in ComfyUI's folder): refused, with the ways out."""
+    separate value for a test path and makes that file the project's configuration (which would
+    put the project's baselines and images in ComfyUI's folder): the command runs again with the
+    value joined, so the project is the working directory's, as with --comfy-launch=DIR."""
     comfy = pytester.mkdir("elsewhere") / "ComfyUI"
     comfy.mkdir()
     (comfy / "pytest.ini").write_text("[pytest]\n")
     project = pytester.mkdir("project")
     (project / "batches").mkdir()
     monkeypatch.chdir(project)
-    refused = pytester.runpytest("batches", "--comfy-launch", str(comfy), "--co", "-p", "no:cacheprovider")
-    assert refused.ret == pytest.ExitCode.USAGE_ERROR
-    refused.stderr.fnmatch_lines([f"ERROR: pytest took {comfy / 'pytest.ini'} for this project's configuration "
-                                  "file (it is in the ComfyUI folder given to --comfy-launch): *"
-                                  "or join such values with '=': --comfy-launch=DIR --comfy-python=PATH"])
-    joined = pytester.runpytest("batches", f"--comfy-launch={comfy}", "--co", "-p", "no:cacheprovider")
-    assert joined.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    for args in (["batches", "--comfy-launch", str(comfy)], ["--comfy-launch", str(comfy)],
+                 ["batches", f"--comfy-launch={comfy}"]):
+        result = pytester.runpytest(*args, "--co", "-p", "no:cacheprovider")
+        assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED, args
+        result.stdout.fnmatch_lines([f"rootdir: {project}"])
+        assert "configfile" not in result.stdout.str(), args
     (project / "pytest.ini").write_text("[pytest]\n")
-    with_ini = pytester.runpytest("batches", "--comfy-launch", str(comfy), "--co", "-p", "no:cacheprovider")
+    with_ini = pytester.runpytest("--comfy-launch", str(comfy), "--co", "-p", "no:cacheprovider")
     assert with_ini.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    with_ini.stdout.fnmatch_lines([f"rootdir: {project}", "configfile: pytest.ini"])
