@@ -9,6 +9,7 @@
 - ``reader``: the socket's thread, and reconnection after a drop;
 - ``watches``: socket messages filed per prompt; failures inside the reader reported once;
 - ``waiting``: the wait for one prompt, its execution timeout and its queue timeout;
+- ``background``: the threads that send and wait for the prompts queued ahead, in order;
 - ``answers``: the server's answers turned into data (pure functions);
 - ``comfy_client``: ComfyClient, the one object the rest of the plugin uses.
 """
