@@ -41,7 +41,9 @@ def pytest_unconfigure(config):
     own = resource.getrusage(resource.RUSAGE_SELF)
     open("self.json", "w").write(json.dumps([own.ru_maxrss / 1024, own.ru_utime + own.ru_stime]))
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
+    open("before_end.json", "w").write(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     parts = comfy_state(session.config).parts
     if parts is not None and parts.session.server is not None:
         with urllib.request.urlopen(parts.session.url + "/history?max_items=1000000", timeout=120) as answer:
@@ -54,6 +56,7 @@ class Run:
     figures: Figures
     peak_rss_mb: float
     cpu_s: float
+    before_end_mb: float  # the peak RSS before the session's end (baselines written, report)
 
 
 def spans(history: dict) -> tuple[int, float, float]:
@@ -104,9 +107,10 @@ def pytest_launched(workflows: list[dict], *, profile: Path | None = None, extra
             raise SystemExit(f"pytest failed ({proc.returncode}):\n{text[:1500]}\n...\n{text[-2500:]}")
         history = json.loads((folder / "history.json").read_text())
         peak_mb, cpu_s = json.loads((folder / "self.json").read_text())
+        before_end_mb = json.loads((folder / "before_end.json").read_text())
     prompts, busy, span = spans(history)
     figures = Figures("pytest", prompts, wall, busy, span)
-    return Run(figures, peak_mb, cpu_s)
+    return Run(figures, peak_mb, cpu_s, before_end_mb)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     run = pytest_launched(wfs, profile=args.profile, extra=tuple(args.pytest_args))
     f = run.figures
     print(f"pytest: {f.prompts} prompts, span {f.span_s:.2f} s, Σ exec {f.busy_s:.2f} s, wall {f.wall_s:.2f} s, "
-          f"CPU {run.cpu_s:.2f} s, peak RSS {run.peak_rss_mb:.0f} MB")
+          f"CPU {run.cpu_s:.2f} s, peak RSS {run.peak_rss_mb:.0f} MB ({run.before_end_mb:.0f} MB before the "
+          "session's end)")
     return 0
 
 

@@ -162,7 +162,8 @@ def rss_part(small: int, large: int) -> None:
         t0 = time.monotonic()
         run = pytest_launched([workflow(64, 7) for _ in range(n)])
         peaks[n] = run.peak_rss_mb
-        print(f"    {n} identical prompts: peak RSS {run.peak_rss_mb:.0f} MB, span {run.figures.span_s:.1f} s, "
+        print(f"    {n} identical prompts: peak RSS {run.peak_rss_mb:.0f} MB ({run.before_end_mb:.0f} MB before the "
+              f"session's end writes the baselines), span {run.figures.span_s:.1f} s, "
               f"client CPU {run.cpu_s:.1f} s ({time.monotonic() - t0:.0f} s in all)", flush=True)
     ratio = peaks[large] / peaks[small]
     print(f"RSS         peak RSS of pytest, {large} prompts ÷ {small}: {peaks[large]:.0f} MB ÷ {peaks[small]:.0f} MB "
