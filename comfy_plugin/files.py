@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from .errors import OutputError
 
@@ -114,14 +115,31 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
 
 
+@contextmanager
+def replacing(path: Path) -> Iterator[IO[bytes]]:
+    """A file open for writing whose content replaces ``path`` whole when the block ends without
+    an error (synced, then renamed into place), and is removed otherwise: ``write_atomically``
+    for a file written piece by piece, so that it is never all in memory. OSError as raised."""
+    fd, tmp = _new_temporary(path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with suppress(FileNotFoundError):  # renamed into place
+            os.unlink(tmp)
+
+
 class StagedWrites:
     """Many files each replaced whole, made durable together: each is written under a temporary
     name at once (memory stays flat), and ``commit`` syncs them all concurrently (a file system
     commits concurrent syncs together, where one after another each waits for its own) before
     renaming each into place. A baseline's side files, before the file that names them."""
 
-    #: Syncs at a time.
-    SYNCS = 8
+    #: Syncs at a time, and files handed to the syncing threads at a time.
+    SYNCS, SLICE = 8, 512
 
     def __init__(self) -> None:
         self._staged: list[tuple[str, Path]] = []
@@ -150,8 +168,9 @@ class StagedWrites:
 
         staged, self._staged = self._staged, []
         try:
-            with ThreadPoolExecutor(self.SYNCS) as pool:
-                list(pool.map(_sync, [tmp for tmp, _ in staged]))
+            with ThreadPoolExecutor(self.SYNCS) as pool:  # a slice at a time: not a future per file at once
+                for start in range(0, len(staged), self.SLICE):
+                    list(pool.map(_sync, [tmp for tmp, _ in staged[start:start + self.SLICE]]))
             for tmp, path in staged:
                 os.replace(tmp, path)
         finally:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from ..errors import BaselineError
-from ..files import StagedWrites, safe_piece, write_atomically
+from ..files import StagedWrites, replacing, safe_piece, write_atomically
 from ..media.kind import DEFAULT_KIND, Recordable, Stored
 from ..media.kinds import Kinds
 from ..server.identity import folder_label
@@ -232,44 +232,69 @@ class BaselineStore:
         stored, origins = self._read(path)
         for prompt_id in remove:
             stored.pop(prompt_id, None)
-        staged = StagedWrites()
-        try:
-            for prompt_id, observations in updates.items():
-                origins.pop(prompt_id, None)  # a new entry's provenance is its own, or none
-                if not observations:  # nothing to compare against later: no entry at all
-                    stored.pop(prompt_id, None)
-                    continue
-                files = _SideFiles(thumbs, refs, staged)
-                stored[prompt_id] = [self.kinds.named(seen.kind).keep(seen, files, prompt_id, index)
-                                     for index, seen in enumerate(observations)]
-                if provenance and provenance.get(prompt_id):
-                    origins[prompt_id] = dict(provenance[prompt_id])
-            staged.commit()
-        except OSError as exc:
-            raise BaselineError(f"cannot write the files beside {path}: {exc.strerror or exc}") from None
-        finally:
-            staged.discard()  # (nothing left once committed)
-        if stored:
-            document = {
-                "format": FORMAT_VERSION,
-                "batch_file": self.key(batch_file),
-                "environment": self.env if label == AUTO_ENV else label,
-                "baselines": {pid: [_entry_json(e) for e in entries] for pid, entries in stored.items()},
-            }
-            kept = {pid: origin for pid, origin in origins.items() if pid in stored}
-            if kept:
-                document["provenance"] = kept
-            text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-            atomic_write(path, text.encode("utf-8"))
+        for prompt_id, observations in updates.items():
+            origins.pop(prompt_id, None)  # a new entry's provenance is its own, or none
+            stored.pop(prompt_id, None)  # replaced, or (no observations: nothing to compare) dropped
+            if observations and provenance and provenance.get(prompt_id):
+                origins[prompt_id] = dict(provenance[prompt_id])
+        ids = sorted({*stored, *(pid for pid, observations in updates.items() if observations)})
+        named: set[str] = set()
+        if ids:
+            head = {"format": FORMAT_VERSION, "batch_file": self.key(batch_file),
+                    "environment": self.env if label == AUTO_ENV else label}
+            kept = {pid: origin for pid, origin in origins.items() if pid in stored or updates.get(pid)}
+            entries = self._entries(path, ids, stored, updates, files=_SideFiles(thumbs, refs, StagedWrites()),
+                                   named=named)
+            try:
+                _stream(path, entries, {**head, **({"provenance": kept} if kept else {})})
+            finally:
+                entries.close()  # what was staged and not committed removed
         elif path.exists():
             try:
                 path.unlink()
             except OSError as exc:
                 raise BaselineError(f"cannot remove {path}: {exc.strerror or exc}") from None
-        named = [PurePosixPath(name) for es in stored.values() for e in es for name in e.side_files()]
+        files = [PurePosixPath(name) for name in named]
         for folder in (thumbs, refs):
-            _drop_unused(folder, {p.name for p in named if p.parent.name == folder.name})
-        return path if stored else None
+            _drop_unused(folder, {p.name for p in files if p.parent.name == folder.name})
+        return path if ids else None
+
+    def _entries(self, path: Path, ids: list[str], stored: Entries, updates: Mapping[str, Sequence[Recordable]],
+                 *, files: _SideFiles, named: set[str]) -> Generator[tuple[str, list[Stored]], None, None]:
+        """Each prompt's entries in order, an update's side files staged as it is made; once all
+        are made, the side files made durable (before the baseline file that names them is)."""
+        try:
+            for prompt_id in ids:
+                observations = updates.get(prompt_id)
+                entries = ([self.kinds.named(seen.kind).keep(seen, files, prompt_id, index)
+                            for index, seen in enumerate(observations)] if observations else stored[prompt_id])
+                named.update(name for e in entries for name in e.side_files())
+                yield prompt_id, entries
+            files.staged.commit()
+        except OSError as exc:
+            raise BaselineError(f"cannot write the files beside {path}: {exc.strerror or exc}") from None
+        finally:
+            files.staged.discard()  # (nothing left once committed)
+
+
+def _stream(path: Path, entries: Iterable[tuple[str, list[Stored]]], rest: Mapping[str, object]) -> None:
+    """The baseline file written a prompt at a time (never the whole document in memory) and
+    replaced whole: ``json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False)`` to
+    the byte, "baselines" sorting before every other key."""
+    def dumps(value: object) -> str:
+        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as f:
+            f.write(b'{\n  "baselines": {\n')
+            for n, (prompt_id, stored) in enumerate(entries):
+                member = dumps({prompt_id: [_entry_json(e) for e in stored]})[2:-2]  # without the braces
+                text = "\n".join("  " + line for line in member.split("\n"))  # one level deeper
+                f.write((",\n" if n else "").encode("utf-8") + text.encode("utf-8"))
+            f.write(("\n  },\n" + dumps(dict(rest))[2:] + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise BaselineError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _entry_json(entry: Stored) -> dict[str, object]:
