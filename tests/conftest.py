@@ -46,12 +46,13 @@ def start_with_custom_node(workdir: Path, node: str) -> LaunchedServer:
                   model_paths=MODEL_PATHS, workdir=workdir)
 
 
-def start_comfyui(extra_args: tuple[str, ...] = ()) -> LaunchedServer:
+def start_comfyui(extra_args: tuple[str, ...] = (), workdir: Path | None = None) -> LaunchedServer:
     if not (COMFY_DIR / "main.py").exists():
         pytest.fail(f"no ComfyUI at {COMFY_DIR}: run scripts/setup.sh (or make test) first", pytrace=False)
     if not MODEL_PATHS.is_file():
         pytest.fail(f"no {MODEL_PATHS}: run scripts/setup.sh (or make test) first", pytrace=False)
-    return launch(COMFY_DIR, default_python(ROOT), [*CPU_ARGS, *extra_args], model_paths=MODEL_PATHS)
+    return launch(COMFY_DIR, default_python(ROOT), [*CPU_ARGS, *extra_args], model_paths=MODEL_PATHS,
+                  workdir=workdir)
 
 
 @pytest.fixture(autouse=True)

@@ -8,21 +8,26 @@ scripts/install-comfyui.sh installs; an older install lacks it, and these tests 
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from comfy_plugin.server.launcher import LaunchedServer
+from comfy_plugin.server.launcher import WORKDIR_PREFIX, LaunchedServer
 
 #: Node types of the local templates that only torchaudio brings.
 AUDIO_NODES = ("LoadAudio", "SaveAudioMP3", "VAEDecodeAudio", "AudioEncoderLoader")
 
 
 def start_template_server() -> LaunchedServer:
-    """A ComfyUI with its API nodes."""
+    """A ComfyUI with its API nodes, whose base folder (``workdir/base``: its ``models/``) is the
+    launch's own, so a test may place the model files a template names there (a plain launch
+    runs with the install's own models folder, which a test must not write into)."""
     from conftest import start_comfyui  # tests/conftest.py: the suite's way to launch ComfyUI
 
-    return start_comfyui()
+    workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+    return start_comfyui(("--base-directory", str(workdir / "base")), workdir=workdir)
 
 
 def require_audio_nodes(object_info: dict[str, Any]) -> None:
