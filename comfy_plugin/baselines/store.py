@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from ..errors import BaselineError
 from ..files import StagedWrites, replacing, safe_piece, write_atomically
@@ -246,7 +247,7 @@ class BaselineStore:
             entries = self._entries(path, ids, stored, updates, files=_SideFiles(thumbs, refs, StagedWrites()),
                                    named=named)
             try:
-                _stream(path, entries, {**head, **({"provenance": kept} if kept else {})})
+                _stream(path, entries, head, kept)
             finally:
                 entries.close()  # what was staged and not committed removed
         elif path.exists():
@@ -277,24 +278,36 @@ class BaselineStore:
             files.staged.discard()  # (nothing left once committed)
 
 
-def _stream(path: Path, entries: Iterable[tuple[str, list[Stored]]], rest: Mapping[str, object]) -> None:
-    """The baseline file written a prompt at a time (never the whole document in memory) and
-    replaced whole: ``json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False)`` to
-    the byte, "baselines" sorting before every other key."""
-    def dumps(value: object) -> str:
-        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
-
+def _stream(path: Path, entries: Iterable[tuple[str, list[Stored]]], head: Mapping[str, object],
+            provenance: Mapping[str, object]) -> None:
+    """The baseline file written a prompt at a time (never the whole document, nor all its
+    provenance, in memory) and replaced whole: ``json.dumps(document, sort_keys=True, indent=2,
+    ensure_ascii=False)`` to the byte ("baselines" sorts first, "provenance" last)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(path) as f:
             f.write(b'{\n  "baselines": {\n')
-            for n, (prompt_id, stored) in enumerate(entries):
-                member = dumps({prompt_id: [_entry_json(e) for e in stored]})[2:-2]  # without the braces
-                text = "\n".join("  " + line for line in member.split("\n"))  # one level deeper
-                f.write((",\n" if n else "").encode("utf-8") + text.encode("utf-8"))
-            f.write(("\n  },\n" + dumps(dict(rest))[2:] + "\n").encode("utf-8"))
+            _members(f, ((pid, [_entry_json(e) for e in stored]) for pid, stored in entries))
+            f.write(("\n  },\n" + _dumps(dict(head))[2:-2]).encode("utf-8"))
+            if provenance:
+                f.write(b',\n  "provenance": {\n')
+                _members(f, ((pid, provenance[pid]) for pid in sorted(provenance)))
+                f.write(b"\n  }")
+            f.write(b"\n}\n")
     except OSError as exc:
         raise BaselineError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def _members(f: IO[bytes], items: Iterable[tuple[str, object]]) -> None:
+    """The members of an object two levels deep, one at a time, as ``_dumps`` of it would write them."""
+    for n, (key, value) in enumerate(items):
+        member = _dumps({key: value})[2:-2]  # without the braces
+        text = "\n".join("  " + line for line in member.split("\n"))  # one level deeper
+        f.write((",\n" if n else "").encode("utf-8") + text.encode("utf-8"))
 
 
 def _entry_json(entry: Stored) -> dict[str, object]:
