@@ -261,12 +261,14 @@ def test_an_unreadable_reference_fails_naming_git_lfs(store):
     assert result.status == "diff" and "cannot be read" in result.message
 
 
-def test_worker_results_carry_references_and_drop_pixels(store):
+def test_worker_results_carry_references_not_pixels(store):
     results = SessionResults()
     results.record("batches/x.json", "a", [observe(texture(1), thumbnail=False)])
     kept = results.updates["batches/x.json"]["a"][0]
-    assert kept.pixels is None and kept.reference_png and kept.thumbnail_png
-    merged = merge_worker_results([json.loads(json.dumps(results.to_json()))], Kinds.of())
+    assert kept.pixels is not None and not kept.thumbnail_png  # the PNGs are made when written, at the end
+    sent = json.loads(json.dumps(results.to_json()))
+    assert set(sent["updates"]["batches/x.json"]["a"][0]) == {"entry", "thumbnail_png", "reference_png"}
+    merged = merge_worker_results([sent], Kinds.of())
     store.write(batch(store), merged.updates["batches/x.json"])
     assert store.load(batch(store))["a"][0].reference
 

@@ -147,8 +147,12 @@ class Observation:
                        reference_png=self.reference_png or self.source or reference_png(pixels))
 
     def settled(self) -> Observation:
-        """What a session keeps until it writes: the PNGs a baseline keeps, not the arrays."""
-        return self.recordable().without_pixels()
+        """What a session keeps until it writes (in its spill file): the reference pixels, the
+        PNGs a baseline keeps made from them only when the store writes it, at the session's end
+        and not while prompts run; the PNGs alone once made (or with the original PNG as the reference)."""
+        if self.pixels is None or self.source or (self.thumbnail_png and self.reference_png):
+            return self.recordable().without_pixels()
+        return self
 
     def without_pixels(self) -> Observation:
         """What a session keeps until it writes: the PNGs, not the arrays."""

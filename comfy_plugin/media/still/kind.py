@@ -143,7 +143,7 @@ class StillImages(OutputKind):
         same = [unchanged_output(entries[i] if entries and i < len(entries) else None, o.data, hash_spec, context)
                 for i, o in enumerate(outputs)]
         observed = [seen or observe(o.data, hash_spec, seed=context.seed, workflow_digest=context.workflow_digest,
-                                    params=context.params, thumbnail=context.record,
+                                    params=context.params, thumbnail=False,  # made when written
                                     reference_side=context.reference_side)
                     for seen, o in zip(same, outputs, strict=True)]
         references = [context.stored_file(e.reference) if e.reference else None for e in entries or []]
