@@ -1,4 +1,4 @@
-"""HTML pieces the kinds' parts of a report card share: an embedded picture, the flip button."""
+"""HTML pieces the kinds' parts of a report card share: an embedded picture."""
 
 from __future__ import annotations
 
@@ -12,7 +12,3 @@ def img_tag(b64: str | None, alt: str, title: str = "") -> str:
     return (f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt, quote=True)}" '
             f'title="{html.escape(title or alt, quote=True)}">')
 
-
-def flip_button() -> str:
-    """Swaps the baseline and the new output in place (the page's script does the swap)."""
-    return '<button type="button" class="flip" title="show the baseline and the new image in turn">flip</button>'
