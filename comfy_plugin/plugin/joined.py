@@ -59,11 +59,16 @@ def misread(config: pytest.Config) -> bool:
         return False  # the user chose them
     if config.getoption("comfy_accept"):
         return True
-    inipath = config.inipath
+    return config.inipath is None or foreign_ini(config)
+
+
+def foreign_ini(config: pytest.Config) -> bool:
+    """Whether the configuration file pytest took is above neither the working directory nor
+    a test path (a project's own is always one of them)."""
+    if config.inipath is None:
+        return False
     here = config.invocation_params.dir
-    if inipath is None:
-        return True
-    folder = inipath.resolve().parent
+    folder = config.inipath.resolve().parent
     paths = [here, *(here / str(arg).split("::")[0] for arg in config.args)]
     return not any(folder == p or folder in p.parents for p in (q.resolve() for q in paths))
 

@@ -368,19 +368,15 @@ def resolve(config: pytest.Config) -> Settings:
 
 
 def _not_comfyuis_ini(config: pytest.Config, launch: Path | None) -> None:
-    """pytest looks for its configuration file from the paths on the command line, and before the
-    plugin is loaded it takes an option's separate value (``--comfy-launch DIR``, ``--comfy-python
-    PATH``) for one: in a project without a configuration file of its own it would take ComfyUI's
-    ``pytest.ini`` (or a file above the interpreter) and put baselines and images beside it. A
-    configuration file above neither the working directory nor a test path is refused."""
+    """The net under ``joined.py`` (which runs a command whose two-word path option misled
+    pytest's search again, joined): a configuration file above neither the working directory
+    nor a test path that is still taken (ComfyUI's ``pytest.ini``) is refused, never used."""
+    from .joined import foreign_ini
+
     inipath = config.inipath
-    if inipath is None or config.option.inifilename:
+    if inipath is None or config.option.inifilename or not foreign_ini(config):
         return
-    here = config.invocation_params.dir
-    paths = [here, *(here / str(arg).split("::")[0] for arg in config.args)]
     folder = inipath.resolve().parent
-    if any(folder == p or folder in p.parents for p in (q.resolve() for q in paths)):
-        return
     inside = launch is not None and launch.resolve() in (folder, *folder.parents)
     raise pytest.UsageError(
         f"pytest took {inipath} for this project's configuration file"
