@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,25 @@ def entry(i: int, failed: bool, files: dict[str, str]) -> dict[str, Any]:
 
 
 def entries(count: int, failing: int, files: dict[str, str]) -> list[dict[str, Any]]:
-    """``count`` entries in file order, ``failing`` of them failed, spread evenly."""
+    """``count`` entries in file order, ``failing`` of them failed, spread evenly. A failing
+    card links pictures of its own (hard links to the pair): Chromium loads a lazy picture at
+    once when its address is in its memory cache, so cards sharing one address would all load
+    as soon as the first did, and laziness could not be seen."""
     step = max(1, count // max(failing, 1))
-    return [entry(i, i % step == 0 and i // step < failing, files) for i in range(count)]
+    found = []
+    for i in range(count):
+        failed = i % step == 0 and i // step < failing
+        found.append(entry(i, failed, _own(files, i) if failed else files))
+    return found
+
+
+def _own(files: dict[str, str], i: int) -> dict[str, str]:
+    """``files`` with the new image and the reference under names of card ``i``'s own."""
+    own = dict(files)
+    for key in ("new", "ref"):
+        original = Path(files[key])
+        linked = original.with_name(f"{original.stem}-{i}{original.suffix}")
+        if not linked.exists():
+            os.link(original, linked)
+        own[key] = str(linked)
+    return own
