@@ -142,7 +142,7 @@ class StagedWrites:
     SYNCS, SLICE = 8, 512
 
     def __init__(self) -> None:
-        self._staged: list[tuple[str, Path]] = []
+        self._staged: list[tuple[str, str]] = []  # (temporary, final): strings, lighter than paths
 
     def add(self, path: Path, data: bytes) -> None:
         """``data`` staged for ``path`` (its folder must exist); OSError as raised."""
@@ -153,7 +153,7 @@ class StagedWrites:
         except OSError:
             os.unlink(tmp)
             raise
-        self._staged.append((tmp, path))
+        self._staged.append((tmp, os.fspath(path)))
 
     def discard(self) -> None:
         """Remove what was staged and not committed (a failure on the way)."""

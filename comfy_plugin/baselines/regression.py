@@ -275,7 +275,7 @@ class Regression:
                 self.stale[key] = found
         prune = self.settings.update and self.settings.prune
         for key in sorted(set(self.results.updates) | (set(self.stale) if prune else set())):
-            origins = self.results.origins.get(key, {})
+            origins = self.results.origins_of(key)
             for label, updates in self.store.sets_of(self.results.updates.get(key, {}), origins).items():
                 target = self.store.baseline_path(rootdir / key, label)
                 existed = target.is_file()

@@ -20,26 +20,34 @@ FORMAT_VERSION = 1
 
 
 class Spill:
-    """One temporary file (gone with the process) holding the observations a session keeps
-    until it writes its baselines: memory stays flat in the number of prompts, whatever their
-    thumbnails and references weigh."""
+    """One temporary file (gone with the process) holding the observations and provenance a
+    session keeps until it writes its baselines: memory stays flat in the number of prompts,
+    whatever their thumbnails, references and workflows weigh."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
 
     def put(self, observations: list[Recordable]) -> Spilled:
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="comfy-results-")  # noqa: SIM115 (lives with the session)
-        data = pickle.dumps(observations, protocol=pickle.HIGHEST_PROTOCOL)
-        offset = self._file.seek(0, 2)
-        self._file.write(data)
-        return Spilled(self, offset, len(data), len(observations))
+        offset, size = self.write(observations)
+        return Spilled(self, offset, size, len(observations))
 
     def get(self, offset: int, size: int) -> list[Recordable]:
-        assert self._file is not None  # (a Spilled exists only once put wrote)
-        self._file.seek(offset)
-        observations: list[Recordable] = pickle.loads(self._file.read(size))  # (this process wrote it)
+        observations: list[Recordable] = self.read(offset, size)
         return observations
+
+    def write(self, value: object) -> tuple[int, int]:
+        """Where ``value`` now lies in the file: (offset, size)."""
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="comfy-results-")  # noqa: SIM115 (lives with the session)
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        offset = self._file.seek(0, 2)
+        self._file.write(data)
+        return offset, len(data)
+
+    def read(self, offset: int, size: int) -> Any:
+        assert self._file is not None  # (an offset exists only once write wrote)
+        self._file.seek(offset)
+        return pickle.loads(self._file.read(size))  # (this process wrote it)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,28 @@ class Spilled(Sequence[Recordable]):
         return iter(self.spill.get(self.offset, self.size))
 
 
+class SpilledOrigins(Mapping[str, dict[str, Any]]):
+    """Prompt id -> the provenance recorded with its observations (with its workflow's node
+    inputs, about 2 KB a prompt), each kept in the spill file and read back when looked at."""
+
+    def __init__(self, spill: Spill) -> None:
+        self.spill = spill
+        self._at: dict[str, tuple[int, int]] = {}
+
+    def put(self, prompt_id: str, provenance: Mapping[str, Any]) -> None:
+        self._at[prompt_id] = self.spill.write(dict(provenance))
+
+    def __getitem__(self, prompt_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.spill.read(*self._at[prompt_id])
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+
 @dataclass
 class SessionResults:
     """What a session (or one xdist worker) will record, per batch file key (``store.key``). The
@@ -72,7 +102,7 @@ class SessionResults:
 
     updates: dict[str, dict[str, Sequence[Recordable]]] = field(default_factory=dict)
     ids: dict[str, set[str]] = field(default_factory=dict)  # every prompt id of files collected in full
-    origins: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # key -> id -> provenance
+    origins: dict[str, SpilledOrigins] = field(default_factory=dict)  # key -> id -> provenance
     spill: Spill = field(default_factory=Spill, repr=False, compare=False)
 
     def record(self, batch_key: str, prompt_id: str, observations: Sequence[Recordable] | None,
@@ -82,7 +112,11 @@ class SessionResults:
             settled = [o.settled() for o in observations]
             self.updates.setdefault(batch_key, {})[prompt_id] = self.spill.put(settled) if settled else []
             if provenance:
-                self.origins.setdefault(batch_key, {})[prompt_id] = dict(provenance)
+                self.origins.setdefault(batch_key, SpilledOrigins(self.spill)).put(prompt_id, provenance)
+
+    def origins_of(self, batch_key: str) -> Mapping[str, dict[str, Any]]:
+        """Prompt id -> the provenance recorded for it, of one batch file."""
+        return self.origins.get(batch_key) or {}
 
     def collected(self, batch_key: str, prompt_ids: Iterable[str]) -> None:
         self.ids.setdefault(batch_key, set()).update(prompt_ids)
@@ -94,7 +128,7 @@ class SessionResults:
             "updates": {key: {pid: [o.to_json() for o in obs] for pid, obs in prompts.items()}
                         for key, prompts in self.updates.items()},
             "ids": {key: sorted(ids) for key, ids in self.ids.items()},
-            "origins": self.origins,
+            "origins": {key: dict(origins.items()) for key, origins in self.origins.items()},
         }
 
     @classmethod
@@ -103,18 +137,20 @@ class SessionResults:
             raise BaselineError(f"baseline results of format {data.get('format')!r}: expected {FORMAT_VERSION}")
         updates = {key: {pid: [kinds.of_json(o).read_observed(o) for o in obs] for pid, obs in prompts.items()}
                    for key, prompts in data.get("updates", {}).items()}
-        results = cls(ids={key: set(ids) for key, ids in data.get("ids", {}).items()},
-                      origins={key: dict(origins) for key, origins in data.get("origins", {}).items()})
+        results = cls(ids={key: set(ids) for key, ids in data.get("ids", {}).items()})
         for key, prompts in updates.items():
             for prompt_id, observations in prompts.items():
                 results.updates.setdefault(key, {})[prompt_id] = results.spill.put(observations) if observations else []
+        for key, origins in data.get("origins", {}).items():
+            for prompt_id, origin in origins.items():
+                results.origins.setdefault(key, SpilledOrigins(results.spill)).put(prompt_id, origin)
         return results
 
     def merge(self, other: SessionResults) -> None:
         """Add another process's results; for a prompt both hold, ``other`` wins."""
         for key, prompts in other.updates.items():
             for prompt_id, observations in prompts.items():
-                self.record(key, prompt_id, observations, other.origins.get(key, {}).get(prompt_id))
+                self.record(key, prompt_id, observations, other.origins_of(key).get(prompt_id))
         for key, ids in other.ids.items():
             self.collected(key, ids)
 

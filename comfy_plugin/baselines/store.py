@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -62,6 +62,7 @@ class _SideFiles:
 
     def __init__(self, thumbs: Path, refs: Path, staged: StagedWrites) -> None:
         self.thumbs, self.refs, self.staged = thumbs, refs, staged
+        self._references: set[str] = set()  # staged already: prompts that agree share one reference
 
     def named(self, prompt_id: str, index: int, suffix: str, data: bytes) -> str:
         name = thumbnail_name(prompt_id, index, suffix)
@@ -70,8 +71,9 @@ class _SideFiles:
 
     def by_digest(self, data: bytes, suffix: str) -> str:
         name = reference_name(data, suffix)
-        if not (self.refs / name).is_file():  # the same name holds the same bytes: never rewritten
+        if name not in self._references and not (self.refs / name).is_file():  # same name, same bytes
             self._stage(self.refs / name, data)
+            self._references.add(name)
         return f"{self.refs.name}/{name}"
 
     def _stage(self, path: Path, data: bytes) -> None:
@@ -233,17 +235,17 @@ class BaselineStore:
         stored, origins = self._read(path)
         for prompt_id in remove:
             stored.pop(prompt_id, None)
-        for prompt_id, observations in updates.items():
+        for prompt_id in updates:
             origins.pop(prompt_id, None)  # a new entry's provenance is its own, or none
             stored.pop(prompt_id, None)  # replaced, or (no observations: nothing to compare) dropped
-            if observations and provenance and provenance.get(prompt_id):
-                origins[prompt_id] = dict(provenance[prompt_id])
+        fresh = frozenset(pid for pid, observations in updates.items()
+                          if observations and provenance and pid in provenance)
         ids = sorted({*stored, *(pid for pid, observations in updates.items() if observations)})
         named: set[str] = set()
         if ids:
             head = {"format": FORMAT_VERSION, "batch_file": self.key(batch_file),
                     "environment": self.env if label == AUTO_ENV else label}
-            kept = {pid: origin for pid, origin in origins.items() if pid in stored or updates.get(pid)}
+            kept = _Origins({pid: origin for pid, origin in origins.items() if pid in stored}, provenance or {}, fresh)
             entries = self._entries(path, ids, stored, updates, files=_SideFiles(thumbs, refs, StagedWrites()),
                                    named=named)
             try:
@@ -255,9 +257,8 @@ class BaselineStore:
                 path.unlink()
             except OSError as exc:
                 raise BaselineError(f"cannot remove {path}: {exc.strerror or exc}") from None
-        files = [PurePosixPath(name) for name in named]
         for folder in (thumbs, refs):
-            _drop_unused(folder, {p.name for p in files if p.parent.name == folder.name})
+            _drop_unused(folder, _names_in(named, folder.name))
         return path if ids else None
 
     def _entries(self, path: Path, ids: list[str], stored: Entries, updates: Mapping[str, Sequence[Recordable]],
@@ -276,6 +277,24 @@ class BaselineStore:
             raise BaselineError(f"cannot write the files beside {path}: {exc.strerror or exc}") from None
         finally:
             files.staged.discard()  # (nothing left once committed)
+
+
+class _Origins(Mapping[str, object]):
+    """The provenance a written file keeps: a new entry's as the session recorded it (read from
+    its spill file one prompt at a time, when written), the others' as the file had it."""
+
+    def __init__(self, kept: Mapping[str, object], fresh: Mapping[str, Mapping[str, object]],
+                 fresh_ids: frozenset[str]) -> None:
+        self.kept, self.fresh, self.fresh_ids = kept, fresh, fresh_ids
+
+    def __getitem__(self, prompt_id: str) -> object:
+        return dict(self.fresh[prompt_id]) if prompt_id in self.fresh_ids else self.kept[prompt_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fresh_ids | set(self.kept))
+
+    def __len__(self) -> int:
+        return len(self.fresh_ids | set(self.kept))
 
 
 def _stream(path: Path, entries: Iterable[tuple[str, list[Stored]]], head: Mapping[str, object],
@@ -314,6 +333,12 @@ def _entry_json(entry: Stored) -> dict[str, object]:
     """An entry as the file holds it: the kind named, except for the default kind (older files)."""
     data = entry.to_json()
     return data if entry.kind == DEFAULT_KIND else {"kind": entry.kind, **data}
+
+
+def _names_in(named: Iterable[str], folder: str) -> set[str]:
+    """The names of the files of ``named`` (paths as entries hold them: "folder/file") in a
+    folder called ``folder``; plain string work, as ten thousand path objects would weigh."""
+    return {base for parent, _, base in (name.rpartition("/") for name in named) if parent.rpartition("/")[2] == folder}
 
 
 def _drop_unused(folder: Path, used: set[str]) -> None:
