@@ -7,8 +7,8 @@ report read the same whether one process ran the prompts or several did.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 PAYLOAD_KEY = "comfy_plugin"  # the key in pytest-xdist's workeroutput
@@ -83,5 +83,7 @@ class WorkerPayload:
         )
 
 
-def saved_paths(records: list[PromptRecord]) -> list[Path]:
-    return [Path(p) for r in records for p in r.saved]
+def saved_files(records: list[PromptRecord]) -> tuple[int, list[str]]:
+    """How many files the prompts saved, and the folders they are in (strings: a path object
+    for each of ten thousand files would weigh)."""
+    return sum(len(r.saved) for r in records), sorted({os.path.dirname(p) or "." for r in records for p in r.saved})

@@ -130,7 +130,7 @@ class ComfyPlugin:
                                run_mark=self.run_mark)
         pipeline = Pipeline(session, self.settings.prefetch)
         recorder = Recorder(None if self.is_worker else self.report_path, regression.kinds, images=images,
-                            html=html_wanted)
+                            html=html_wanted, keep=images)
         shown = progress.Progress(config) if progress.wanted(config) else None
         if shown is not None:
             session.listeners.append(shown.listener)
@@ -199,7 +199,7 @@ class ComfyPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
-        if self.parts is not None:
+        if self.parts is not None and self.is_worker:  # (elsewhere the session's order says it)
             self.next_items[item.nodeid] = nextitem
 
     @pytest.hookimpl(wrapper=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from . import lacks
-from .records import PromptRecord, ServerInfo, WorkerPayload, saved_paths
+from .records import PromptRecord, ServerInfo, WorkerPayload, saved_files
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -73,9 +73,9 @@ def _prompts(tr: pytest.TerminalReporter, plugin: ComfyPlugin, findings: list[Wo
         head = "prompts checked, none queued: " if plugin.settings.check else f"prompts: {queued} run; "
         tr.write_line(head + ", ".join(
             f"{counts[o]} {o}" for o in OUTCOMES if o in ("passed", "failed", "skipped") or counts[o]))
-    saved = saved_paths(records)
+    saved, folders = saved_files(records)
     if saved:
-        tr.write_line(f"{len(saved)} file(s) saved in {', '.join(sorted({str(p.parent) for p in saved}))}")
+        tr.write_line(f"{saved} file(s) saved in {', '.join(folders)}")
     drawn = [r for r in records if r.drawn_seed is not None]
     if drawn:
         tr.write_line("random seeds drawn:")

@@ -48,11 +48,14 @@ PAGE = 50  # cards the page shows at a time
 
 class Recorder:
     def __init__(self, path: Path | None = None, kinds: Kinds | None = None, images: bool = False, *,
-                 html: bool = False) -> None:
+                 html: bool = False, keep: bool | None = None) -> None:
+        """``keep``: whether anything will read the entries (default: a report is written or
+        pytest-html shows thumbnails); a session without either keeps nothing per prompt."""
         self.path = path
         self.kinds = kinds
         self.images = images or path is not None
         self.html = html  # pytest-html's --html is given: it shows each prompt's thumbnails
+        self.keep = path is not None or html if keep is None else keep
         self.entries: dict[str, dict[str, Any]] = {}  # node id -> entry
         self.written: Path | None = None
         self.error = ""  # why the report could not be written
@@ -65,6 +68,8 @@ class Recorder:
     def record(self, report: PromptReport, parts: list[dict[str, Any]]) -> None:
         """What a prompt produced, once its outputs are saved and compared; ``parts``: each
         output kind's part of its card (``Regression.cards``)."""
+        if not self.keep:
+            return
         verdict = report.verdict
         entry = self._entry(report.job.key)
         entry.update(batch=report.job.batch.shown_as, prompt=report.job.spec.id, prompt_id=report.prompt_id,
@@ -78,6 +83,8 @@ class Recorder:
     def outcome(self, nodeid: str, outcome: str, message: str = "", duration_s: float | None = None) -> None:
         """A prompt test's outcome (passed, failed, skipped, xfailed, xpassed), why, and how long
         the test took."""
+        if not self.keep:
+            return
         entry = self._entry(nodeid)
         entry["outcome"] = outcome
         if duration_s is not None:
