@@ -14,6 +14,7 @@ batch file is collected (``collected``), so a pytest run without batch files nev
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .store import BaselineStore
 
 MISSING_POLICIES = ("pass", "fail", "skip", "write")
+WARM_UP_SAMPLE = 50  # prompts whose entries tell each kind what to load before the first prompt runs
 MISSING_HINT = "record one with --comfy-update-baselines (or --comfy-missing-baseline=write)"
 
 
@@ -97,8 +99,8 @@ class Regression:
     stale: dict[str, list[str]] = field(default_factory=dict)  # batch key -> ids with no prompt left
     error: str = ""  # why writing failed, if it did
     reference_side: int | None = DEFAULT_REFERENCE_SIDE  # --comfy-reference-side (None: full)
-    _stored: dict[str, dict[str, list[Stored]]] = field(default_factory=dict)
-    _origins: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # key -> id -> provenance
+    _stored: dict[str, Mapping[str, list[Stored]]] = field(default_factory=dict)  # read a prompt at a time
+    _origins: dict[str, Mapping[str, dict[str, Any]]] = field(default_factory=dict)  # key -> id -> provenance
 
     @classmethod
     def create(cls, settings: BaselineSettings, rootdir: Path, batch_dir: str, kinds: Kinds | None = None,
@@ -130,11 +132,12 @@ class Regression:
         if key is not None:
             self.results.collected(key, [spec.id for spec in batch.prompts])
             with contextlib.suppress(ComfyError):  # the prompt's own check reports a broken baseline file
-                stored = [e for entries in self._entries_of(batch).values() for e in entries]
+                sample = itertools.islice(self._entries_of(batch).values(), WARM_UP_SAMPLE)
+                stored = [e for entries in sample for e in entries]
         for kind in self.kinds.all:
             kind.warm_up([e for e in stored if e.kind == kind.name])
 
-    def _entries_of(self, batch: Batch) -> dict[str, list[Stored]]:
+    def _entries_of(self, batch: Batch) -> Mapping[str, list[Stored]]:
         key = self.store.key(batch.path)
         if key not in self._stored:
             self._stored[key], self._origins[key] = self.store.load_all(batch.path)
@@ -154,8 +157,12 @@ class Regression:
         compared with the baseline's when the comparison fails)."""
         self._use_device(provenance)
         verdict = self._check(nodeid, batch, spec, prepared, outputs, provenance=provenance)
-        self.verdicts[nodeid] = verdict
+        self.keep(nodeid, verdict)
         return verdict
+
+    def keep(self, nodeid: str, verdict: Verdict) -> None:
+        """A prompt's verdict as the session's summary reads it (``Verdict.summarised``)."""
+        self.verdicts[nodeid] = verdict.summarised()
 
     def pending_provenance(self, nodeid: str, provenance: Mapping[str, Any]) -> dict[str, Any]:
         """A reviewable prompt's provenance as its pending result keeps it: with the map of its
@@ -270,7 +277,8 @@ class Regression:
     def _finish(self) -> None:
         rootdir = self.store.rootdir
         for key, ids in sorted(self.results.ids.items()):
-            found = sorted(set(self.store.load(rootdir / key)) - set(ids))
+            recorded = self._stored[key] if key in self._stored else self.store.load(rootdir / key)
+            found = sorted(set(recorded) - set(ids))
             if found:
                 self.stale[key] = found
         prune = self.settings.update and self.settings.prune

@@ -10,13 +10,14 @@ import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, overload
+from typing import IO, Any, TypeVar, overload
 
 from ..errors import BaselineError
 from ..media.kind import Recordable
 from ..media.kinds import Kinds
 
 FORMAT_VERSION = 1
+V = TypeVar("V")
 
 
 class Spill:
@@ -73,20 +74,24 @@ class Spilled(Sequence[Recordable]):
         return iter(self.spill.get(self.offset, self.size))
 
 
-class SpilledOrigins(Mapping[str, dict[str, Any]]):
-    """Prompt id -> the provenance recorded with its observations (with its workflow's node
-    inputs, about 2 KB a prompt), each kept in the spill file and read back when looked at."""
+class SpilledMap(Mapping[str, V]):
+    """Prompt id -> a value kept in the spill file and read back when looked at: the provenance
+    recorded with a prompt's observations (with its workflow's node inputs, about 2 KB a prompt),
+    or a baseline file's entries and provenance as the store read them."""
 
     def __init__(self, spill: Spill) -> None:
         self.spill = spill
         self._at: dict[str, tuple[int, int]] = {}
 
-    def put(self, prompt_id: str, provenance: Mapping[str, Any]) -> None:
-        self._at[prompt_id] = self.spill.write(dict(provenance))
+    def put(self, prompt_id: str, value: V) -> None:
+        self._at[prompt_id] = self.spill.write(value)
 
-    def __getitem__(self, prompt_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.spill.read(*self._at[prompt_id])
+    def __getitem__(self, prompt_id: str) -> V:
+        found: V = self.spill.read(*self._at[prompt_id])
         return found
+
+    def __contains__(self, prompt_id: object) -> bool:
+        return prompt_id in self._at
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._at)
@@ -102,7 +107,7 @@ class SessionResults:
 
     updates: dict[str, dict[str, Sequence[Recordable]]] = field(default_factory=dict)
     ids: dict[str, set[str]] = field(default_factory=dict)  # every prompt id of files collected in full
-    origins: dict[str, SpilledOrigins] = field(default_factory=dict)  # key -> id -> provenance
+    origins: dict[str, SpilledMap[dict[str, Any]]] = field(default_factory=dict)  # key -> id -> provenance
     spill: Spill = field(default_factory=Spill, repr=False, compare=False)
 
     def record(self, batch_key: str, prompt_id: str, observations: Sequence[Recordable] | None,
@@ -112,7 +117,7 @@ class SessionResults:
             settled = [o.settled() for o in observations]
             self.updates.setdefault(batch_key, {})[prompt_id] = self.spill.put(settled) if settled else []
             if provenance:
-                self.origins.setdefault(batch_key, SpilledOrigins(self.spill)).put(prompt_id, provenance)
+                self.origins.setdefault(batch_key, SpilledMap(self.spill)).put(prompt_id, dict(provenance))
 
     def origins_of(self, batch_key: str) -> Mapping[str, dict[str, Any]]:
         """Prompt id -> the provenance recorded for it, of one batch file."""
@@ -143,7 +148,7 @@ class SessionResults:
                 results.updates.setdefault(key, {})[prompt_id] = results.spill.put(observations) if observations else []
         for key, origins in data.get("origins", {}).items():
             for prompt_id, origin in origins.items():
-                results.origins.setdefault(key, SpilledOrigins(results.spill)).put(prompt_id, origin)
+                results.origins.setdefault(key, SpilledMap(results.spill)).put(prompt_id, dict(origin))
         return results
 
     def merge(self, other: SessionResults) -> None:

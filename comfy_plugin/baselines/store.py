@@ -21,17 +21,20 @@ import hashlib
 import json
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, NoReturn, TypeVar
 
 from ..errors import BaselineError
 from ..files import StagedWrites, replacing, safe_piece, write_atomically
 from ..media.kind import DEFAULT_KIND, Recordable, Stored
 from ..media.kinds import Kinds
 from ..server.identity import folder_label
-from .results import FORMAT_VERSION
+from .results import FORMAT_VERSION, Spill, SpilledMap
+from .walk import WALKED, walk
 
 AUTO_ENV = "auto"  # --comfy-baseline-env=auto: a set per device, the shared set where it has none
-Entries = dict[str, list[Stored]]
+Entries = Mapping[str, list[Stored]]
+Origins = Mapping[str, dict[str, object]]
+V = TypeVar("V")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -101,6 +104,7 @@ class BaselineStore:
         self.batch_dir = batch_dir
         self.kinds = kinds or Kinds.of()
         self.device: str | None = None  # env "auto": the device identity of the session's server
+        self._spill = Spill()  # what was read, a prompt at a time: memory flat in the number of prompts
 
     @property
     def auto(self) -> bool:
@@ -170,44 +174,58 @@ class BaselineStore:
         Each entry is read by its kind (its "kind" key; none: a still image)."""
         return self.load_all(batch_file)[0]
 
-    def load_all(self, batch_file: Path) -> tuple[Entries, dict[str, dict[str, object]]]:
+    def load_all(self, batch_file: Path) -> tuple[Entries, Origins]:
         """The entries and, per prompt, the provenance stored with them (from the set they
-        come from: env "auto" reads the device's own set over the shared one)."""
-        entries: Entries = {}
-        provenance: dict[str, dict[str, object]] = {}
+        come from: env "auto" reads the device's own set over the shared one). Both wait in a
+        spill file, each prompt read back when looked at."""
+        entries: dict[str, Entries] = {}  # prompt id -> the set's entries it is read from
+        provenance: dict[str, Origins] = {}
         for label in self._sets():
             found, origins = self._read(self.baseline_path(batch_file, label))
-            for prompt_id, stored in found.items():
-                entries[prompt_id] = stored
+            for prompt_id in found:
+                entries[prompt_id] = found
                 provenance.pop(prompt_id, None)
                 if prompt_id in origins:
-                    provenance[prompt_id] = origins[prompt_id]
-        return entries, provenance
+                    provenance[prompt_id] = origins
+        return _Picked(entries), _Picked(provenance)
 
-    def _read(self, path: Path) -> tuple[Entries, dict[str, dict[str, object]]]:
+    def _read(self, path: Path) -> tuple[SpilledMap[list[Stored]], SpilledMap[dict[str, object]]]:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {}, {}
+            return SpilledMap(self._spill), SpilledMap(self._spill)
         except (OSError, UnicodeDecodeError) as exc:
             raise BaselineError(f"cannot read {path}: {exc}") from None
+        stored: SpilledMap[list[Stored]] = SpilledMap(self._spill)
+        origins: SpilledMap[dict[str, object]] = SpilledMap(self._spill)
+        head: dict[str, object] = {}
+        wrong: BaselineError | None = None  # the first bad entry: said after the format is known
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BaselineError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("baselines"), dict):
+            for name, key, value in walk(text):
+                if name is None:
+                    head[key] = value
+                elif name == "provenance" and isinstance(value, dict):
+                    origins.put(key, value)
+                elif name == "baselines" and wrong is None:
+                    try:
+                        stored.put(key, self._entries_of(path, key, value))
+                    except BaselineError as exc:
+                        wrong = exc
+        except ValueError:
+            _invalid(path, text)
+        if head.get("baselines") is not WALKED:
             raise BaselineError(f"{path}: not a baseline file (no 'baselines' object)")
-        if data.get("format") != FORMAT_VERSION:
-            raise BaselineError(f"{path}: baseline format {data.get('format')!r}, this version reads {FORMAT_VERSION}")
-        stored = {}
-        for prompt_id, entries in data["baselines"].items():
-            if not isinstance(entries, list):
-                raise BaselineError(f"{path}: baselines.{prompt_id}: expected a list of entries, one per image")
-            stored[prompt_id] = [self.kinds.of_json(e).read_entry(e, f"{path}: baselines.{prompt_id}[{i}]")
-                                 for i, e in enumerate(entries)]
-        origins = data.get("provenance")
-        origins = {str(k): v for k, v in origins.items() if isinstance(v, dict)} if isinstance(origins, dict) else {}
+        if head.get("format") != FORMAT_VERSION:
+            raise BaselineError(f"{path}: baseline format {head.get('format')!r}, this version reads {FORMAT_VERSION}")
+        if wrong is not None:
+            raise wrong
         return stored, origins
+
+    def _entries_of(self, path: Path, prompt_id: str, entries: object) -> list[Stored]:
+        if not isinstance(entries, list):
+            raise BaselineError(f"{path}: baselines.{prompt_id}: expected a list of entries, one per image")
+        return [self.kinds.of_json(e).read_entry(e, f"{path}: baselines.{prompt_id}[{i}]")
+                for i, e in enumerate(entries)]
 
     def sets_of(self, updates: Mapping[str, Sequence[Recordable]],
                 provenance: Mapping[str, Mapping[str, object]]) -> dict[str | None, dict[str, Sequence[Recordable]]]:
@@ -233,19 +251,16 @@ class BaselineStore:
         path = self.baseline_path(batch_file, label)
         thumbs, refs = self.thumbs_dir(batch_file, label), self.refs_dir(batch_file, label)
         stored, origins = self._read(path)
-        for prompt_id in remove:
-            stored.pop(prompt_id, None)
-        for prompt_id in updates:
-            origins.pop(prompt_id, None)  # a new entry's provenance is its own, or none
-            stored.pop(prompt_id, None)  # replaced, or (no observations: nothing to compare) dropped
-        fresh = frozenset(pid for pid, observations in updates.items()
+        gone = {*remove, *updates}  # replaced, or (no observations: nothing to compare) dropped
+        kept_ids = [pid for pid in stored if pid not in gone]
+        fresh = frozenset(pid for pid, observations in updates.items()  # a new entry's provenance is its own
                           if observations and provenance and pid in provenance)
-        ids = sorted({*stored, *(pid for pid, observations in updates.items() if observations)})
+        ids = sorted({*kept_ids, *(pid for pid, observations in updates.items() if observations)})
         named: set[str] = set()
         if ids:
             head = {"format": FORMAT_VERSION, "batch_file": self.key(batch_file),
                     "environment": self.env if label == AUTO_ENV else label}
-            kept = _Origins({pid: origin for pid, origin in origins.items() if pid in stored}, provenance or {}, fresh)
+            kept = _Origins(origins, frozenset(pid for pid in kept_ids if pid in origins), provenance or {}, fresh)
             entries = self._entries(path, ids, stored, updates, files=_SideFiles(thumbs, refs, StagedWrites()),
                                    named=named)
             try:
@@ -280,21 +295,49 @@ class BaselineStore:
 
 
 class _Origins(Mapping[str, object]):
-    """The provenance a written file keeps: a new entry's as the session recorded it (read from
-    its spill file one prompt at a time, when written), the others' as the file had it."""
+    """The provenance a written file keeps: a new entry's as the session recorded it, the kept
+    entries' as the file had it; each read back from its spill file when written."""
 
-    def __init__(self, kept: Mapping[str, object], fresh: Mapping[str, Mapping[str, object]],
+    def __init__(self, kept: Origins, kept_ids: frozenset[str], fresh: Mapping[str, Mapping[str, object]],
                  fresh_ids: frozenset[str]) -> None:
-        self.kept, self.fresh, self.fresh_ids = kept, fresh, fresh_ids
+        self.kept, self.kept_ids, self.fresh, self.fresh_ids = kept, kept_ids, fresh, fresh_ids
 
     def __getitem__(self, prompt_id: str) -> object:
         return dict(self.fresh[prompt_id]) if prompt_id in self.fresh_ids else self.kept[prompt_id]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.fresh_ids | set(self.kept))
+        return iter(self.fresh_ids | self.kept_ids)
 
     def __len__(self) -> int:
-        return len(self.fresh_ids | set(self.kept))
+        return len(self.fresh_ids | self.kept_ids)
+
+
+class _Picked(Mapping[str, V]):
+    """Prompt id -> its value in the set it is read from (``load_all``: a later set wins)."""
+
+    def __init__(self, sources: dict[str, Mapping[str, V]]) -> None:
+        self.sources = sources
+
+    def __getitem__(self, prompt_id: str) -> V:
+        return self.sources[prompt_id][prompt_id]
+
+    def __contains__(self, prompt_id: object) -> bool:
+        return prompt_id in self.sources
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sources)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def _invalid(path: Path, text: str) -> NoReturn:
+    """The error of a baseline file that is not the JSON object walked, as ``json`` words it."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})") from None
+    raise BaselineError(f"{path}: not a baseline file (no 'baselines' object)")
 
 
 def _stream(path: Path, entries: Iterable[tuple[str, list[Stored]]], head: Mapping[str, object],

@@ -4,7 +4,7 @@ same for every output kind, as plain JSON for pytest-xdist workers and the repor
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import BaselineError
@@ -50,6 +50,13 @@ class Verdict:
             return None
         _ratio, name, value, limit = max(found)
         return name, value, limit
+
+    def summarised(self) -> Verdict:
+        """What the session keeps of a done prompt's verdict for its summary: the status and
+        flags it counts and the worst reading it names; neither the message nor every reading
+        (ten thousand prompts' worth of them)."""
+        worst = self.worst_reading()
+        return replace(self, message="", readings={worst[0]: ((worst[1],), worst[2])} if worst else {})
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON, for a pytest-xdist worker's payload to the controller."""

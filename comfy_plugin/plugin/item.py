@@ -4,6 +4,7 @@ pass, fail or skip, a report section, junit properties and a failure in plain wo
 from __future__ import annotations
 
 import shlex
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -98,8 +99,9 @@ class PromptItem(pytest.Item):
         # every reading of every output kind: <reading>_distance (one figure per output) and
         # <reading>_threshold; still images' readings have no kind prefix (hash_distance, ...)
         for reading, (values, limit) in (report.verdict.readings if report.verdict is not None else {}).items():
-            self.user_properties.append((f"{reading}_distance", " ".join(_figure(v) for v in values)))
-            self.user_properties.append((f"{reading}_threshold", _figure(limit)))
+            # (names and thresholds are the same for every prompt: interned, each is held once)
+            self.user_properties.append((sys.intern(f"{reading}_distance"), " ".join(_figure(v) for v in values)))
+            self.user_properties.append((sys.intern(f"{reading}_threshold"), sys.intern(_figure(limit))))
         if report.confirmation is not None:  # --comfy-confirm-failures: what the uncached reruns said
             self.user_properties.append(("confirm", report.confirmation.outcome))
             self.user_properties.append(("confirm_prompt_ids", " ".join(report.confirmation.prompt_ids)))

@@ -167,7 +167,7 @@ class PromptJobs:
                                       times=settings.confirm_failures, on_queued=self._rerunning)
         assert report.verdict is not None  # (compared just before)
         report.verdict = report.confirmation.verdict(report.verdict, settings.nondeterministic)
-        self.regression.verdicts[job.key] = report.verdict
+        self.regression.keep(job.key, report.verdict)
 
     def _rerunning(self, prompt_id: str) -> None:
         self.pipeline.current = prompt_id  # the session's end cancels it if a Ctrl-C comes

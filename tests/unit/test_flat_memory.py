@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfy_plugin.baselines.results import SessionResults, SpilledOrigins
+from comfy_plugin.baselines.results import SessionResults, SpilledMap
 from comfy_plugin.baselines.store import BaselineStore
+from comfy_plugin.baselines.verdict import Verdict
 from comfy_plugin.files import StagedWrites
 from comfy_plugin.media.kinds import Kinds
 from comfy_plugin.media.still.entries import observe
@@ -34,7 +35,7 @@ def test_provenance_with_its_workflow_waits_in_the_spill_file() -> None:
     provenance = {"device": "cpu", "workflow": WORKFLOW}
     results.record("batches/a.json", "p1", [observe(_png(1))], provenance)
     kept = results.origins["batches/a.json"]
-    assert isinstance(kept, SpilledOrigins)
+    assert isinstance(kept, SpilledMap)
     assert kept["p1"] == provenance
     assert kept["p1"] is not kept["p1"], "read back from the file each time, not held"
     assert list(kept) == ["p1"] and len(kept) == 1
@@ -112,3 +113,14 @@ def test_the_summary_counts_saved_files_by_folder() -> None:
                PromptRecord("b.json::c", "3", None, (), None)]
     assert saved_files(records) == (3, ["/out/cats", "/out/dogs"])
     assert saved_files([]) == (0, [])
+
+
+def test_a_done_prompts_verdict_keeps_what_the_summary_reads() -> None:
+    verdict = Verdict("diff", "image 0 differs from its baseline: hash distance 12 > 10",
+                      readings={"hash": ((12, 3), 10), "ssim": ((0.05, None), 0.12), "colour": ((None,), None)},
+                      uncompared=(".glb",), reruns=2)
+    kept = verdict.summarised()
+    assert kept.worst_reading() == verdict.worst_reading() == ("hash", 12, 10)
+    assert (kept.status, kept.failed, kept.uncompared, kept.reruns) == ("diff", True, (".glb",), 2)
+    assert kept.message == "" and len(kept.readings) == 1
+    assert Verdict("recorded", "no baseline yet: recorded (1 image)").summarised().readings == {}
