@@ -36,14 +36,21 @@ import json, resource, shutil, urllib.request
 import pytest
 from comfy_plugin.plugin.registry import comfy_state
 
+def peak_mb():
+    """This process's peak RSS since its exec (ru_maxrss would include its parent's at the fork)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit("no VmHWM in /proc/self/status")
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     own = resource.getrusage(resource.RUSAGE_SELF)
-    open("self.json", "w").write(json.dumps([own.ru_maxrss / 1024, own.ru_utime + own.ru_stime]))
+    open("self.json", "w").write(json.dumps([peak_mb(), own.ru_utime + own.ru_stime]))
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
-    open("before_end.json", "w").write(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    open("before_end.json", "w").write(json.dumps(peak_mb()))
     parts = comfy_state(session.config).parts
     if parts is not None and parts.session.server is not None:
         with urllib.request.urlopen(parts.session.url + "/history?max_items=1000000", timeout=120) as answer, \
@@ -84,9 +91,12 @@ def batch_of(workflows: list[dict]) -> dict:
     }
 
 
-def pytest_launched(workflows: list[dict], *, profile: Path | None = None, extra: tuple[str, ...] = ()) -> Run:
+def pytest_launched(workflows: list[dict], *, profile: Path | None = None, extra: tuple[str, ...] = (),
+                    compare: bool = False) -> Run:
     """``pytest`` over a batch file of these prompts, the plugin launching the development
-    ComfyUI (``--comfy-missing-baseline=write``: each image saved and hashed)."""
+    ComfyUI (``--comfy-missing-baseline=write``: each image saved and hashed). ``compare``: the
+    figures of a second run in the same project, comparing every prompt with what the first
+    recorded (the regression suite's run)."""
     with tempfile.TemporaryDirectory(prefix="bench-launched-") as tmp:
         folder = Path(tmp)
         (folder / "pytest.ini").write_text("[pytest]\n")
@@ -96,22 +106,28 @@ def pytest_launched(workflows: list[dict], *, profile: Path | None = None, extra
         runner = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
         cmd = [*runner, "-m", "pytest", "bench.json", "-q", "-p", "no:cacheprovider",
                "--comfy-launch", str(COMFY_DIR), f"--comfy-launch-args={LAUNCH_ARGS}",
-               "--comfy-python", default_python(ROOT),
-               "--comfy-missing-baseline=write", *extra]
-        t0 = time.monotonic()
-        with open(folder / "out.txt", "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
-            proc.wait()
-        wall = time.monotonic() - t0
-        if proc.returncode != 0:
-            text = (folder / "out.txt").read_text()
-            raise SystemExit(f"pytest failed ({proc.returncode}):\n{text[:1500]}\n...\n{text[-2500:]}")
+               "--comfy-python", default_python(ROOT), *extra]
+        if compare:
+            _pytest(folder, [*cmd, "--comfy-missing-baseline=write"])
+        wall = _pytest(folder, [*cmd, "--comfy-missing-baseline=" + ("fail" if compare else "write")])
         history = json.loads((folder / "history.json").read_text())
         peak_mb, cpu_s = json.loads((folder / "self.json").read_text())
         before_end_mb = json.loads((folder / "before_end.json").read_text())
     prompts, busy, span = spans(history)
     figures = Figures("pytest", prompts, wall, busy, span)
     return Run(figures, peak_mb, cpu_s, before_end_mb)
+
+
+def _pytest(folder: Path, cmd: list[str]) -> float:
+    """Run one pytest command in ``folder``; its wall time (s). Exits on a failed run."""
+    t0 = time.monotonic()
+    with open(folder / "out.txt", "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+        proc.wait()
+    if proc.returncode != 0:
+        text = (folder / "out.txt").read_text()
+        raise SystemExit(f"pytest failed ({proc.returncode}):\n{text[:1500]}\n...\n{text[-2500:]}")
+    return time.monotonic() - t0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,9 @@
   RSS         peak RSS of the pytest process (not its server) over 10,000 prompts ÷ over 1,000
               (identical 64x64 prompts: the server's cache answers, the client does all the
               work; one run each, RSS hardly varies)                               target <= 1.50
+              and the same with what pytest alone adds for 9,000 more trivial tests taken
+              out (pytest keeps every item and three reports a test: it is not flat itself);
+              for a run that records its baselines, then for one that compares with them
   span        30 prompts at 1024x1024, as `small` (point 4: no second transfer, no decode of
               an output whose bytes match)                                        target <= 1.08
   report      bench/report_scale.py's figures(), when that file is there
@@ -153,21 +156,67 @@ def span_part(name: str, runs: int, prompts: int, size: int, target: float) -> N
     print("\n".join(lines), flush=True)
 
 
+PLAIN_TESTS = """import os
+
+import pytest
+
+
+@pytest.mark.parametrize("i", range(int(os.environ["BENCH_TESTS"])))
+def test_plain(i):
+    assert i >= 0
+"""
+PEAK_CONFTEST = """import json
+
+
+def pytest_unconfigure(config):
+    peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+    open("peak.json", "w").write(json.dumps(int(peak.split()[1]) / 1024))
+"""
+
+
+def plain_peak(tests: int) -> float:
+    """Peak RSS (MB) of pytest alone running ``tests`` trivial tests (the plugin disabled): what
+    pytest itself keeps a test (its item, and the setup, call and teardown reports its terminal
+    reporter holds to the end)."""
+    with tempfile.TemporaryDirectory(prefix="comfy-plain-") as tmp:
+        folder = Path(tmp)
+        (folder / "pytest.ini").write_text("[pytest]\n")
+        (folder / "test_plain.py").write_text(PLAIN_TESTS)
+        (folder / "conftest.py").write_text(PEAK_CONFTEST)
+        timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:comfy_plugin"], folder,
+              clean_env(BENCH_TESTS=str(tests)))
+        return float(json.loads((folder / "peak.json").read_text()))
+
+
 def rss_part(small: int, large: int) -> None:
+    """The issue's ratio, for a run that records its baselines and for the regression run that
+    then compares with them, and each with what pytest itself adds for the extra tests taken out
+    (measured here: trivial tests, the plugin disabled): pytest alone is not flat."""
     from cpu_busy_ratio import workflow
     from launched_run import pytest_launched
 
-    peaks = {}
-    for n in (small, large):
-        t0 = time.monotonic()
-        run = pytest_launched([workflow(64, 7) for _ in range(n)])
-        peaks[n] = run.peak_rss_mb
-        print(f"    {n} identical prompts: peak RSS {run.peak_rss_mb:.0f} MB ({run.before_end_mb:.0f} MB before the "
-              f"session's end writes the baselines), span {run.figures.span_s:.1f} s, "
-              f"client CPU {run.cpu_s:.1f} s ({time.monotonic() - t0:.0f} s in all)", flush=True)
-    ratio = peaks[large] / peaks[small]
-    print(f"RSS         peak RSS of pytest, {large} prompts ÷ {small}: {peaks[large]:.0f} MB ÷ {peaks[small]:.0f} MB "
-          f"= {ratio:.2f}   target <= 1.50: {verdict(ratio, 1.50)}", flush=True)
+    plain = {n: plain_peak(n) for n in (small, large)}
+    grown = plain[large] - plain[small]
+    print(f"    pytest alone, {large} trivial tests ÷ {small}: {plain[large]:.0f} MB ÷ {plain[small]:.0f} MB = "
+          f"{plain[large] / plain[small]:.2f} ({grown * 1024 / (large - small):.1f} KB a test)", flush=True)
+    for compare, name in ((False, "RSS"), (True, "RSS compare")):
+        peaks = {}
+        for n in (small, large):
+            t0 = time.monotonic()
+            run = pytest_launched([workflow(64, 7) for _ in range(n)], compare=compare)
+            peaks[n] = run.peak_rss_mb
+            print(f"    {n} identical prompts{', compared' if compare else ''}: peak RSS {run.peak_rss_mb:.0f} MB "
+                  f"({run.before_end_mb:.0f} MB before the session's end), span {run.figures.span_s:.1f} s, "
+                  f"client CPU {run.cpu_s:.1f} s ({time.monotonic() - t0:.0f} s in all)", flush=True)
+        ratio = peaks[large] / peaks[small]
+        own = (peaks[large] - grown) / peaks[small]
+        each = (peaks[large] - peaks[small] - grown) * 1024 / (large - small)
+        what = "comparing with the baselines it recorded" if compare else "recording its baselines"
+        print(f"{name:<11} peak RSS of pytest {what}, {large} prompts ÷ {small}: {peaks[large]:.0f} MB ÷ "
+              f"{peaks[small]:.0f} MB = {ratio:.2f}   target <= 1.50: {verdict(ratio, 1.50)}\n"
+              f"    the plugin's own: ({peaks[large]:.0f} - {grown:.0f} MB pytest adds) ÷ {peaks[small]:.0f} MB = "
+              f"{own:.2f}   ({each:.1f} KB a prompt more than a trivial test)   target <= 1.50: {verdict(own, 1.50)}",
+              flush=True)
 
 
 def report_part() -> None:
