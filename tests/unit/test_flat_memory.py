@@ -4,12 +4,9 @@ prompts that agree stage one reference, nothing is kept for a report nobody aske
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from comfy_plugin.baselines.results import SessionResults, SpilledMap
 from comfy_plugin.baselines.store import BaselineStore
@@ -20,20 +17,15 @@ from comfy_plugin.media.still.entries import observe
 from comfy_plugin.plugin.records import PromptRecord, saved_files
 from comfy_plugin.report.html import Recorder
 
+from .test_regression import noise_png
+
 WORKFLOW = {str(n): {"class_type": "KSampler", "inputs": {"seed": n, "steps": 20, "cfg": 7.5}} for n in range(30)}
-
-
-def _png(seed: int) -> bytes:
-    pixels = (np.random.default_rng(seed).random((16, 16, 3)) * 255).astype(np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return out.getvalue()
 
 
 def test_provenance_with_its_workflow_waits_in_the_spill_file() -> None:
     results = SessionResults()
     provenance = {"device": "cpu", "workflow": WORKFLOW}
-    results.record("batches/a.json", "p1", [observe(_png(1))], provenance)
+    results.record("batches/a.json", "p1", [observe(noise_png(1))], provenance)
     kept = results.origins["batches/a.json"]
     assert isinstance(kept, SpilledMap)
     assert kept["p1"] == provenance
@@ -44,19 +36,11 @@ def test_provenance_with_its_workflow_waits_in_the_spill_file() -> None:
 
 def test_a_workers_provenance_reaches_the_controller() -> None:
     worker = SessionResults()
-    worker.record("batches/a.json", "p1", [observe(_png(2))], {"device": "cpu", "workflow": WORKFLOW})
+    worker.record("batches/a.json", "p1", [observe(noise_png(2))], {"device": "cpu", "workflow": WORKFLOW})
     merged = SessionResults()
     merged.merge(SessionResults.from_json(worker.to_json(), Kinds.of()))
     assert merged.to_json() == worker.to_json()
     assert merged.origins_of("batches/a.json")["p1"]["workflow"] == WORKFLOW
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> tuple[BaselineStore, Path]:
-    (tmp_path / "batches").mkdir()
-    batch = tmp_path / "batches" / "x.json"
-    batch.write_text("{}")
-    return BaselineStore(tmp_path / "baselines", tmp_path), batch
 
 
 def test_prompts_that_agree_stage_their_reference_once(store: tuple[BaselineStore, Path],
@@ -70,7 +54,7 @@ def test_prompts_that_agree_stage_their_reference_once(store: tuple[BaselineStor
         add(self, path, data)
 
     monkeypatch.setattr(StagedWrites, "add", counted)
-    same = _png(3)
+    same = noise_png(3)
     path = baselines.write(batch, {f"p{n}": [observe(same)] for n in range(20)})
     assert path is not None
     refs = baselines.refs_dir(batch).name
@@ -85,7 +69,7 @@ def test_spilled_provenance_writes_the_same_file_as_a_dict(store: tuple[Baseline
                                                            tmp_path: Path) -> None:
     baselines, batch = store
     results = SessionResults()
-    observed = {f"p{n}": [observe(_png(10 + n))] for n in range(3)}
+    observed = {f"p{n}": [observe(noise_png(10 + n))] for n in range(3)}
     for prompt_id, seen in observed.items():
         results.record("batches/x.json", prompt_id, seen, {"device": "cpu", "workflow": WORKFLOW, "n": prompt_id})
     path = baselines.write(batch, observed, provenance=results.origins_of("batches/x.json"))

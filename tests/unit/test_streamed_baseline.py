@@ -23,14 +23,6 @@ def _png(seed: int) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> tuple[BaselineStore, Path]:
-    (tmp_path / "batches").mkdir()
-    batch = tmp_path / "batches" / "x.json"
-    batch.write_text("{}")
-    return BaselineStore(tmp_path / "baselines", tmp_path), batch
-
-
 def _whole(path: Path) -> str:
     """The file as the writer that built the whole document in memory wrote it."""
     return json.dumps(json.loads(path.read_text("utf-8")), sort_keys=True, indent=2, ensure_ascii=False) + "\n"

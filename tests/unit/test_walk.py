@@ -17,7 +17,7 @@ from comfy_plugin.baselines.walk import WALKED, NotWalkable, walk
 from comfy_plugin.errors import BaselineError
 from comfy_plugin.media.still.entries import observe
 
-from .test_flat_memory import _png
+from .test_regression import noise_png
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
@@ -63,29 +63,21 @@ def test_the_walk_stops_at_the_first_fault() -> None:
         list(walk('{"format": 1} {}'))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> tuple[BaselineStore, Path]:
-    (tmp_path / "batches").mkdir()
-    batch = tmp_path / "batches" / "x.json"
-    batch.write_text("{}")
-    return BaselineStore(tmp_path / "baselines", tmp_path), batch
-
-
 def test_what_the_store_read_waits_in_its_spill_file(store: tuple[BaselineStore, Path]) -> None:
     baselines, batch = store
-    path = baselines.write(batch, {f"p{n}": [observe(_png(n))] for n in range(3)},
+    path = baselines.write(batch, {f"p{n}": [observe(noise_png(n))] for n in range(3)},
                            provenance={"p1": {"device": "cpu", "workflow": {"1": {"class": "X", "inputs": {}}}}})
     assert path is not None
     entries, origins = baselines.load_all(batch)
     assert sorted(entries) == ["p0", "p1", "p2"] and list(origins) == ["p1"]
     assert entries["p1"] is not entries["p1"], "read back from the spill file each time"
-    assert entries["p1"][0].to_json()["sha256"] == observe(_png(1)).entry.to_json()["sha256"]
+    assert entries["p1"][0].to_json()["sha256"] == observe(noise_png(1)).entry.to_json()["sha256"]
     assert origins["p1"]["device"] == "cpu" and "p0" not in origins
 
 
 def test_a_compact_hand_written_file_reads(store: tuple[BaselineStore, Path]) -> None:
     baselines, batch = store
-    path = baselines.write(batch, {"a": [observe(_png(4))]})
+    path = baselines.write(batch, {"a": [observe(noise_png(4))]})
     assert path is not None
     document = json.loads(path.read_text())
     path.write_text(json.dumps(dict(reversed(document.items())), separators=(",", ":")))  # one line, other order
