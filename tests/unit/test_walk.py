@@ -58,7 +58,7 @@ def test_what_is_not_an_object_of_members_is_refused(text: str) -> None:
         list(walk(text))
 
 
-def test_the_walk_stops_at_the_first_fault() -> None:
+def test_text_after_the_object_is_refused() -> None:
     with pytest.raises(NotWalkable, match="extra data"):
         list(walk('{"format": 1} {}'))
 
