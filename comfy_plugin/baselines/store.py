@@ -105,6 +105,7 @@ class BaselineStore:
         self.kinds = kinds or Kinds.of()
         self.device: str | None = None  # env "auto": the device identity of the session's server
         self._spill = Spill()  # what was read, a prompt at a time: memory flat in the number of prompts
+        self._keys: dict[str, str] = {}  # batch file path -> key
 
     @property
     def auto(self) -> bool:
@@ -134,13 +135,20 @@ class BaselineStore:
         return self.root / label if label else self.root
 
     def key(self, batch_file: Path) -> str:
-        """The batch file's path relative to the rootdir, in POSIX form: the same on every worker."""
+        """The batch file's path relative to the rootdir, in POSIX form: the same on every worker.
+        Remembered per path: asked several times a prompt, and resolving walks every folder."""
+        found = self._keys.get(str(batch_file))
+        if found is not None:
+            return found
         path = Path(batch_file).resolve()
         try:
-            return path.relative_to(self.rootdir).as_posix()
+            key = path.relative_to(self.rootdir).as_posix()
         except ValueError:
             raise BaselineError(f"{batch_file}: baselines mirror batch files under the rootdir {self.rootdir}, "
                                 f"and this one lies outside it") from None
+        if Path(batch_file).is_absolute():  # (a relative one depends on the working folder)
+            self._keys[str(batch_file)] = key
+        return key
 
     def baseline_path(self, batch_file: Path, label: str | None = AUTO_ENV) -> Path:
         """The baseline file in the set ``label`` (default: the one this session writes)."""

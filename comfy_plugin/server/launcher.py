@@ -44,6 +44,7 @@ class LaunchedServer:
     #: Where it writes its files on this machine, by /history's ``type``: "output" (its
     #: --output-directory) and "temp" (previews: ``temp`` under its --temp-directory)
     folders: dict[str, Path] = field(default_factory=dict)
+    _roots: dict[str, Path] = field(default_factory=dict, repr=False)  # the folders resolved, once each
 
     def local_file(self, kind: str, subfolder: str, filename: str) -> Path | None:
         """The file /history names, in the server's folder on this machine; None when it is not
@@ -53,7 +54,7 @@ class LaunchedServer:
         if folder is None or not filename or "\x00" in subfolder + filename:
             return None
         try:
-            root = folder.resolve()
+            root = self._roots.get(kind) or self._roots.setdefault(kind, folder.resolve())
             path = (root / subfolder / filename).resolve()
         except (OSError, RuntimeError, ValueError):
             return None
