@@ -57,16 +57,21 @@ def ensure_directory(directory: Path) -> None:
         raise OutputError(f"the output path {directory} exists and is not a directory")
 
 
-def check_writable(directory: Path) -> None:
+def check_writable(directory: Path, proven: set[str] | None = None) -> None:
     """Create the output directory and prove a file can be made in it (permissions, a
-    read-only file system), so a prompt fails before it is queued rather than after it ran."""
+    read-only file system), so a prompt fails before it is queued rather than after it ran.
+    ``proven``: folders proven already (a probe file is made once a folder, not once a prompt)."""
     ensure_directory(directory)
+    if proven is not None and str(directory) in proven:
+        return
     try:
         fd, probe = _new_temporary(directory, ".write-test-")
     except OSError as exc:
         raise OutputError(f"cannot write in the output directory {directory}: {_reason(exc)}") from None
     os.close(fd)
     os.unlink(probe)
+    if proven is not None:
+        proven.add(str(directory))
 
 
 def _reason(exc: OSError) -> str:

@@ -51,7 +51,7 @@ def checked(session: ComfySession, batch: Batch, spec: PromptSpec, seed: int | N
     content). ``seed`` replaces a "random" seed (a retry keeps the seed of the first try). An
     output directory that cannot be written fails here."""
     if batch.save.enabled:
-        check_writable(session.output_root / batch.save.output_directory)
+        check_writable(session.output_root / batch.save.output_directory, session.writable)
     object_info = session.object_info()
     converted = None
     if batch.source is not None:  # a UI-format workflow: converted once per session, with this server's classes

@@ -49,6 +49,7 @@ class ComfySession:
     fresh: bool = False  # clear the server's cache when connecting (--comfy-fresh)
     restarts: int = 0  # relaunches after a crash (--comfy-restart-on-crash)
     output_root: Path = field(default_factory=Path.cwd)  # relative output folders: the invocation directory
+    writable: set[str] = field(default_factory=set)  # output folders a probe file proved writable
     run_mark: str | None = None  # marks this run's prompts (every xdist worker's) in the server's queue
     device: str = ""  # the server's device identity (server/identity.py; set on connecting)
     machine: Provenance = field(default_factory=Provenance)  # what /system_stats tells (set on connecting)

@@ -241,3 +241,25 @@ def test_check_writable_a_read_only_file_system(tmp_path, monkeypatch):
         check_writable(tmp_path)
     assert str(info.value) == (f"cannot write in the output directory {tmp_path}: "
                                "Read-only file system (a read-only file system)")
+
+
+def test_check_writable_probes_a_folder_once_a_session_and_recreates_it_always(tmp_path, monkeypatch):
+    probes = []
+    real_open = os.open
+
+    def counted(path, *args, **kwargs):
+        if os.path.basename(path).startswith(".write-test-"):
+            probes.append(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counted)
+    proven: set[str] = set()
+    directory = tmp_path / "images"
+    for _ in range(3):
+        check_writable(directory, proven)
+    assert len(probes) == 1 and proven == {str(directory)}
+    directory.rmdir()  # a folder removed mid-session is made again, without a second probe
+    check_writable(directory, proven)
+    assert directory.is_dir() and len(probes) == 1
+    check_writable(tmp_path / "other", proven)
+    assert len(probes) == 2 and list(directory.iterdir()) == []
