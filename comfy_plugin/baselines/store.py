@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import IO, NoReturn, TypeVar
+from typing import IO, TypeVar
 
 from ..errors import BaselineError
 from ..files import StagedWrites, replacing, safe_piece, write_atomically
@@ -29,7 +29,7 @@ from ..media.kind import DEFAULT_KIND, Recordable, Stored
 from ..media.kinds import Kinds
 from ..server.identity import folder_label
 from .results import FORMAT_VERSION, Spill, SpilledMap
-from .walk import WALKED, walk
+from .walk import WALKED, refused, walk
 
 AUTO_ENV = "auto"  # --comfy-baseline-env=auto: a set per device, the shared set where it has none
 Entries = Mapping[str, list[Stored]]
@@ -220,7 +220,7 @@ class BaselineStore:
                     except BaselineError as exc:
                         wrong = exc
         except ValueError:
-            _invalid(path, text)
+            refused(path, text)
         if head.get("baselines") is not WALKED:
             raise BaselineError(f"{path}: not a baseline file (no 'baselines' object)")
         if head.get("format") != FORMAT_VERSION:
@@ -337,15 +337,6 @@ class _Picked(Mapping[str, V]):
 
     def __len__(self) -> int:
         return len(self.sources)
-
-
-def _invalid(path: Path, text: str) -> NoReturn:
-    """The error of a baseline file that is not the JSON object walked, as ``json`` words it."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BaselineError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})") from None
-    raise BaselineError(f"{path}: not a baseline file (no 'baselines' object)")
 
 
 def _stream(path: Path, entries: Iterable[tuple[str, list[Stored]]], head: Mapping[str, object],

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ..errors import BaselineError
 
 #: Objects whose members are yielded one at a time (a prompt's entries, its provenance).
 STREAMED = frozenset({"baselines", "provenance"})
@@ -76,3 +79,12 @@ def walk(text: str) -> Iterator[tuple[str | None, str, Any]]:
             yield None, key, cursor.value()
     if cursor.peek():
         raise NotWalkable(f"extra data at {cursor.at}")
+
+
+def refused(path: Path, text: str) -> NoReturn:
+    """The error of a baseline file the walk refused, as ``json`` words it (line and column)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})") from None
+    raise BaselineError(f"{path}: not a baseline file (no 'baselines' object)")
