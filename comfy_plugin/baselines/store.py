@@ -308,16 +308,17 @@ class _Origins(Mapping[str, object]):
 
     def __init__(self, kept: Origins, kept_ids: frozenset[str], fresh: Mapping[str, Mapping[str, object]],
                  fresh_ids: frozenset[str]) -> None:
-        self.kept, self.kept_ids, self.fresh, self.fresh_ids = kept, kept_ids, fresh, fresh_ids
+        self.kept, self.fresh, self.fresh_ids = kept, fresh, fresh_ids
+        self.ids = fresh_ids | kept_ids
 
     def __getitem__(self, prompt_id: str) -> object:
         return dict(self.fresh[prompt_id]) if prompt_id in self.fresh_ids else self.kept[prompt_id]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.fresh_ids | self.kept_ids)
+        return iter(self.ids)
 
     def __len__(self) -> int:
-        return len(self.fresh_ids | self.kept_ids)
+        return len(self.ids)
 
 
 class _Picked(Mapping[str, V]):

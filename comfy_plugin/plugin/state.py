@@ -130,7 +130,7 @@ class ComfyPlugin:
                                run_mark=self.run_mark)
         pipeline = Pipeline(session, self.settings.prefetch)
         recorder = Recorder(None if self.is_worker else self.report_path, regression.kinds, images=images,
-                            html=html_wanted, keep=images)
+                            html=html_wanted)
         shown = progress.Progress(config) if progress.wanted(config) else None
         if shown is not None:
             session.listeners.append(shown.listener)

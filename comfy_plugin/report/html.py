@@ -48,14 +48,14 @@ PAGE = 50  # cards the page shows at a time
 
 class Recorder:
     def __init__(self, path: Path | None = None, kinds: Kinds | None = None, images: bool = False, *,
-                 html: bool = False, keep: bool | None = None) -> None:
-        """``keep``: whether anything will read the entries (default: a report is written or
-        pytest-html shows thumbnails); a session without either keeps nothing per prompt."""
+                 html: bool = False) -> None:
         self.path = path
         self.kinds = kinds
         self.images = images or path is not None
         self.html = html  # pytest-html's --html is given: it shows each prompt's thumbnails
-        self.keep = path is not None or html if keep is None else keep
+        #: Whether anything will read the entries (a report here or at the controller, pytest-html's
+        #: thumbnails); a session without either keeps nothing per prompt.
+        self.keep = self.images or html
         self.entries: dict[str, dict[str, Any]] = {}  # node id -> entry
         self.written: Path | None = None
         self.error = ""  # why the report could not be written

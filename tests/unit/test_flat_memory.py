@@ -86,7 +86,7 @@ def test_nothing_is_kept_for_a_report_nobody_asked_for(tmp_path: Path) -> None:
     unused = Recorder(None)
     unused.outcome("batches/x.json::a", "passed", duration_s=0.1)
     assert unused.entries == {}
-    for kept in (Recorder(tmp_path / "report.html"), Recorder(None, keep=True)):  # a worker sends its entries
+    for kept in (Recorder(tmp_path / "report.html"), Recorder(None, images=True)):  # a worker sends its entries
         kept.outcome("batches/x.json::a", "failed", "it differs")
         assert kept.entries["batches/x.json::a"]["outcome"] == "failed"
 
