@@ -40,7 +40,7 @@ class Settings:
     model_paths: Path | None
     timeout_s: float
     missing: str
-    prefetch: int
+    prefetch: int | None  # prompts queued ahead; None: "auto" (run/pipeline.py Depth)
     batch_dirs: tuple[str, ...]
     restart_on_crash: bool = False
     queue_timeout_s: float = 1800.0  # time queued behind other people's prompts; 0: no bound

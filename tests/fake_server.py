@@ -49,6 +49,10 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + payload
 
 
+class TextBytes(bytes):
+    """A message sent as a text frame of exactly these bytes (other bytes go as a binary frame)."""
+
+
 class FakeComfy:
     def __init__(self, outputs: list[dict[str, Any]], extra_messages: list[str | bytes] = (),
                  socket_error: dict[str, Any] | None = None, truncate_view: bool = False,
@@ -188,7 +192,10 @@ class FakeComfy:
         if target is None:
             return
         sock, lock = target
-        data = frame(message.encode("utf-8")) if isinstance(message, str) else frame(message, 0x2)
+        if isinstance(message, TextBytes):
+            data = frame(message)  # a text frame of these exact bytes (UTF-8 or not)
+        else:
+            data = frame(message.encode("utf-8")) if isinstance(message, str) else frame(message, 0x2)
         with lock:
             try:
                 sock.sendall(data)

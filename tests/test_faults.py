@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_server import FakeComfy
+from fake_server import FakeComfy, TextBytes
 from tcp_proxy import TcpProxy
 
 from comfy_plugin.server.launcher import LaunchedServer, default_python
@@ -301,14 +301,15 @@ def test_hostile_batch_files_stay_in_the_output_directory(project: Project) -> N
 
 
 def test_malformed_socket_messages_do_not_stop_the_reader(pytester: pytest.Pytester) -> None:
-    """Garbage arrives before the prompt's end. The end comes on the socket as an
-    execution_error, while /history says success: the test fails with that error only if
-    the reader survived the garbage (a dead reader would leave the poll to find success)."""
+    """Garbage (a text frame that is not UTF-8 included) arrives before the prompt's end. The
+    end comes on the socket as an execution_error, while /history says success: the test fails
+    with that error only if the reader survived the garbage (a dead reader, or one that
+    reconnected, would leave the poll to find success)."""
     garbage = ["not json", "[1, 2]", '"a string"', '{"data": {}}', '{"type": "executing"}',
                '{"type": "executing", "data": "text"}', '{"type": "executing", "data": {"prompt_id": ["list"]}}',
                '{"type": "execution_cached", "data": {"prompt_id": "PROMPT_ID", "nodes": 5}}',
                '{"type": "execution_start", "data": {"prompt_id": "PROMPT_ID", "timestamp": "soon"}}',
-               b"\x00\x00\x00\x01binary preview", "{" * 10_000]
+               b"\x00\x00\x00\x01binary preview", "{" * 10_000, TextBytes(b'{"type": "status", "\xff\xfe": 1}')]
     error = {"node_id": "2", "node_type": "ImageAddNoise", "exception_type": "ValueError",
              "exception_message": "sent over the socket", "traceback": "not a list"}
     with FakeComfy([{"filename": "ok.png", "subfolder": "", "type": "output"}], extra_messages=garbage,

@@ -31,7 +31,13 @@ def known_after_each_test(project: Project) -> list[int]:
     return [int(line.split()[-1]) for line in (project.path / "known.txt").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("prefetch, expected", [("2", [3, 4, 5, 5, 5]), ("0", [1, 2, 3, 4, 5])])
+@pytest.mark.parametrize("prefetch, expected", [
+    ("2", [3, 4, 5, 5, 5]),
+    ("0", [1, 2, 3, 4, 5]),
+    # auto: two ahead until a prompt's execution time is known; these take milliseconds, so the
+    # second test queues every prompt left (as many as run in 0.1 s, up to 16)
+    ("auto", [3, 5, 5, 5, 5]),
+])
 def test_prompts_are_queued_ahead(pytester: pytest.Pytester, prefetch: str, expected: list[int]) -> None:
     server = start_comfyui()  # a server of its own: its history counts only these prompts
     try:

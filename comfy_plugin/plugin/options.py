@@ -79,8 +79,9 @@ OPTIONS: tuple[Option, ...] = (
            None, "N", env=False, ini=False, convert=int),
     Option("comfy_missing", "what to do with a prompt whose model or node type the server lacks: "
            "skip (default) or fail", "skip", "skip|fail"),
-    Option("comfy_prefetch", "how many prompts to queue ahead of the running test (0: none)", 2, "N",
-           convert=int),
+    Option("comfy_prefetch", "how many prompts to queue ahead of the running test (0: none); auto (the default): "
+           "2, more while prompts are short (as many as the server runs in 0.1 s, at most 16)", None, "N|auto",
+           convert=lambda text: None if text.strip().lower() == "auto" else max(0, int(text))),
     Option("comfy_timeout", "seconds to wait for one prompt's result", DEFAULT_TIMEOUT_S, "SECONDS",
            convert=float),
     Option("comfy_queue_timeout", "seconds a prompt may wait in the server's queue behind prompts that are not "
@@ -352,7 +353,7 @@ def resolve(config: pytest.Config) -> Settings:
         model_paths=model_paths,
         timeout_s=float(value("comfy_timeout")),
         queue_timeout_s=max(0.0, float(value("comfy_queue_timeout"))),
-        prefetch=max(0, int(value("comfy_prefetch"))),
+        prefetch=value("comfy_prefetch"),
         missing="fail" if ci_form(config) else _choice("comfy_missing", str(value("comfy_missing")), ("skip", "fail")),
         batch_dirs=tuple(config.getini("comfy_batch_dirs")),
         restart_on_crash=bool(value("comfy_restart_on_crash")),

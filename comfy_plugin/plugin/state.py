@@ -112,7 +112,7 @@ class ComfyPlugin:
         from ..batchfile.schema import make_validator
         from ..errors import ComfyError
         from ..report.html import Recorder
-        from ..run.pipeline import Pipeline
+        from ..run.pipeline import Depth, Pipeline
         from ..run.prompt import PromptJobs
         from ..server.session import ComfySession
         from . import paths, progress
@@ -128,7 +128,7 @@ class ComfyPlugin:
         session = ComfySession(self.settings, config.rootpath, say=self.say, worker=_worker_number(self.worker),
                                fresh=self.baseline.fresh, output_root=paths.output_root(config),
                                run_mark=self.run_mark)
-        pipeline = Pipeline(session, self.settings.prefetch)
+        pipeline = Pipeline(session, Depth(self.settings.prefetch))
         recorder = Recorder(None if self.is_worker else self.report_path, regression.kinds, images=images,
                             html=html_wanted)
         shown = progress.Progress(config) if progress.wanted(config) else None
@@ -163,7 +163,7 @@ class ComfyPlugin:
         parts = self.activate()
         if self.settings.check:
             return parts.jobs.check(item.job())
-        report = parts.jobs.run(item.job(), self._upcoming(item), on_queued=item.on_queued)
+        report = parts.jobs.run(item.job(), self._upcoming(item, parts.pipeline.depth.most), on_queued=item.on_queued)
         self.local.queued += len(report.prompt_ids)
         if report.prompt_id is not None and report.verdict is not None:
             self.local.records.append(PromptRecord(item.nodeid, report.prompt_id, report.drawn_seed,
@@ -172,11 +172,11 @@ class ComfyPlugin:
             parts.recorder.record(report, parts.regression.cards.pop(report.job.key, []))
         return report
 
-    def _upcoming(self, item: PromptItem) -> list[PromptJob]:
-        """The prompts pytest will run next, to be queued ahead (only ``nextitem`` under xdist)."""
+    def _upcoming(self, item: PromptItem, lookahead: int) -> list[PromptJob]:
+        """The next ``lookahead`` prompts pytest will run, to be queued ahead (only ``nextitem``
+        under xdist)."""
         from .item import PromptItem
 
-        lookahead = self.settings.prefetch
         if lookahead <= 0:
             return []
         candidates: Sequence[pytest.Item | None]

@@ -3,13 +3,18 @@
 While one test waits for (and then saves and compares) its result, the next ``lookahead``
 prompts are already on the server: sent and waited for on the client's background threads
 (``ComfyClient.submit_later``), so that the test's thread never waits on a busy server's slow
-answers one prompt at a time. A prompt queued for a test that will not run (``-x``,
-``--maxfail``, Ctrl-C) is removed from the server's queue, or interrupted if it runs.
+answers one prompt at a time. By default (``Depth``) the lookahead grows while prompts are
+short, so that the client's slower moments never leave a fast server idle. A prompt queued
+for a test that will not run (``-x``, ``--maxfail``, Ctrl-C) is removed from the server's
+queue, or interrupted if it runs.
 No pytest here: the pytest layer says which prompts come next.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections import deque
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -20,6 +25,42 @@ from . import steps
 
 #: How long the session's end waits for POSTs still on their way before it cancels.
 POST_WAIT_S = 60.0
+#: --comfy-prefetch auto: at least AUTO_LEAST prompts queued ahead, and while prompts are
+#: short as many as the server runs in AUTO_WINDOW_S (at most AUTO_MOST). A garbage collection
+#: or pytest's reporting then costs a server of 5 ms prompts no idle time; a prompt of a second
+#: or more keeps two ahead, so that little is queued to remove when a test stops the run.
+AUTO_LEAST = 2
+AUTO_MOST = 16
+AUTO_WINDOW_S = 0.1
+#: How many recent execution times the automatic lookahead goes by (their median).
+AUTO_RECENT = 16
+
+
+@dataclass
+class Depth:
+    """How many prompts to queue ahead: ``fixed`` (--comfy-prefetch N), or None for "auto"."""
+
+    fixed: int | None = AUTO_LEAST
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=AUTO_RECENT))
+
+    @property
+    def most(self) -> int:
+        """The most it can ever be: how many upcoming prompts the caller needs to name."""
+        return self.fixed if self.fixed is not None else AUTO_MOST
+
+    def now(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        if not self.recent:
+            return AUTO_LEAST
+        typical = statistics.median(self.recent)
+        fits = math.ceil(AUTO_WINDOW_S / typical) if typical > 0 else AUTO_MOST
+        return max(AUTO_LEAST, min(AUTO_MOST, fits))
+
+    def executed(self, seconds: float | None) -> None:
+        """A prompt's execution time on the server (None: not known, not counted)."""
+        if seconds is not None and seconds >= 0:
+            self.recent.append(seconds)
 
 
 @dataclass(frozen=True)
@@ -45,7 +86,7 @@ class Cancelled:
 @dataclass
 class Pipeline:
     session: ComfySession
-    lookahead: int = 2
+    depth: Depth = field(default_factory=Depth)
     started: dict[str, steps.PromptRun | ComfyError] = field(default_factory=dict)
     current: str | None = None  # the prompt the running test waits for, until it settles
 
@@ -56,7 +97,7 @@ class Pipeline:
         run = self.started.pop(job.key, None)
         if run is None or job.seed is not None:
             run = self._start(job)
-        for nxt in upcoming[: self.lookahead]:
+        for nxt in upcoming[: self.depth.now()]:
             if nxt.key not in self.started and not self.session.failure:
                 self.started[nxt.key] = self._start_quietly(nxt)
         if isinstance(run, ComfyError):

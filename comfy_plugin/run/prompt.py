@@ -139,6 +139,7 @@ class PromptJobs:
     def _run(self, job: PromptJob, upcoming: list[PromptJob], report: PromptReport, on_queued: OnQueued) -> None:
         run = self._take(job, upcoming, report, on_queued)
         outcome = self._finish(job, run, report, on_queued)
+        self.pipeline.depth.executed(outcome.result.execution_s)
         report.outputs = outcome.outputs
         report.cached_nodes = list(outcome.result.cached_nodes)
         report.wholly_cached = bool(report.cached_nodes) and set(report.cached_nodes) >= set(run.prepared.workflow)
