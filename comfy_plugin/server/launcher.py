@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,9 @@ class LaunchedServer:
             return None
         try:
             root = self._roots.get(kind) or self._roots.setdefault(kind, folder.resolve())
+            decided, found = _plain_file(root, subfolder, filename)
+            if decided:
+                return found
             path = (root / subfolder / filename).resolve()
         except (OSError, RuntimeError, ValueError):
             return None
@@ -227,3 +231,20 @@ def default_python(rootdir: Path) -> str:
     """The development install's interpreter when present, else this one."""
     dev = rootdir / ".comfyui" / "venv" / "bin" / "python"
     return str(dev) if dev.exists() else sys.executable
+
+
+def _plain_file(root: Path, subfolder: str, filename: str) -> tuple[bool, Path | None]:
+    """The common case of ``local_file`` with one lstat a name (resolving would lstat every
+    folder from /): a relative name of plain parts, no link on the way. (True, the regular
+    file or None) when that decides it; (False, None) when the name needs resolving (``..``,
+    an absolute name, a link)."""
+    names = [*subfolder.split("/"), *filename.split("/")] if subfolder else filename.split("/")
+    if any(name in ("", ".", "..") for name in names):
+        return False, None
+    path = root
+    for name in names:
+        path = path / name
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            return False, None
+    return True, path if stat.S_ISREG(mode) else None
