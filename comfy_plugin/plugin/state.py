@@ -163,7 +163,7 @@ class ComfyPlugin:
         parts = self.activate()
         if self.settings.check:
             return parts.jobs.check(item.job())
-        report = parts.jobs.run(item.job(), self._upcoming(item, parts.pipeline.depth.most), on_queued=item.on_queued)
+        report = parts.jobs.run(item.job(), self._upcoming(item, parts.pipeline.depth.now()), on_queued=item.on_queued)
         self.local.queued += len(report.prompt_ids)
         if report.prompt_id is not None and report.verdict is not None:
             self.local.records.append(PromptRecord(item.nodeid, report.prompt_id, report.drawn_seed,

@@ -43,11 +43,6 @@ class Depth:
     fixed: int | None = AUTO_LEAST
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=AUTO_RECENT))
 
-    @property
-    def most(self) -> int:
-        """The most it can ever be: how many upcoming prompts the caller needs to name."""
-        return self.fixed if self.fixed is not None else AUTO_MOST
-
     def now(self) -> int:
         if self.fixed is not None:
             return self.fixed

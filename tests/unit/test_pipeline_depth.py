@@ -11,13 +11,17 @@ def test_a_fixed_depth_is_kept_whatever_prompts_take() -> None:
     depth = Depth(5)
     for seconds in (0.001, 0.001, 30.0):
         depth.executed(seconds)
-    assert (depth.now(), depth.most) == (5, 5)
-    assert (Depth(0).now(), Depth(0).most) == (0, 0)
+    assert depth.now() == 5
+    assert Depth(0).now() == 0
 
 
-def test_auto_starts_at_two_and_names_up_to_sixteen_upcoming_prompts() -> None:
+def test_auto_starts_at_two_until_an_execution_time_is_known() -> None:
     depth = Depth(None)
-    assert (depth.now(), depth.most) == (AUTO_LEAST, AUTO_MOST) == (2, 16)
+    assert depth.now() == AUTO_LEAST == 2
+    depth.executed(None)
+    assert depth.now() == 2
+    depth.executed(0.001)
+    assert depth.now() == AUTO_MOST == 16
 
 
 @pytest.mark.parametrize(("seconds", "expected"), [
