@@ -45,6 +45,22 @@ def test_option_precedence(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
     with pytest.raises(pytest.UsageError, match="exclude each other"):
         resolve(pytester.parseconfig("--comfy-url", "http://a:1", "--comfy-launch", "x"))
 
+def test_prefetch_is_auto_unless_a_number_is_given(pytester: pytest.Pytester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """None is "auto" (run/pipeline.py Depth); a negative number queues nothing ahead."""
+    monkeypatch.delenv("COMFY_PREFETCH", raising=False)
+    assert resolve(pytester.parseconfig()).prefetch is None
+    assert resolve(pytester.parseconfig("--comfy-prefetch", "3")).prefetch == 3
+    assert resolve(pytester.parseconfig("--comfy-prefetch=-1")).prefetch == 0
+    assert resolve(pytester.parseconfig("--comfy-prefetch", " Auto ")).prefetch is None
+    pytester.makeini("[pytest]\ncomfy_prefetch = 0\n")
+    assert resolve(pytester.parseconfig()).prefetch == 0
+    monkeypatch.setenv("COMFY_PREFETCH", "auto")
+    assert resolve(pytester.parseconfig()).prefetch is None, "the environment beats the ini"
+    with pytest.raises(pytest.UsageError, match=r"--comfy-prefetch: not a valid value: 'two'"):
+        resolve(pytester.parseconfig("--comfy-prefetch", "two"))
+
+
 def test_repeated_and_separated_urls(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = resolve(pytester.parseconfig("--comfy-url", "http://a:1", "--comfy-url", "http://b:2"))
     assert settings.urls == ("http://a:1", "http://b:2")
